@@ -1,0 +1,1 @@
+"""Answerers: extractive by default, an OpenAI-compatible model when configured."""

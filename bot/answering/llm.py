@@ -1,0 +1,126 @@
+"""The LLM answerer: any OpenAI-compatible endpoint via langchain, extractive answer as fallback."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from bot.answering.extractive import (
+    EvidenceJudge,
+    ExtractiveAnswerer,
+    citations_for,
+    decline,
+)
+from bot.domain import Answer, Asker, Hit
+from bot.nlp import detect_language
+
+log = logging.getLogger(__name__)
+
+PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+LANGUAGE_NAMES = {"ko": "Korean", "en": "English", "de": "German", "vi": "Vietnamese"}
+NO_ANSWER = "NO_ANSWER"
+_CITE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+def load_prompts(directory: Path = PROMPTS_DIR) -> tuple[str, str]:
+    """Read the system and user prompt templates (once, at start-up)."""
+    return (
+        (directory / "answer_system.txt").read_text("utf-8"),
+        (directory / "answer_user.txt").read_text("utf-8"),
+    )
+
+
+def format_context(hits: list[Hit]) -> str:
+    """Render the retrieved chunks as numbered, fenced documents."""
+    blocks = []
+    for i, hit in enumerate(hits, start=1):
+        c = hit.chunk
+        head = (c.doc.title + (f" — {c.heading}" if c.heading else "")).replace('"', "'")
+        # the fence is closed by us only: strip look-alikes a document might carry
+        body = c.text.replace("</document>", "</ document>")
+        blocks.append(f'<document n="{i}" title="{head}">\n{body}\n</document>')
+    return "\n".join(blocks)
+
+
+def clean_citations(text: str, n_sources: int) -> str:
+    """Drop citation numbers that do not name a provided document."""
+
+    def keep(match: re.Match[str]) -> str:
+        nums = [int(x) for x in re.split(r"\s*,\s*", match.group(1))]
+        valid = [str(n) for n in nums if 1 <= n <= n_sources]
+        return f"[{', '.join(valid)}]" if valid else ""
+
+    return re.sub(r"\s+(?=[.,;!?。])", "", _CITE.sub(keep, text)).strip()
+
+
+class LLMAnswerer:
+    """Generates the answer from retrieved context; any failure falls back to the extractive answer."""
+
+    def __init__(self, chat_model: Any, extractive: ExtractiveAnswerer, prompts: tuple[str, str]) -> None:
+        self.chat_model = chat_model
+        self.extractive = extractive
+        self.system_prompt, self.user_prompt = prompts
+
+    @property
+    def judge(self) -> EvidenceJudge:
+        """Share the extractive answerer's evidence judge."""
+        return self.extractive.judge
+
+    def answer(self, question: str, asker: Asker) -> Answer:
+        """Answer with the model; decline without calling it when retrieval found nothing near."""
+        started = time.perf_counter()
+        language = detect_language(question)
+        retrieval = self.extractive.retriever.retrieve(question, asker, self.extractive.top_k)
+        evidence = self.judge.judge(question, retrieval)
+        if not retrieval.hits or (not evidence.grounded and evidence.best_dense < self.judge.min_relevance - 0.05):
+            return decline(question, language, started, evidence)
+        messages = [
+            ("system", self.system_prompt.format(language_name=LANGUAGE_NAMES.get(language, "English"))),
+            ("human", self.user_prompt.format(context=format_context(retrieval.hits), question=question)),
+        ]
+        try:
+            reply = self.chat_model.invoke(messages)
+            content = reply.content if isinstance(reply.content, str) else str(reply.content)
+        except Exception as exc:  # timeouts, 5xx, refused connections: the office still gets an answer
+            log.warning("LLM call failed (%s); using the extractive answer", type(exc).__name__)
+            fallback = self.extractive.answer(question, asker)
+            extra = {**fallback.extra, "llm_error": type(exc).__name__}
+            return replace(fallback, mode="extractive-fallback", extra=extra)
+        content = content.strip()
+        if not content or content.startswith(NO_ANSWER):
+            return decline(question, language, started, evidence)
+        citations = citations_for(retrieval.hits)
+        return Answer(
+            question=question,
+            text=clean_citations(content, len(citations)),
+            citations=citations,
+            grounded=True,
+            language=language,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            mode="llm",
+        )
+
+
+def build_chat_model(
+    base_url: str | None, api_key: str | None, model: str, timeout: float, max_retries: int,
+    http_client: Any = None,
+) -> Any:
+    """Build langchain's ChatOpenAI for any OpenAI-compatible endpoint."""
+    from langchain_openai import ChatOpenAI
+
+    kwargs: dict[str, Any] = {
+        "model": model,
+        "api_key": api_key or "not-needed",  # local servers (vLLM, Ollama) accept any key
+        "timeout": timeout,
+        "max_retries": max_retries,
+        "temperature": 0,
+    }
+    if base_url:
+        kwargs["base_url"] = base_url
+    if http_client is not None:
+        kwargs["http_client"] = http_client
+    return ChatOpenAI(**kwargs)

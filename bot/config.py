@@ -1,0 +1,136 @@
+"""Settings: every knob of the bot, read from the environment and `.env`, built once in main."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_TELEGRAM_API = "https://api.telegram.org/bot"
+_PLACEHOLDERS = {"changeme", "change-me", "your-token-here", "xxx", "todo", "sk-..."}
+
+
+def _parse_ids(value: object) -> object:
+    """Accept `1,2 3` as well as a JSON list for a list of Telegram user ids."""
+    if isinstance(value, str):
+        parts = [p for p in value.replace(",", " ").split() if p]
+        try:
+            return [int(p) for p in parts]
+        except ValueError as exc:
+            raise ValueError(f"expected Telegram user ids separated by commas, got {value!r}") from exc
+    if isinstance(value, int):
+        return [value]
+    return value
+
+
+class Settings(BaseSettings):
+    """Typed configuration; an invalid value stops start-up with a message naming the setting."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # Telegram
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = DEFAULT_TELEGRAM_API
+    telegram_api_file_url: str | None = None
+    staff_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    admin_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+
+    # LLM (any OpenAI-compatible endpoint); unset means the offline extractive answerer
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout_s: float = Field(20.0, gt=0)
+    openai_max_retries: int = Field(1, ge=0, le=5)
+
+    # storage
+    bot_data_dir: Path = Path("./data")
+    database_url: str | None = None  # default: sqlite in bot_data_dir
+    chroma_host: str | None = None  # set to use a Chroma server instead of the embedded store
+    chroma_port: int = Field(8000, ge=1, le=65535)
+    chroma_ssl: bool = False
+    chroma_collection: str = "exchange_bot"
+
+    # ingestion and retrieval knobs
+    chunk_max_tokens: int = Field(200, ge=32, le=500)
+    chunk_overlap_sentences: int = Field(1, ge=0, le=5)
+    retrieval_top_k: int = Field(5, ge=1, le=50)
+    retrieval_candidates: int = Field(30, ge=1, le=500)
+    fusion: str = "rrf"  # rrf | dense | sparse
+    rrf_k: int = Field(60, ge=1)
+    min_relevance: float = Field(0.80, ge=0.0, le=1.0)  # dense cosine below which nothing is grounded
+    answer_max_sentences: int = Field(3, ge=1, le=10)
+    embed_batch_size: int = Field(32, ge=1, le=512)
+
+    # misc
+    log_level: str = "INFO"
+    max_question_chars: int = Field(2000, ge=10)
+
+    @field_validator("staff_user_ids", "admin_user_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: object) -> object:
+        return _parse_ids(value)
+
+    @field_validator("fusion")
+    @classmethod
+    def _fusion(cls, value: str) -> str:
+        if value not in {"rrf", "dense", "sparse"}:
+            raise ValueError("must be one of rrf, dense, sparse")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    @field_validator("telegram_bot_token", "openai_api_key")
+    @classmethod
+    def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:
+            raise ValueError("is a placeholder; set the real secret or leave it unset")
+        if value is not None and not value.get_secret_value().strip():
+            return None
+        return value
+
+    @field_validator("telegram_api_base_url", "openai_base_url", "telegram_api_file_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None if value == "" else value
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @model_validator(mode="after")
+    def _derive(self) -> Settings:
+        if not self.telegram_api_base_url:
+            self.telegram_api_base_url = DEFAULT_TELEGRAM_API
+        if not self.telegram_api_file_url:
+            base = self.telegram_api_base_url
+            # python-telegram-bot's convention: .../bot -> .../file/bot
+            if base.endswith("/bot"):
+                self.telegram_api_file_url = base[: -len("/bot")] + "/file/bot"
+            else:
+                self.telegram_api_file_url = base.rstrip("/") + "/file/bot"
+        return self
+
+    @property
+    def llm_enabled(self) -> bool:
+        """Tell whether an OpenAI-compatible endpoint is configured."""
+        return self.openai_api_key is not None or bool(self.openai_base_url)
+
+    @property
+    def sqlite_url(self) -> str:
+        """Return the database URL (SQLite in the data directory unless set)."""
+        return self.database_url or f"sqlite:///{(self.bot_data_dir / 'exchange_bot.sqlite3').resolve()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment, `.env` and explicit overrides."""
+    return Settings(**overrides)  # type: ignore[arg-type]

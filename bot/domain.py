@@ -1,0 +1,112 @@
+"""Plain domain types shared by every layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Visibility(StrEnum):
+    """Who may see a document; the order is the order of privilege."""
+
+    PUBLIC = "public"
+    PARTNER = "partner"
+    INTERNAL = "internal"
+
+
+class Role(StrEnum):
+    """Who is asking."""
+
+    PUBLIC = "public"
+    PARTNER = "partner"
+    ATTENDEE = "attendee"
+    STAFF = "staff"
+
+
+@dataclass(frozen=True)
+class Asker:
+    """The role, partner city and webinar of the person asking; the access filter reads only this."""
+
+    role: Role = Role.PUBLIC
+    partner: str | None = None
+    webinar: str | None = None
+
+    @classmethod
+    def staff(cls) -> Asker:
+        """Return an asker who sees everything."""
+        return cls(Role.STAFF)
+
+
+@dataclass(frozen=True)
+class DocMeta:
+    """Metadata of one source document (front matter or sidecar)."""
+
+    source: str  # path relative to the ingested folder
+    title: str
+    kind: str = ""
+    partner: str = ""
+    date: str = ""
+    language: str = ""
+    visibility: Visibility = Visibility.INTERNAL
+    webinar: str = ""
+
+
+@dataclass(frozen=True)
+class Section:
+    """A run of text under one heading path, as a loader found it."""
+
+    heading: tuple[str, ...]
+    text: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable piece of a document with everything an answer needs, computed at ingest."""
+
+    id: str
+    doc: DocMeta
+    ordinal: int
+    heading: str
+    text: str
+    sentences: tuple[str, ...]
+    language: str
+    tokens: tuple[str, ...] = ()  # BM25 terms of the chunk (title and heading included)
+    sentence_terms: tuple[tuple[str, ...], ...] = ()  # terms of each sentence, for extraction
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk with its retrieval score."""
+
+    chunk: Chunk
+    score: float
+    dense: float | None = None  # cosine similarity when the dense retriever saw it
+    sparse: float | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered source of an answer."""
+
+    n: int
+    source: str
+    title: str
+    heading: str
+    text: str
+    score: float
+    visibility: Visibility
+    chunk_id: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer with its citations and whether the evidence supported it."""
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    grounded: bool
+    language: str
+    latency_ms: float = 0.0
+    mode: str = "extractive"
+    extra: dict[str, object] = field(default_factory=dict)

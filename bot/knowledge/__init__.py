@@ -1,0 +1,1 @@
+"""Loading and indexing the city's documents."""

@@ -1,0 +1,111 @@
+"""Chunking: sentence-respecting pieces sized for the embedder, with overlap and heading paths."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+
+from bot.domain import Chunk, DocMeta, Section
+from bot.nlp import Analyzer, detect_language
+
+HEADING_SEP = " > "
+
+
+def approx_tokens(text: str) -> int:
+    """Estimate subword tokens without a model (Hangul syllables cost about one token each)."""
+    hangul = sum(1 for ch in text if "\uac00" <= ch <= "\ud7a3")
+    rest = len(text) - hangul
+    return hangul + rest // 4 + 2
+
+
+def chunk_id(source: str, ordinal: int, text: str) -> str:
+    """Return a stable id: the same file, position and text always give the same id."""
+    digest = hashlib.sha1(f"{source}\x00{ordinal}\x00{text}".encode()).hexdigest()
+    return digest[:24]
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """Return what the embedder sees: title and heading path give a chunk its context."""
+    head = chunk.doc.title if not chunk.heading else f"{chunk.doc.title}{HEADING_SEP}{chunk.heading}"
+    return f"{head}\n{chunk.text}"
+
+
+def chunk_document(
+    meta: DocMeta,
+    sections: Sequence[Section],
+    analyzer: Analyzer,
+    max_tokens: int = 200,
+    overlap_sentences: int = 1,
+    count_tokens: Callable[[str], int] = approx_tokens,
+) -> list[Chunk]:
+    """Split a document's sections into chunks that never cross a section or split a sentence."""
+    chunks: list[Chunk] = []
+    for section in sections:
+        heading = HEADING_SEP.join(h for h in section.heading if h != meta.title)
+        sentences = [s for s in analyzer.split_sentences(section.text) if s]
+        head_terms = analyzer.terms(f"{meta.title} {heading}")
+        cache: dict[str, tuple[str, ...]] = {}
+
+        def _terms(sentence: str) -> tuple[str, ...]:
+            # overlap repeats sentences across chunks: analyse each once
+            if sentence not in cache:
+                cache[sentence] = tuple(analyzer.terms(sentence))
+            return cache[sentence]
+
+        for group in _pack(sentences, max_tokens, overlap_sentences, count_tokens):
+            text = " ".join(group)
+            ordinal = len(chunks)
+            lang = meta.language or detect_language(text)
+            sentence_terms = tuple(_terms(s) for s in group)
+            chunks.append(
+                Chunk(
+                    id=chunk_id(meta.source, ordinal, text),
+                    doc=meta,
+                    ordinal=ordinal,
+                    heading=heading,
+                    text=text,
+                    sentences=tuple(group),
+                    language=lang,
+                    tokens=tuple(head_terms) + tuple(t for terms in sentence_terms for t in terms),
+                    sentence_terms=sentence_terms,
+                )
+            )
+    return chunks
+
+
+def _pack(
+    sentences: list[str], max_tokens: int, overlap: int, count: Callable[[str], int]
+) -> list[list[str]]:
+    """Greedily pack sentences into groups under max_tokens, repeating `overlap` sentences."""
+    pieces: list[tuple[str, int]] = []
+    for sentence in sentences:
+        n = count(sentence)
+        if n <= max_tokens:
+            pieces.append((sentence, n))
+            continue
+        # an over-long "sentence" (a flattened table, a run-on list): cut it on word boundaries
+        words, buf = sentence.split(), []
+        for word in words:
+            buf.append(word)
+            if count(" ".join(buf)) >= max_tokens:
+                pieces.append((" ".join(buf), count(" ".join(buf))))
+                buf = []
+        if buf:
+            pieces.append((" ".join(buf), count(" ".join(buf))))
+
+    groups: list[list[str]] = []
+    current: list[tuple[str, int]] = []
+    size = 0
+    for piece in pieces:
+        if current and size + piece[1] > max_tokens:
+            groups.append([p for p, _ in current])
+            carry = current[-overlap:] if overlap else []
+            # never let the overlap alone fill a chunk
+            while carry and sum(n for _, n in carry) + piece[1] > max_tokens // 2:
+                carry = carry[1:]
+            current, size = list(carry), sum(n for _, n in carry)
+        current.append(piece)
+        size += piece[1]
+    if current:
+        groups.append([p for p, _ in current])
+    return groups

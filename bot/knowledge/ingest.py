@@ -1,0 +1,194 @@
+"""Incremental ingest: unchanged files are skipped, changed ones replaced, deleted ones removed."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from bot.domain import Chunk, Visibility
+from bot.knowledge.chunking import chunk_document, embedding_text
+from bot.knowledge.loaders import SIDECAR_SUFFIX, LoadError, is_supported, load
+from bot.knowledge.store import KnowledgeStore, chroma_metadata
+from bot.nlp import Analyzer
+from bot.retrieval.embedder import Embedder
+from bot.retrieval.sparse import BM25Index
+from bot.retrieval.vector import ChromaIndex
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did."""
+
+    files: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    tokens: int = 0
+
+    def summary(self) -> str:
+        """Return the one-paragraph summary printed at the end of a run."""
+        lines = [
+            f"files: {self.files} (new {self.added}, changed {self.updated}, unchanged/skipped "
+            f"{self.unchanged}, removed {self.removed}, failed {len(self.failed)})",
+            f"chunks added: {self.chunks}; seconds: {self.seconds:.1f}",
+        ]
+        lines += [f"failed: {name}: {reason}" for name, reason in self.failed]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class _Target:
+    path: Path
+    source: str
+    root: str
+
+
+def _targets(paths: Iterable[Path]) -> tuple[list[_Target], list[str], list[tuple[str, str]]]:
+    """Expand folders; return files to read, folders walked in full, and missing paths."""
+    targets: list[_Target] = []
+    roots: list[str] = []
+    missing: list[tuple[str, str]] = []
+    for path in paths:
+        if path.is_dir():
+            root = path.resolve()
+            roots.append(str(root))
+            for file in sorted(root.rglob("*")):
+                rel = file.relative_to(root)
+                if file.is_file() and is_supported(file) and not any(p.startswith(".") for p in rel.parts):
+                    targets.append(_Target(file, rel.as_posix(), str(root)))
+        elif path.is_file():
+            if path.name.endswith(SIDECAR_SUFFIX) or not is_supported(path):
+                missing.append((str(path), f"unsupported file type {path.suffix or '(none)'}"))
+            else:
+                targets.append(_Target(path, path.name, str(path.resolve().parent)))
+        else:
+            missing.append((str(path), "no such file or folder"))
+    return targets, roots, missing
+
+
+def file_hash(path: Path) -> str:
+    """Hash a file and its sidecar, so a metadata change re-ingests the file."""
+    h = hashlib.sha256(path.read_bytes())
+    sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
+    if sidecar.exists():
+        h.update(b"\x00sidecar\x00" + sidecar.read_bytes())
+    return h.hexdigest()
+
+
+class Ingestor:
+    """Loads, chunks, embeds and indexes files; keeps the database and both indexes in step."""
+
+    def __init__(
+        self,
+        store: KnowledgeStore,
+        vectors: ChromaIndex,
+        keywords: BM25Index,
+        embedder: Embedder,
+        analyzer: Analyzer,
+        max_tokens: int = 200,
+        overlap_sentences: int = 1,
+        batch_size: int = 32,
+    ) -> None:
+        self.store = store
+        self.vectors = vectors
+        self.keywords = keywords
+        self.embedder = embedder
+        self.analyzer = analyzer
+        self.max_tokens = max_tokens
+        self.overlap = overlap_sentences
+        self.batch_size = batch_size
+
+    def ingest(
+        self,
+        paths: Iterable[Path],
+        default_visibility: Visibility = Visibility.INTERNAL,
+        progress: Callable[[int, int, str], None] | None = None,
+        overrides: dict[str, str] | None = None,
+    ) -> IngestReport:
+        """Ingest files and folders; a file that fails is reported and the run goes on."""
+        started = time.perf_counter()
+        report = IngestReport()
+        targets, roots, missing = _targets(paths)
+        report.failed.extend(missing)
+        report.files = len(targets)
+        known = self.store.hashes()
+        changed_index = False
+
+        for i, target in enumerate(targets):
+            if progress:
+                progress(i, len(targets), target.source)
+            try:
+                digest = file_hash(target.path)
+            except OSError as exc:
+                report.failed.append((target.source, f"cannot read file: {exc.strerror or exc}"))
+                continue
+            previous = known.get(target.source)
+            if previous and previous[0] == digest and not overrides:
+                report.unchanged += 1
+                continue
+            try:
+                doc = load(target.path, target.source, default_visibility)
+            except LoadError as exc:
+                report.failed.append((target.source, str(exc)))
+                log.warning("skipped %s: %s", target.source, exc)
+                continue
+            meta = doc.meta
+            if overrides:
+                meta = replace(
+                    meta,
+                    visibility=Visibility(overrides.get("visibility", meta.visibility.value)),
+                    partner=overrides.get("partner", meta.partner),
+                    webinar=overrides.get("webinar", meta.webinar),
+                )
+            chunks = chunk_document(
+                meta, doc.sections, self.analyzer, self.max_tokens, self.overlap,
+                count_tokens=self.embedder.count_tokens,
+            )
+            self._index(chunks, self.store.chunk_ids(target.source) if previous else [], report)
+            self.store.replace(meta, target.root, digest, chunks)
+            changed_index = True
+            report.chunks += len(chunks)
+            if previous:
+                report.updated += 1
+            else:
+                report.added += 1
+
+        # files that vanished from a folder we walked in full
+        present = {t.source for t in targets}
+        gone = [s for s, (_, root) in known.items() if root in roots and s not in present]
+        if gone:
+            self.vectors.delete(self.store.remove(gone))
+            report.removed = len(gone)
+            changed_index = True
+        if changed_index:
+            self.keywords.rebuild(self.store.sparse_entries())
+        if progress:
+            progress(len(targets), len(targets), "")
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _index(self, chunks: list[Chunk], old_ids: list[str], report: IngestReport) -> None:
+        """Embed chunks in batches and replace the file's old vectors."""
+        if old_ids:
+            stale = set(old_ids) - {c.id for c in chunks}
+            if stale:
+                self.vectors.delete(sorted(stale))
+        for start in range(0, len(chunks), self.batch_size):
+            batch = chunks[start : start + self.batch_size]
+            texts = [embedding_text(c) for c in batch]
+            t0 = time.perf_counter()
+            vectors = self.embedder.embed_passages(texts)
+            report.embed_seconds += time.perf_counter() - t0
+            report.tokens += sum(self.embedder.count_tokens(t) for t in texts)
+            self.vectors.upsert([c.id for c in batch], vectors, [chroma_metadata(c) for c in batch])

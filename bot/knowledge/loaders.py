@@ -1,0 +1,335 @@
+"""Loaders: turn a file of any supported format into metadata and heading-tagged sections."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.domain import DocMeta, Section, Visibility
+from bot.nlp import normalize
+
+SUPPORTED = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx", ".hwp", ".hwpx")
+SIDECAR_SUFFIX = ".meta.yaml"
+_FRONT_MATTER = re.compile(r"\A\ufeff?---\s*\n(.*?)\n---\s*(?:\n|\Z)", re.S)
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+# Korean statute-style and numbered headings found in agreements and manuals.
+_PLAIN_HEADING = re.compile(
+    r"^(제\s*\d+\s*(?:조|장|절)(?:\s*\([^)]{1,40}\))?|Article\s+\d+[^.]{0,60}|Artikel\s+\d+[^.]{0,60}|Điều\s+\d+[^.]{0,60}|[IVX]+\.\s+\S.{0,60}|\d+(?:\.\d+)*\.?\s+[^\d\s].{0,60})$"
+)
+
+
+class LoadError(Exception):
+    """A file could not be read; the message says why, for the person running ingest."""
+
+
+@dataclass(frozen=True)
+class LoadedDocument:
+    """What a loader returns: the document's metadata and its sections in order."""
+
+    meta: DocMeta
+    sections: tuple[Section, ...]
+
+    @property
+    def text(self) -> str:
+        """Return the whole text (used for hashing and tests)."""
+        return "\n\n".join(s.text for s in self.sections)
+
+
+def is_supported(path: Path) -> bool:
+    """Tell whether ingest should read this file."""
+    name = path.name.lower()
+    return (
+        path.suffix.lower() in SUPPORTED
+        and not name.endswith(SIDECAR_SUFFIX)
+        and not name.startswith((".", "~$"))
+    )
+
+
+def load(path: Path, source: str, default_visibility: Visibility) -> LoadedDocument:
+    """Load one file; raise LoadError with a human reason when it cannot be read."""
+    suffix = path.suffix.lower()
+    reader = _READERS.get(suffix)
+    if reader is None:
+        raise LoadError(f"unsupported format {suffix or '(none)'}")
+    try:
+        raw_meta, sections = reader(path)
+    except LoadError:
+        raise
+    except Exception as exc:  # every parser fails differently; report, never crash the run
+        raise LoadError(f"cannot read {suffix[1:].upper()}: {type(exc).__name__}: {exc}") from exc
+    sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
+    if sidecar.exists():
+        try:
+            raw_meta = {**raw_meta, **(yaml.safe_load(sidecar.read_text("utf-8")) or {})}
+        except yaml.YAMLError as exc:
+            raise LoadError(f"bad sidecar {sidecar.name}: {exc}") from exc
+    sections = tuple(s for s in sections if s.text.strip())
+    if not sections:
+        raise LoadError("no text found (scanned image or empty file?)")
+    meta = _meta(raw_meta, source, path, sections, default_visibility)
+    return LoadedDocument(meta, sections)
+
+
+def _meta(
+    raw: dict[str, Any], source: str, path: Path, sections: tuple[Section, ...], default: Visibility
+) -> DocMeta:
+    vis_raw = str(raw.get("visibility") or default.value).strip().lower()
+    try:
+        visibility = Visibility(vis_raw)
+    except ValueError as exc:
+        raise LoadError(f"unknown visibility {vis_raw!r} (use public, partner or internal)") from exc
+    title = str(raw.get("title") or "").strip()
+    if not title:
+        first = next((s.heading[0] for s in sections if s.heading), "")
+        title = first or path.stem.replace("_", " ").replace("-", " ")
+    return DocMeta(
+        source=source,
+        title=title,
+        kind=str(raw.get("kind") or "").strip(),
+        partner=str(raw.get("partner") or "").strip(),
+        date=str(raw.get("date") or "").strip(),
+        language=str(raw.get("language") or "").strip(),
+        visibility=visibility,
+        webinar=str(raw.get("webinar") or "").strip(),
+    )
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """Separate YAML front matter from the body; malformed front matter is a load error."""
+    m = _FRONT_MATTER.match(text)
+    if not m:
+        return {}, text
+    try:
+        data = yaml.safe_load(m.group(1)) or {}
+    except yaml.YAMLError as exc:
+        raise LoadError(f"malformed front matter: {exc}") from exc
+    if not isinstance(data, dict):
+        raise LoadError("front matter is not a mapping")
+    return data, text[m.end() :]
+
+
+def sections_from_lines(lines: list[tuple[int | None, str]]) -> list[Section]:
+    """Group (heading level or None, text) lines into sections with a heading path."""
+    path: list[tuple[int, str]] = []
+    sections: list[Section] = []
+    buf: list[str] = []
+
+    def flush() -> None:
+        text = "\n".join(buf).strip()
+        if text:
+            sections.append(Section(tuple(h for _, h in path), text))
+        buf.clear()
+
+    for level, line in lines:
+        if level is None:
+            buf.append(line)
+            continue
+        flush()
+        while path and path[-1][0] >= level:
+            path.pop()
+        path.append((level, line.strip()))
+    flush()
+    return sections
+
+
+def _plain_lines(text: str) -> list[tuple[int | None, str]]:
+    """Mark statute-style lines ('제3조(비용)', 'Article 3 Costs') as level-3 headings."""
+    out: list[tuple[int | None, str]] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        m = _MD_HEADING.match(stripped)
+        if m:
+            out.append((len(m.group(1)), m.group(2)))
+        elif _PLAIN_HEADING.match(stripped) and len(stripped) <= 70:
+            out.append((3, stripped))
+        else:
+            out.append((None, line))
+    return out
+
+
+def _read_text_file(path: Path) -> str:
+    data = path.read_bytes()
+    for enc in ("utf-8-sig", "cp949", "euc-kr"):
+        try:
+            return normalize(data.decode(enc))
+        except UnicodeDecodeError:
+            continue
+    raise LoadError("not valid UTF-8 or CP949 text")
+
+
+def _load_markdown(path: Path) -> tuple[dict[str, Any], list[Section]]:
+    meta, body = split_front_matter(_read_text_file(path))
+    lines: list[tuple[int | None, str]] = []
+    in_code = False
+    for line in body.splitlines():
+        if line.strip().startswith("```"):
+            in_code = not in_code
+            continue
+        m = None if in_code else _MD_HEADING.match(line.strip())
+        lines.append((len(m.group(1)), m.group(2)) if m else (None, line))
+    return meta, sections_from_lines(lines)
+
+
+def _load_txt(path: Path) -> tuple[dict[str, Any], list[Section]]:
+    meta, body = split_front_matter(_read_text_file(path))
+    return meta, sections_from_lines(_plain_lines(body))
+
+
+# Page furniture that web pages carry around the real content.
+_HTML_DROP = ["script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe",
+              "svg", "button", "select", "template"]
+_HTML_DROP_HINT = re.compile(
+    r"(^|[\s_-])(nav|navbar|menu|gnb|lnb|snb|breadcrumb|location|sidebar|side|footer|foot|header|"
+    r"cookie|consent|banner|share|sns|skip|quick|util|family-?site|popup|copyright|pagination)($|[\s_-])",
+    re.I,
+)
+
+
+def _load_html(path: Path) -> tuple[dict[str, Any], list[Section]]:
+    from bs4 import BeautifulSoup, Tag
+
+    meta, body = split_front_matter(_read_text_file(path))
+    soup = BeautifulSoup(body, "lxml")
+    title_tag = soup.find("title")
+    if "title" not in meta and title_tag and title_tag.get_text(strip=True):
+        meta["title"] = _clean_web_title(title_tag.get_text(" ", strip=True))
+    for tag in soup(_HTML_DROP):
+        tag.decompose()
+    for tag in list(soup.find_all(True)):
+        if not isinstance(tag, Tag) or tag.decomposed or not tag.attrs:
+            continue
+        hint = " ".join([tag.get("id") or "", *(tag.get("class") or []), tag.get("role") or ""])
+        if hint.strip() and _HTML_DROP_HINT.search(hint) and tag.name not in ("body", "html", "main"):
+            tag.decompose()
+    root = soup.find("main") or soup.find("article") or soup.find(id=re.compile("content", re.I)) or soup.body or soup
+    for table in root.find_all("table"):
+        rows = []
+        for tr in table.find_all("tr"):
+            cells = [c.get_text(" ", strip=True) for c in tr.find_all(["th", "td"])]
+            if any(cells):
+                rows.append(" | ".join(cells))
+        table.replace_with(soup.new_string("\n\n" + "\n\n".join(rows) + "\n\n"))
+    for heading in root.find_all(["h1", "h2", "h3", "h4", "h5", "h6"]):
+        text = heading.get_text(" ", strip=True)
+        heading.replace_with(soup.new_string(f"\n\x01{heading.name[1]}\x01{text}\n"))
+    for block in root.find_all(["p", "li", "div", "dd", "dt", "blockquote", "section", "pre", "br"]):
+        block.append(soup.new_string("\n\n"))
+    lines: list[tuple[int | None, str]] = []
+    for line in root.get_text("").splitlines():
+        if line.startswith("\x01"):
+            _, level, text = line.split("\x01", 2)
+            lines.append((int(level), text))
+        else:
+            lines.append((None, line.strip()))
+    return meta, sections_from_lines(lines)
+
+
+def _clean_web_title(title: str) -> str:
+    # "공지사항 상세 | 한빛시청" -> "공지사항 상세"
+    return re.split(r"\s+[|:–—-]\s+", title)[0].strip() or title
+
+
+def _load_pdf(path: Path) -> tuple[dict[str, Any], list[Section]]:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path), strict=False)
+        if reader.is_encrypted:
+            raise LoadError("PDF is encrypted")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except PdfReadError as exc:
+        raise LoadError(f"corrupt PDF: {exc}") from exc
+    meta: dict[str, Any] = {}
+    info = reader.metadata
+    if info and info.title:
+        meta["title"] = str(info.title)
+    text = normalize("\n".join(pages))
+    return meta, sections_from_lines(_plain_lines(_join_pdf_lines(text)))
+
+
+def _join_pdf_lines(text: str) -> str:
+    """Undo PDF line wrapping: join a line to the next unless it ends a sentence or is a heading."""
+    out: list[str] = []
+    for line in text.splitlines():
+        s = line.strip()
+        if not s:
+            out.append("")
+            continue
+        if out and out[-1] and not out[-1].endswith((".", "!", "?", ":", "다.", "|")) \
+                and not _PLAIN_HEADING.match(s) and not _PLAIN_HEADING.match(out[-1]) \
+                and not s.startswith(("-", "•", "·", "*")):
+            out[-1] = out[-1] + " " + s
+        else:
+            out.append(s)
+    return "\n".join(out)
+
+
+def _load_docx(path: Path) -> tuple[dict[str, Any], list[Section]]:
+    import zipfile
+
+    import docx
+
+    try:
+        document = docx.Document(str(path))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise LoadError(f"corrupt DOCX: {exc}") from exc
+    meta: dict[str, Any] = {}
+    if document.core_properties.title:
+        meta["title"] = document.core_properties.title
+    lines: list[tuple[int | None, str]] = []
+    body = document.element.body
+    for child in body.iterchildren():
+        tag = child.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            para = docx.text.paragraph.Paragraph(child, document)
+            text = para.text.strip()
+            if not text:
+                continue
+            style = (para.style.name if para.style is not None else "") or ""
+            level = _docx_heading_level(style)
+            lines.append((level, text))
+        elif tag == "tbl":
+            table = docx.table.Table(child, document)
+            for row in table.rows:
+                cells = [c.text.strip() for c in row.cells]
+                if any(cells):
+                    lines.append((None, " | ".join(cells)))
+    return meta, sections_from_lines(lines)
+
+
+def _docx_heading_level(style: str) -> int | None:
+    if style == "Title":
+        return 1
+    m = re.match(r"(?:Heading|제목)\s*(\d)", style)
+    return int(m.group(1)) if m else None
+
+
+def _load_hwp(path: Path) -> tuple[dict[str, Any], list[Section]]:
+    from hwp_hwpx_parser import Reader
+
+    with Reader(str(path)) as reader:
+        if not reader.is_valid:
+            raise LoadError("not a valid HWP/HWPX file")
+        if reader.is_encrypted:
+            raise LoadError("HWP document is password-protected")
+        text = normalize(reader.text or "")
+    return {}, sections_from_lines(_plain_lines(text))
+
+
+_READERS: dict[str, Callable[[Path], tuple[dict[str, Any], list[Section]]]] = {
+    ".md": _load_markdown,
+    ".markdown": _load_markdown,
+    ".txt": _load_txt,
+    ".html": _load_html,
+    ".htm": _load_html,
+    ".pdf": _load_pdf,
+    ".docx": _load_docx,
+    ".hwp": _load_hwp,
+    ".hwpx": _load_hwp,
+}

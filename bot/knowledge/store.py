@@ -1,0 +1,124 @@
+"""The knowledge store: documents and chunks in the database, the source of truth for both indexes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import delete, select
+
+from bot.domain import Chunk, DocMeta, Visibility
+from bot.retrieval.access import city_key
+from bot.retrieval.sparse import SparseEntry
+from bot.storage.db import ChunkRow, Database, DocumentRow
+
+
+def _doc_meta(row: DocumentRow) -> DocMeta:
+    return DocMeta(
+        source=row.source,
+        title=row.title,
+        kind=row.kind,
+        partner=row.partner,
+        date=row.date,
+        language=row.language,
+        visibility=Visibility(row.visibility),
+        webinar=row.webinar,
+    )
+
+
+def chroma_metadata(chunk: Chunk) -> dict[str, str]:
+    """Return the metadata the dense index filters on (and nothing else)."""
+    return {
+        "visibility": chunk.doc.visibility.value,
+        "partner": city_key(chunk.doc.partner),
+        "source": chunk.doc.source,
+    }
+
+
+class KnowledgeStore:
+    """Reads and writes documents and chunks; knows nothing of indexes or models."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def hashes(self) -> dict[str, tuple[str, str]]:
+        """Return source -> (content hash, root folder) of every ingested document."""
+        with self.db.session() as s:
+            return {r.source: (r.content_hash, r.root) for r in s.scalars(select(DocumentRow))}
+
+    def chunk_ids(self, source: str) -> list[str]:
+        """Return the chunk ids of one document."""
+        with self.db.session() as s:
+            return list(s.scalars(select(ChunkRow.id).where(ChunkRow.source == source)))
+
+    def replace(self, meta: DocMeta, root: str, content_hash: str, chunks: Sequence[Chunk]) -> None:
+        """Replace a document and all its chunks in one transaction."""
+        with self.db.session() as s:
+            s.execute(delete(ChunkRow).where(ChunkRow.source == meta.source))
+            s.merge(
+                DocumentRow(
+                    source=meta.source, root=root, content_hash=content_hash, title=meta.title,
+                    kind=meta.kind, partner=meta.partner, date=meta.date, language=meta.language,
+                    visibility=meta.visibility.value, webinar=meta.webinar, chunk_count=len(chunks),
+                )
+            )
+            s.flush()
+            s.add_all(
+                ChunkRow(
+                    id=c.id, source=meta.source, ordinal=c.ordinal, heading=c.heading, text=c.text,
+                    sentences=list(c.sentences), terms=list(c.tokens), language=c.language,
+                    sentence_terms=[list(t) for t in c.sentence_terms],
+                )
+                for c in chunks
+            )
+
+    def remove(self, sources: Iterable[str]) -> list[str]:
+        """Delete documents and return the ids of the chunks they had."""
+        removed: list[str] = []
+        with self.db.session() as s:
+            for source in sources:
+                removed += list(s.scalars(select(ChunkRow.id).where(ChunkRow.source == source)))
+                s.execute(delete(ChunkRow).where(ChunkRow.source == source))
+                s.execute(delete(DocumentRow).where(DocumentRow.source == source))
+        return removed
+
+    def chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        """Fetch chunks by id with their document metadata."""
+        if not ids:
+            return {}
+        out: dict[str, Chunk] = {}
+        with self.db.session() as s:
+            rows = s.execute(
+                select(ChunkRow, DocumentRow)
+                .join(DocumentRow, ChunkRow.source == DocumentRow.source)
+                .where(ChunkRow.id.in_(list(ids)))
+            ).all()
+            for chunk, doc in rows:
+                out[chunk.id] = Chunk(
+                    id=chunk.id, doc=_doc_meta(doc), ordinal=chunk.ordinal, heading=chunk.heading,
+                    text=chunk.text, sentences=tuple(chunk.sentences), language=chunk.language,
+                    tokens=tuple(chunk.terms),
+                    sentence_terms=tuple(tuple(t) for t in chunk.sentence_terms),
+                )
+        return out
+
+    def sparse_entries(self) -> list[SparseEntry]:
+        """Return every chunk's terms and access metadata, in a stable order."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(ChunkRow.id, ChunkRow.terms, DocumentRow.visibility, DocumentRow.partner)
+                .join(DocumentRow, ChunkRow.source == DocumentRow.source)
+                .order_by(ChunkRow.source, ChunkRow.ordinal)
+            ).all()
+        return [SparseEntry(r[0], r[1], r[2], city_key(r[3])) for r in rows]
+
+    def documents(self) -> list[DocMeta]:
+        """Return the metadata of every ingested document."""
+        with self.db.session() as s:
+            return [_doc_meta(r) for r in s.scalars(select(DocumentRow).order_by(DocumentRow.source))]
+
+    def count_chunks(self) -> int:
+        """Return how many chunks are stored."""
+        from sqlalchemy import func
+
+        with self.db.session() as s:
+            return int(s.scalar(select(func.count()).select_from(ChunkRow)) or 0)

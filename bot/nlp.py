@@ -1,0 +1,154 @@
+"""Language detection, sentence splitting and keyword terms for Korean, English, German, Vietnamese."""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from functools import cached_property
+from typing import Any
+
+LANGUAGES = ("ko", "en", "de", "vi")
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
+_HANJA = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+_VI_CHARS = set("ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ")
+_DE_CHARS = set("äöüß")
+_DE_WORDS = {
+    "der", "die", "das", "und", "ist", "wer", "wie", "was", "welche", "welcher", "wann", "mit",
+    "für", "nicht", "ein", "eine", "den", "dem", "des", "zu", "von", "auf", "im", "sind", "wird",
+    "werden", "kosten", "stadt", "trägt", "vereinbarung", "partnerschaft", "gibt", "es", "bei",
+}
+_VI_WORDS = {"và", "của", "là", "có", "không", "những", "các", "được", "cho", "thành", "phố"}
+
+# Terms that carry no meaning for keyword search.
+_EN_STOP = {
+    "a", "an", "the", "of", "to", "in", "on", "for", "and", "or", "is", "are", "was", "were", "be",
+    "by", "with", "at", "as", "it", "its", "this", "that", "these", "those", "what", "which", "who",
+    "whom", "how", "when", "where", "why", "do", "does", "did", "can", "could", "should", "would",
+    "will", "shall", "may", "our", "we", "us", "you", "your", "they", "their", "there", "from",
+    "about", "much", "many", "any", "have", "has", "had", "i", "me", "my", "if", "than", "then",
+    "so", "not", "no", "yes", "per", "into", "each", "under", "over", "also", "tell", "please",
+}
+_STOP = _EN_STOP | _DE_WORDS | _VI_WORDS | {"er", "sie", "wir", "uns", "ich", "man", "oder", "zum", "zur", "am"}
+# Kiwi tags kept as terms: nouns, verb/adjective stems, roots, numbers, foreign words, hanja.
+_KEEP_TAGS = ("NNG", "NNP", "NR", "NP", "VV", "VA", "XR", "SL", "SH", "SN", "MAG")
+_KO_STOP = {"하", "있", "되", "없", "것", "수", "등", "및", "그", "이", "저", "무엇", "어떻", "누구", "언제", "어디", "얼마", "무슨", "어느", "알려주"}
+
+_SENT_END = re.compile(r"(?<=[.!?。])\s+(?=[\"'(\[]?[A-Z0-9ÄÖÜĐ\u00C0-\u024F\u1E00-\u1EFF\uac00-\ud7a3])")
+
+
+def normalize(text: str) -> str:
+    """Return text in NFC with unified whitespace and no control characters."""
+    text = unicodedata.normalize("NFC", text)
+    text = text.replace("\u00a0", " ").replace("\u200b", "")
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    return text
+
+
+def detect_language(text: str) -> str:
+    """Guess which of ko, en, de, vi the text is in (Korean wins as soon as it is substantial)."""
+    letters = [ch for ch in text if ch.isalpha()]
+    if not letters:
+        return "en"
+    hangul = len(_HANGUL.findall(text))
+    hanja = len(_HANJA.findall(text))
+    if hangul and (hangul + hanja) / len(letters) >= 0.2:
+        return "ko"
+    lowered = text.lower()
+    vi = sum(1 for ch in lowered if ch in _VI_CHARS)
+    words = _LATIN_WORD.findall(lowered)
+    if vi >= 2 or (vi and any(w in _VI_WORDS for w in words)):
+        return "vi"
+    de_score = sum(1 for ch in lowered if ch in _DE_CHARS) + 2 * sum(1 for w in words if w in _DE_WORDS)
+    en_score = 2 * sum(1 for w in words if w in _EN_STOP)
+    if de_score > en_score:
+        return "de"
+    if hangul:
+        return "ko"
+    return "en"
+
+
+class Analyzer:
+    """Kiwi-backed text analysis; the model loads once, on first use, and is shared by threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    @cached_property
+    def _kiwi(self) -> Any:
+        from kiwipiepy import Kiwi
+
+        kiwi = Kiwi()
+        kiwi.split_into_sents("준비.")  # force the lazy model load now, not on the first question
+        return kiwi
+
+    def warm_up(self) -> None:
+        """Load the Korean model now rather than on the first request."""
+        with self._lock:
+            _ = self._kiwi
+
+    def split_sentences(self, text: str) -> list[str]:
+        """Split text into sentences: Kiwi for Korean runs, punctuation rules elsewhere."""
+        out: list[str] = []
+        for para in re.split(r"\n\s*\n|\n(?=\s*(?:[-*•·▪]|\d+[.)]|제\s*\d+\s*조)\s)", text):
+            para = " ".join(para.split())
+            if not para:
+                continue
+            if _HANGUL.search(para):
+                with self._lock:
+                    pieces = [s.text for s in self._kiwi.split_into_sents(para)]
+            else:
+                pieces = [para]
+            for piece in pieces:
+                out.extend(s.strip() for s in _SENT_END.split(piece) if s.strip())
+        return out
+
+    def terms(self, text: str) -> list[str]:
+        """Return the keyword-search terms of a text: Korean morphemes, lowercased words, numbers."""
+        text = normalize(text)
+        terms: list[str] = []
+        if _HANGUL.search(text) or _HANJA.search(text):
+            with self._lock:
+                tokens = self._kiwi.tokenize(text)
+            for tok in tokens:
+                tag = tok.tag.split("-")[0]
+                if not tag.startswith(_KEEP_TAGS):
+                    continue
+                form = tok.form.lower()
+                if tag == "SL":
+                    terms.extend(_latin_terms(form))
+                elif form not in _KO_STOP and (len(form) > 1 or tag in ("NNG", "NNP", "SH", "SN", "XR")):
+                    terms.append(form)
+        else:
+            terms.extend(_latin_terms(text.lower()))
+            terms.extend(re.findall(r"\d+(?:[.,]\d+)*", text))
+        return terms
+
+
+    def proper_nouns(self, text: str) -> list[str]:
+        """Return the Korean proper nouns Kiwi finds (place and person names)."""
+        if not _HANGUL.search(text):
+            return []
+        with self._lock:
+            tokens = self._kiwi.tokenize(normalize(text))
+        return [tok.form.lower() for tok in tokens if tok.tag == "NNP"]
+
+
+def _latin_terms(text: str) -> list[str]:
+    out = []
+    for word in _LATIN_WORD.findall(text):
+        if word in _STOP or len(word) < 2:
+            continue
+        out.append(_stem(word))
+    return out
+
+
+def _stem(word: str) -> str:
+    """Strip the commonest English/German inflections so 'costs' meets 'cost'."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word

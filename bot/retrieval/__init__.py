@@ -1,0 +1,1 @@
+"""Dense and sparse retrieval, fusion and the access filter."""

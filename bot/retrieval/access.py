@@ -1,0 +1,57 @@
+"""The access filter: who may see which chunk, as data the retrievers apply before ranking."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bot.domain import Asker, Role, Visibility
+
+
+def city_key(name: str | None) -> str:
+    """Normalise a partner-city name for comparison (case, accents kept, Unicode form unified)."""
+    return unicodedata.normalize("NFC", (name or "").strip()).casefold()
+
+
+@dataclass(frozen=True)
+class AccessScope:
+    """What one asker may see, expressed once and rendered for each retriever."""
+
+    asker: Asker
+
+    def allows(self, visibility: str, partner: str) -> bool:
+        """Tell whether a chunk with this metadata is visible to the asker."""
+        role = self.asker.role
+        if role is Role.STAFF:
+            return True
+        if visibility == Visibility.PUBLIC:
+            return True
+        if role is Role.PARTNER and visibility == Visibility.PARTNER:
+            return partner == "" or partner == city_key(self.asker.partner)
+        return False
+
+    def chroma_where(self) -> dict[str, Any] | None:
+        """Return the Chroma `where` clause equivalent to `allows` (None: no filter)."""
+        role = self.asker.role
+        if role is Role.STAFF:
+            return None
+        public = {"visibility": Visibility.PUBLIC.value}
+        if role is Role.PARTNER:
+            cities = [""] + ([city_key(self.asker.partner)] if self.asker.partner else [])
+            partner = {"$and": [{"visibility": Visibility.PARTNER.value}, {"partner": {"$in": cities}}]}
+            return {"$or": [public, partner]}
+        return public
+
+    def mask(self, visibility: np.ndarray, partner: np.ndarray) -> np.ndarray:
+        """Return a boolean mask over parallel metadata arrays, equivalent to `allows`."""
+        role = self.asker.role
+        if role is Role.STAFF:
+            return np.ones(len(visibility), dtype=bool)
+        allowed = visibility == Visibility.PUBLIC.value
+        if role is Role.PARTNER:
+            city = city_key(self.asker.partner)
+            allowed |= (visibility == Visibility.PARTNER.value) & ((partner == "") | (partner == city))
+        return allowed

@@ -1,0 +1,119 @@
+"""The keyword index: BM25 (bm25s) over Kiwi morphemes and word terms, persisted beside Chroma."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.retrieval.access import AccessScope
+
+_META = "meta.json"
+
+
+@dataclass(frozen=True)
+class SparseEntry:
+    """What the keyword index needs of a chunk: its id, its terms and its access metadata."""
+
+    id: str
+    terms: Sequence[str]
+    visibility: str
+    partner: str
+
+
+class BM25Index:
+    """BM25 scores over stored terms; rebuilt from stored terms (never re-tokenised) on change."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._model = None
+        self.ids: list[str] = []
+        self._visibility = np.array([], dtype=object)
+        self._partner = np.array([], dtype=object)
+        self._df: dict[str, int] = {}
+        self._load()
+
+    def _load(self) -> None:
+        meta = self.path / _META
+        if not meta.exists():
+            return
+        import bm25s
+
+        data = json.loads(meta.read_text("utf-8"))
+        self.ids = data["ids"]
+        self._visibility = np.array(data["visibility"], dtype=object)
+        self._partner = np.array(data["partner"], dtype=object)
+        self._df = data["df"]
+        self._model = bm25s.BM25.load(str(self.path / "bm25")) if self.ids else None
+
+    def rebuild(self, entries: Sequence[SparseEntry]) -> None:
+        """Replace the index with these entries and persist it atomically."""
+        import bm25s
+
+        with self._lock:
+            model = None
+            if entries:
+                model = bm25s.BM25()
+                model.index([list(e.terms) for e in entries], show_progress=False)
+            df: Counter[str] = Counter()
+            for e in entries:
+                df.update(set(e.terms))
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+            if model is not None:
+                model.save(str(tmp / "bm25"))
+            (tmp / _META).write_text(
+                json.dumps(
+                    {
+                        "ids": [e.id for e in entries],
+                        "visibility": [e.visibility for e in entries],
+                        "partner": [e.partner for e in entries],
+                        "df": dict(df),
+                    },
+                    ensure_ascii=False,
+                ),
+                "utf-8",
+            )
+            shutil.rmtree(self.path, ignore_errors=True)
+            tmp.rename(self.path)
+            self._model = model
+            self.ids = [e.id for e in entries]
+            self._visibility = np.array([e.visibility for e in entries], dtype=object)
+            self._partner = np.array([e.partner for e in entries], dtype=object)
+            self._df = dict(df)
+
+    def search(self, terms: Sequence[str], scope: AccessScope, n: int) -> list[tuple[str, float]]:
+        """Return up to n (id, BM25 score) pairs with a positive score, among chunks the scope admits."""
+        with self._lock:
+            if self._model is None or not terms:
+                return []
+            scores = np.asarray(self._model.get_scores(list(terms)), dtype=np.float32)
+            allowed = scope.mask(self._visibility, self._partner)
+            scores = np.where(allowed, scores, 0.0)
+            positive = np.flatnonzero(scores > 0)
+            if positive.size == 0:
+                return []
+            top = positive[np.argsort(-scores[positive], kind="stable")[:n]]
+            return [(self.ids[i], float(scores[i])) for i in top]
+
+    def df(self, term: str) -> int:
+        """Return in how many chunks a term occurs."""
+        return self._df.get(term, 0)
+
+    def idf(self, term: str) -> float:
+        """Return the inverse document frequency of a term (high for rare terms, 0 for stop-like)."""
+        n = len(self.ids)
+        df = self._df.get(term, 0)
+        return max(0.0, math.log((n - df + 0.5) / (df + 0.5) + 1.0)) if n else 0.0
+
+    def __len__(self) -> int:
+        return len(self.ids)

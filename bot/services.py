@@ -1,0 +1,88 @@
+"""Build every service once, from settings: the one place where the parts are wired together."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.answering.extractive import Answerer, EvidenceJudge, ExtractiveAnswerer
+from bot.config import Settings
+from bot.knowledge.ingest import Ingestor
+from bot.knowledge.store import KnowledgeStore
+from bot.nlp import Analyzer
+from bot.retrieval.embedder import E5Embedder, Embedder
+from bot.retrieval.hybrid import HybridRetriever
+from bot.retrieval.sparse import BM25Index
+from bot.retrieval.vector import ChromaIndex
+from bot.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """The wired application: handlers and the command line call these, nothing else."""
+
+    settings: Settings
+    db: Database
+    store: KnowledgeStore
+    ingestor: Ingestor
+    retriever: HybridRetriever
+    answerer: Answerer
+    extractive: ExtractiveAnswerer
+    analyzer: Analyzer
+    embedder: Embedder
+
+    def close(self) -> None:
+        """Release the database."""
+        self.db.close()
+
+
+def build_services(
+    settings: Settings,
+    embedder: Embedder | None = None,
+    analyzer: Analyzer | None = None,
+    chat_model: object | None = None,
+) -> Services:
+    """Wire the default local parts, or the given ones (tests pass shared models and fakes)."""
+    data = settings.bot_data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    embedder = embedder or E5Embedder()
+    analyzer = analyzer or Analyzer()
+    db = Database(settings.sqlite_url)
+    store = KnowledgeStore(db)
+    vectors = ChromaIndex(
+        path=data / "chroma",
+        host=settings.chroma_host,
+        port=settings.chroma_port,
+        ssl=settings.chroma_ssl,
+        collection=settings.chroma_collection,
+    )
+    keywords = BM25Index(data / "bm25")
+    ingestor = Ingestor(
+        store, vectors, keywords, embedder, analyzer,
+        max_tokens=settings.chunk_max_tokens,
+        overlap_sentences=settings.chunk_overlap_sentences,
+        batch_size=settings.embed_batch_size,
+    )
+    retriever = HybridRetriever(
+        store, vectors, keywords, embedder, analyzer,
+        candidates=settings.retrieval_candidates, mode=settings.fusion, rrf_k=settings.rrf_k,
+    )
+    judge = EvidenceJudge(retriever, settings.min_relevance)
+    extractive = ExtractiveAnswerer(
+        retriever, judge, top_k=settings.retrieval_top_k, max_sentences=settings.answer_max_sentences
+    )
+    answerer: Answerer = extractive
+    if chat_model is not None or settings.llm_enabled:
+        from bot.answering.llm import LLMAnswerer, build_chat_model, load_prompts
+
+        if chat_model is None:
+            key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+            chat_model = build_chat_model(
+                settings.openai_base_url, key, settings.openai_model,
+                settings.openai_timeout_s, settings.openai_max_retries,
+            )
+        answerer = LLMAnswerer(chat_model, extractive, load_prompts())
+        log.info("answers: LLM %s at %s", settings.openai_model, settings.openai_base_url or "OpenAI")
+    return Services(settings, db, store, ingestor, retriever, answerer, extractive, analyzer, embedder)

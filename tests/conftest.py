@@ -1,0 +1,95 @@
+"""Shared fixtures: the real models load once per session; stores live in temp dirs."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.nlp import Analyzer
+from bot.retrieval.embedder import E5Embedder
+from bot.services import Services, build_services
+
+ROOT = Path(__file__).resolve().parents[1]
+KNOWLEDGE = ROOT / "knowledge"
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep a developer's own .env and secrets out of the tests."""
+    for name in ("TELEGRAM_BOT_TOKEN", "OPENAI_API_KEY", "OPENAI_BASE_URL", "CHROMA_HOST", "BOT_DATA_DIR",
+                 "DATABASE_URL", "STAFF_USER_IDS", "ADMIN_USER_IDS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def analyzer() -> Analyzer:
+    """Return the real Kiwi analyzer, loaded once."""
+    a = Analyzer()
+    a.warm_up()
+    return a
+
+
+@pytest.fixture(scope="session")
+def embedder() -> E5Embedder:
+    """Return the real e5 embedder, loaded once."""
+    return E5Embedder()
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Return settings isolated from the environment's .env file."""
+    return Settings(_env_file=None, bot_data_dir=data_dir, **overrides)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def make_services(tmp_path: Path, embedder: E5Embedder, analyzer: Analyzer) -> Iterator[object]:
+    """Build real services on a fresh temp data dir (call it to get one)."""
+    built: list[Services] = []
+
+    def factory(data_dir: Path | None = None, **overrides: object) -> Services:
+        services = build_services(
+            make_settings(data_dir or tmp_path / "data", **overrides), embedder=embedder, analyzer=analyzer
+        )
+        built.append(services)
+        return services
+
+    yield factory
+    for s in built:
+        s.close()
+
+
+@pytest.fixture(scope="session")
+def sample_services(
+    tmp_path_factory: pytest.TempPathFactory, embedder: E5Embedder, analyzer: Analyzer
+) -> Iterator[Services]:
+    """Real services with the whole sample knowledge base ingested once per session."""
+    data = tmp_path_factory.mktemp("sample-data")
+    services = build_services(make_settings(data), embedder=embedder, analyzer=analyzer)
+    report = services.ingestor.ingest([KNOWLEDGE])
+    assert not report.failed, report.failed
+    yield services
+    services.close()
+
+
+def write(path: Path, text: str) -> Path:
+    """Write a UTF-8 file, creating folders."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, "utf-8")
+    return path
+
+
+def copy_sample(dest: Path, *names: str) -> None:
+    """Copy sample documents (and their sidecars) into dest, keeping relative paths."""
+    for name in names:
+        src = KNOWLEDGE / name
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, dest / name)
+        sidecar = src.with_name(src.name + ".meta.yaml")
+        if sidecar.exists():
+            shutil.copy(sidecar, dest / (name + ".meta.yaml"))
