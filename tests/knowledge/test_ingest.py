@@ -1,0 +1,102 @@
+"""Incremental ingest against the real Chroma, BM25 and e5 on a temp dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.domain import Asker, Visibility
+from tests.conftest import write
+
+DOC_A = "---\ntitle: Youth exchange rules\nvisibility: public\nlanguage: en\n---\n# Costs\n\nTravel costs of the youth exchange are borne by the sending city.\n"
+DOC_B = "---\ntitle: 통역 안내\nvisibility: internal\nlanguage: ko\n---\n# 통역\n\n통역사 일일 사례비는 45만 원이다.\n"
+
+
+def _ids(services, question: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return [h.chunk.doc.source for h in services.retriever.retrieve(question, Asker.staff(), 5).hits]
+
+
+def test_second_run_skips_unchanged_files(tmp_path: Path, make_services) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "kb"
+    write(corpus / "a.md", DOC_A)
+    write(corpus / "b.md", DOC_B)
+    services = make_services()
+    first = services.ingestor.ingest([corpus])
+    assert (first.added, first.chunks, first.failed) == (2, 2, [])
+    second = services.ingestor.ingest([corpus])
+    assert (second.added, second.updated, second.unchanged, second.chunks) == (0, 0, 2, 0)
+
+
+def test_changed_file_replaces_its_chunks_in_both_indexes(tmp_path: Path, make_services) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "kb"
+    path = write(corpus / "a.md", DOC_A)
+    services = make_services()
+    services.ingestor.ingest([corpus])
+    old_ids = services.store.chunk_ids("a.md")
+    path.write_text(DOC_A.replace("sending city", "host city of Riverton"), "utf-8")
+    report = services.ingestor.ingest([corpus])
+    assert report.updated == 1
+    new_ids = services.store.chunk_ids("a.md")
+    assert set(old_ids).isdisjoint(new_ids)
+    assert services.retriever.vectors.count() == len(new_ids)
+    hits = services.retriever.retrieve("Riverton host city", Asker.staff(), 5, mode="sparse").hits
+    assert hits and "Riverton" in hits[0].chunk.text
+    assert not services.retriever.retrieve("sending", Asker.staff(), 5, mode="sparse").hits
+
+
+def test_deleted_file_is_removed_from_store_and_indexes(tmp_path: Path, make_services) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "kb"
+    write(corpus / "a.md", DOC_A)
+    gone = write(corpus / "b.md", DOC_B)
+    services = make_services()
+    services.ingestor.ingest([corpus])
+    gone.unlink()
+    report = services.ingestor.ingest([corpus])
+    assert report.removed == 1
+    assert [d.source for d in services.store.documents()] == ["a.md"]
+    assert services.retriever.vectors.count() == 1
+    assert "b.md" not in _ids(services, "통역사 사례비")
+
+
+def test_a_broken_file_is_reported_and_the_rest_is_ingested(tmp_path: Path, make_services) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "kb"
+    write(corpus / "a.md", DOC_A)
+    (corpus / "bad.pdf").write_bytes(b"%PDF-1.4 this is not a pdf")
+    (corpus / "notes.jsonl").write_text("{}", "utf-8")  # not a document format: ignored, not failed
+    services = make_services()
+    report = services.ingestor.ingest([corpus, tmp_path / "missing-folder"])
+    assert report.added == 1
+    failed = dict(report.failed)
+    assert "bad.pdf" in failed and "PDF" in failed["bad.pdf"]
+    assert "no such file" in failed[str(tmp_path / "missing-folder")]
+    assert "Failed 2" in report.summary().replace("failed", "Failed")
+
+
+def test_default_visibility_applies_only_to_files_without_metadata(tmp_path: Path, make_services) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "kb"
+    write(corpus / "a.md", DOC_A)  # says public
+    write(corpus / "plain.txt", "Riverton delegation visits in May; the budget line is 12 million won.\n")
+    services = make_services()
+    services.ingestor.ingest([corpus], default_visibility=Visibility.PARTNER)
+    vis = {d.source: d.visibility for d in services.store.documents()}
+    assert vis == {"a.md": Visibility.PUBLIC, "plain.txt": Visibility.PARTNER}
+
+
+def test_metadata_change_in_front_matter_reingests_with_new_visibility(tmp_path: Path, make_services) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "kb"
+    path = write(corpus / "a.md", DOC_A)
+    services = make_services()
+    services.ingestor.ingest([corpus])
+    path.write_text(DOC_A.replace("visibility: public", "visibility: internal"), "utf-8")
+    services.ingestor.ingest([corpus])
+    public = Asker()
+    assert not services.retriever.retrieve("youth exchange travel costs", public, 5).hits
+
+
+def test_store_survives_a_restart(tmp_path: Path, make_services) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "kb"
+    write(corpus / "b.md", DOC_B)
+    data = tmp_path / "persist"
+    make_services(data).ingestor.ingest([corpus])
+    again = make_services(data)
+    assert _ids(again, "통역사 사례비") == ["b.md"]
+    assert again.ingestor.ingest([corpus]).unchanged == 1
