@@ -70,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs index building at DEBUG by default
     try:
         overrides: dict[str, Any] = {}
         if args.data_dir is not None:

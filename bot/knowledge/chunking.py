@@ -100,8 +100,11 @@ def _pack(
         if current and size + piece[1] > max_tokens:
             groups.append([p for p, _ in current])
             carry = current[-overlap:] if overlap else []
-            # never let the overlap alone fill a chunk
-            while carry and sum(n for _, n in carry) + piece[1] > max_tokens // 2:
+            # the overlap may take at most half the budget, and must leave room for the next piece
+            while carry and (
+                sum(n for _, n in carry) > max_tokens // 2
+                or sum(n for _, n in carry) + piece[1] > max_tokens
+            ):
                 carry = carry[1:]
             current, size = list(carry), sum(n for _, n in carry)
         current.append(piece)
