@@ -36,7 +36,9 @@ _STOP = _EN_STOP | _DE_WORDS | _VI_WORDS | {"er", "sie", "wir", "uns", "ich", "m
 _KEEP_TAGS = ("NNG", "NNP", "NR", "NP", "VV", "VA", "XR", "SL", "SH", "SN", "MAG")
 _KO_STOP = {"하", "있", "되", "없", "것", "수", "등", "및", "그", "이", "저", "무엇", "어떻", "누구", "언제", "어디", "얼마", "무슨", "어느", "알려주"}
 
-_SENT_END = re.compile(r"(?<=[.!?。])\s+(?=[\"'(\[]?[A-Z0-9ÄÖÜĐ\u00C0-\u024F\u1E00-\u1EFF\uac00-\ud7a3])")
+_SENT_END = re.compile(
+    r"(?<=[.!?。;])\s+(?=\(?[a-z0-9]{1,3}\)\s|[\"'(\[]?[A-Z0-9ÄÖÜĐ\u00C0-\u024F\u1E00-\u1EFF\uac00-\ud7a3])"
+)
 
 
 def normalize(text: str) -> str:
@@ -102,7 +104,7 @@ class Analyzer:
             else:
                 pieces = [para]
             for piece in pieces:
-                out.extend(s.strip() for s in _SENT_END.split(piece) if s.strip())
+                out.extend(_merge_abbreviations([s.strip() for s in _SENT_END.split(piece) if s.strip()]))
         return out
 
     def terms(self, text: str) -> list[str]:
@@ -134,6 +136,20 @@ class Analyzer:
         with self._lock:
             tokens = self._kiwi.tokenize(normalize(text))
         return [tok.form.lower() for tok in tokens if tok.tag == "NNP"]
+
+
+_ABBREV = re.compile(r"(?:^|\s)(?:p|pp|no|nr|art|abs|dr|mr|mrs|ms|st|vs|etc|e\.g|i\.e|z\.b|ca|approx|tel|fig)\.$", re.I)
+
+
+def _merge_abbreviations(pieces: list[str]) -> list[str]:
+    """Re-join pieces that were cut after an abbreviation such as 'p.' or 'Art.'."""
+    out: list[str] = []
+    for piece in pieces:
+        if out and _ABBREV.search(out[-1]):
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return out
 
 
 def _latin_terms(text: str) -> list[str]:
