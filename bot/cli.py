@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.config import Settings
+from bot.config import FUSION_MODES, Settings
 from bot.domain import Answer, Asker, Role, Visibility
 
 log = logging.getLogger("bot")
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path)
     p.add_argument("--k", type=int, default=5)
     p.add_argument("--json", action="store_true")
-    p.add_argument("--fusion", choices=["rrf", "dense", "sparse"], help="override the fusion mode")
+    p.add_argument("--fusion", choices=list(FUSION_MODES), help="override the fusion mode")
 
     sub.add_parser("run", help="run the bot: Telegram when TELEGRAM_BOT_TOKEN is set, else console chat")
     return parser

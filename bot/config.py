@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_TELEGRAM_API = "https://api.telegram.org/bot"
+FUSION_MODES = ("hybrid", "rrf", "dense", "sparse")
 _PLACEHOLDERS = {"changeme", "change-me", "your-token-here", "xxx", "todo", "sk-..."}
 
 
@@ -38,6 +39,15 @@ class Settings(BaseSettings):
     telegram_api_file_url: str | None = None
     staff_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     admin_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    telegram_webhook_url: str | None = None  # public HTTPS URL: switches from polling to webhook
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_webhook_listen: str = "0.0.0.0"
+    telegram_webhook_port: int = Field(8443, ge=1, le=65535)
+    public_access: bool = True  # False: only staff and partners may use the bot
+    invite_ttl_days: int = Field(7, ge=1, le=365)
+    rate_limit_questions: int = Field(10, ge=1)  # questions per user per window
+    rate_limit_window_s: int = Field(60, ge=1)
+    max_upload_mb: int = Field(20, ge=1, le=50)  # Telegram's getFile limit is 20 MB
 
     # LLM (any OpenAI-compatible endpoint); unset means the offline extractive answerer
     openai_api_key: SecretStr | None = None
@@ -54,12 +64,16 @@ class Settings(BaseSettings):
     chroma_ssl: bool = False
     chroma_collection: str = "exchange_bot"
 
+    # the partner directory (home city, partner cities, aliases, time zones)
+    partners_file: Path = Path("knowledge/partners.yaml")
+
     # ingestion and retrieval knobs
     chunk_max_tokens: int = Field(200, ge=32, le=500)
     chunk_overlap_sentences: int = Field(1, ge=0, le=5)
     retrieval_top_k: int = Field(5, ge=1, le=50)
     retrieval_candidates: int = Field(30, ge=1, le=500)
-    fusion: str = "rrf"  # rrf | dense | sparse
+    fusion: str = "hybrid"  # hybrid | rrf | dense | sparse
+    keyword_weight: float = Field(0.05, ge=0.0, le=1.0)  # hybrid: weight of keyword coverage
     rrf_k: int = Field(60, ge=1)
     min_relevance: float = Field(0.80, ge=0.0, le=1.0)  # dense cosine below which nothing is grounded
     answer_max_sentences: int = Field(3, ge=1, le=10)
@@ -77,8 +91,8 @@ class Settings(BaseSettings):
     @field_validator("fusion")
     @classmethod
     def _fusion(cls, value: str) -> str:
-        if value not in {"rrf", "dense", "sparse"}:
-            raise ValueError("must be one of rrf, dense, sparse")
+        if value not in FUSION_MODES:
+            raise ValueError(f"must be one of {', '.join(FUSION_MODES)}")
         return value
 
     @field_validator("log_level")
@@ -89,7 +103,7 @@ class Settings(BaseSettings):
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return value
 
-    @field_validator("telegram_bot_token", "openai_api_key")
+    @field_validator("telegram_bot_token", "openai_api_key", "telegram_webhook_secret")
     @classmethod
     def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:
@@ -98,7 +112,7 @@ class Settings(BaseSettings):
             return None
         return value
 
-    @field_validator("telegram_api_base_url", "openai_base_url", "telegram_api_file_url")
+    @field_validator("telegram_api_base_url", "openai_base_url", "telegram_api_file_url", "telegram_webhook_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is None or value == "":
@@ -118,6 +132,8 @@ class Settings(BaseSettings):
                 self.telegram_api_file_url = base[: -len("/bot")] + "/file/bot"
             else:
                 self.telegram_api_file_url = base.rstrip("/") + "/file/bot"
+        if self.telegram_webhook_url and not self.telegram_webhook_url.startswith("https://"):
+            raise ValueError("TELEGRAM_WEBHOOK_URL must be an https:// URL (Telegram requires TLS)")
         return self
 
     @property

@@ -49,6 +49,24 @@ def normalize(text: str) -> str:
     return text
 
 
+_GLOSSED_HANJA = re.compile(
+    r"([\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff]+)\s*\(([\uac00-\ud7a3][\uac00-\ud7a3\s·]*)\)"
+)
+_HANGUL_THEN_HANJA = re.compile(
+    r"([\uac00-\ud7a3]+)\s*\(([\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff]+)\)"
+)
+
+
+def index_text(text: str) -> str:
+    """Return the form of a text that models and keyword search read.
+
+    Korean officialese writes Hanja with a Hangul gloss, "姉妹都市(자매도시)" or "자매도시(姉妹都市)";
+    models and questions use the Hangul, so the gloss replaces the pair. Display keeps the original.
+    """
+    text = _GLOSSED_HANJA.sub(r"\2", text)
+    return _HANGUL_THEN_HANJA.sub(r"\1", text)
+
+
 def detect_language(text: str) -> str:
     """Guess which of ko, en, de, vi the text is in (Korean wins as soon as it is substantial)."""
     letters = [ch for ch in text if ch.isalpha()]
@@ -109,7 +127,7 @@ class Analyzer:
 
     def terms(self, text: str) -> list[str]:
         """Return the keyword-search terms of a text: Korean morphemes, lowercased words, numbers."""
-        text = normalize(text)
+        text = index_text(normalize(text))
         terms: list[str] = []
         if _HANGUL.search(text) or _HANJA.search(text):
             with self._lock:

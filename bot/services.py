@@ -11,6 +11,7 @@ from bot.knowledge.ingest import Ingestor
 from bot.knowledge.store import KnowledgeStore
 from bot.nlp import Analyzer
 from bot.retrieval.embedder import E5Embedder, Embedder
+from bot.retrieval.glossary import Glossary
 from bot.retrieval.hybrid import HybridRetriever
 from bot.retrieval.sparse import BM25Index
 from bot.retrieval.vector import ChromaIndex
@@ -67,7 +68,9 @@ def build_services(
     )
     retriever = HybridRetriever(
         store, vectors, keywords, embedder, analyzer,
+        glossary=Glossary.from_directory(settings.partners_file, analyzer),
         candidates=settings.retrieval_candidates, mode=settings.fusion, rrf_k=settings.rrf_k,
+        keyword_weight=settings.keyword_weight,
     )
     judge = EvidenceJudge(retriever, settings.min_relevance)
     extractive = ExtractiveAnswerer(

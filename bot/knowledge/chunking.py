@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 
 from bot.domain import Chunk, DocMeta, Section
-from bot.nlp import Analyzer, detect_language
+from bot.nlp import Analyzer, detect_language, index_text
 
 HEADING_SEP = " > "
 
@@ -27,7 +27,7 @@ def chunk_id(source: str, ordinal: int, text: str) -> str:
 def embedding_text(chunk: Chunk) -> str:
     """Return what the embedder sees: title and heading path give a chunk its context."""
     head = chunk.doc.title if not chunk.heading else f"{chunk.doc.title}{HEADING_SEP}{chunk.heading}"
-    return f"{head}\n{chunk.text}"
+    return index_text(f"{head}\n{chunk.text}")
 
 
 def chunk_document(

@@ -30,6 +30,7 @@ def chroma_metadata(chunk: Chunk) -> dict[str, str]:
     return {
         "visibility": chunk.doc.visibility.value,
         "partner": city_key(chunk.doc.partner),
+        "language": chunk.language,
         "source": chunk.doc.source,
     }
 
@@ -105,11 +106,11 @@ class KnowledgeStore:
         """Return every chunk's terms and access metadata, in a stable order."""
         with self.db.session() as s:
             rows = s.execute(
-                select(ChunkRow.id, ChunkRow.terms, DocumentRow.visibility, DocumentRow.partner)
+                select(ChunkRow.id, ChunkRow.terms, DocumentRow.visibility, DocumentRow.partner, ChunkRow.language)
                 .join(DocumentRow, ChunkRow.source == DocumentRow.source)
                 .order_by(ChunkRow.source, ChunkRow.ordinal)
             ).all()
-        return [SparseEntry(r[0], r[1], r[2], city_key(r[3])) for r in rows]
+        return [SparseEntry(r[0], r[1], r[2], city_key(r[3]), r[4]) for r in rows]
 
     def documents(self) -> list[DocMeta]:
         """Return the metadata of every ingested document."""

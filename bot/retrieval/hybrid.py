@@ -1,19 +1,26 @@
-"""Hybrid retrieval: dense and keyword candidates, both access-filtered, fused by reciprocal rank."""
+"""Hybrid retrieval: dense and keyword candidates, both access-filtered before ranking, then fused."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from bot.domain import Asker, Hit
+from bot.domain import Asker, Chunk, Hit
 from bot.knowledge.store import KnowledgeStore
 from bot.nlp import Analyzer
 from bot.retrieval.access import AccessScope, city_key
 from bot.retrieval.embedder import Embedder
+from bot.retrieval.glossary import Glossary
 from bot.retrieval.sparse import BM25Index
 from bot.retrieval.vector import ChromaIndex
+
+# Per-language calibration: a question scores higher against passages in its own language
+# whatever they say (e5-small's language bias), so each language's cosines are measured
+# against that language's own best-N mean before languages compete.
+CALIBRATION_N = 20
 
 
 def rrf(rankings: Sequence[Sequence[str]], k: int = 60) -> dict[str, float]:
@@ -25,17 +32,27 @@ def rrf(rankings: Sequence[Sequence[str]], k: int = 60) -> dict[str, float]:
     return scores
 
 
+def coverage(weights: dict[str, float], tokens: Sequence[str] | set[str]) -> float:
+    """Return the share of the question's IDF weight whose terms the chunk contains."""
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    present = tokens if isinstance(tokens, set) else set(tokens)
+    return sum(w for term, w in weights.items() if term in present) / total
+
+
 @dataclass(frozen=True)
 class Retrieval:
     """The hits for one question, with what the answerer needs to judge the evidence."""
 
     hits: list[Hit]
     query_terms: list[str]
-    best_dense: float  # best cosine among chunks the asker may see (0 when none)
+    best_dense: float  # best raw cosine among chunks the asker may see (0 when none)
+    weights: dict[str, float]  # IDF weight of each (expanded) query term
 
 
 class HybridRetriever:
-    """Embeds the question once, asks both indexes under the asker's scope, fuses the rankings."""
+    """Embeds the question once, asks both indexes under the asker's scope, fuses the results."""
 
     def __init__(
         self,
@@ -44,49 +61,105 @@ class HybridRetriever:
         keywords: BM25Index,
         embedder: Embedder,
         analyzer: Analyzer,
+        glossary: Glossary | None = None,
         candidates: int = 30,
-        mode: str = "rrf",
+        mode: str = "hybrid",
         rrf_k: int = 60,
+        keyword_weight: float = 0.05,
     ) -> None:
         self.store = store
         self.vectors = vectors
         self.keywords = keywords
         self.embedder = embedder
         self.analyzer = analyzer
+        self.glossary = glossary or Glossary([], analyzer)
         self.candidates = candidates
         self.mode = mode
         self.rrf_k = rrf_k
+        self.keyword_weight = keyword_weight
 
     def retrieve(self, question: str, asker: Asker, k: int = 5, mode: str | None = None) -> Retrieval:
         """Return the k best chunks the asker may see, best first."""
         mode = mode or self.mode
         scope = AccessScope(asker)
-        terms = self.analyzer.terms(question)
-        dense: list[tuple[str, float]] = []
+        terms = self.glossary.expand(self.analyzer.terms(question))
+        weights = {t: self.keywords.idf(t) for t in set(terms)}
+        dense: dict[str, float] = {}
+        calibrated: dict[str, float] = {}
         sparse: list[tuple[str, float]] = []
-        if mode in ("rrf", "dense"):
-            vector: np.ndarray = self.embedder.embed_query(question)
-            dense = self.vectors.query(vector, self.candidates, scope.chroma_where())
-        if mode in ("rrf", "sparse"):
+        if mode != "sparse":
+            vector = self.embedder.embed_query(question)
+            if mode == "hybrid":
+                dense, calibrated = self._dense_per_language(vector, scope)
+            else:
+                dense = dict(self.vectors.query(vector, self.candidates, scope.chroma_where()))
+        if mode != "dense":
             sparse = self.keywords.search(terms, scope, self.candidates)
-        dense_by_id = dict(dense)
-        sparse_by_id = dict(sparse)
+
         if mode == "dense":
-            ranked = dense
+            ranked = sorted(dense.items(), key=lambda kv: -kv[1])
+            chunks = self.store.chunks([i for i, _ in ranked[:k]])
         elif mode == "sparse":
             ranked = sparse
+            chunks = self.store.chunks([i for i, _ in ranked[:k]])
+        elif mode == "rrf":
+            dense_ranking = [i for i, _ in sorted(dense.items(), key=lambda kv: -kv[1])]
+            fused = rrf([dense_ranking, [i for i, _ in sparse]], self.rrf_k)
+            ranked = sorted(fused.items(), key=lambda kv: (-kv[1], -dense.get(kv[0], 0.0)))
+            chunks = self.store.chunks([i for i, _ in ranked[:k]])
         else:
-            fused = rrf([[i for i, _ in dense], [i for i, _ in sparse]], self.rrf_k)
-            ranked = sorted(fused.items(), key=lambda kv: (-kv[1], -dense_by_id.get(kv[0], 0.0)))
-        top = ranked[:k]
-        chunks = self.store.chunks([i for i, _ in top])
-        hits = []
-        for chunk_id, score in top:
-            chunk = chunks.get(chunk_id)
-            # defence in depth: the store's metadata is checked again before anything leaves
-            if chunk is None or not scope.allows(chunk.doc.visibility.value, city_key(chunk.doc.partner)):
-                continue
-            hits.append(Hit(chunk, score, dense_by_id.get(chunk_id), sparse_by_id.get(chunk_id)))
-        best_dense = max((s for _, s in dense), default=0.0)
-        return Retrieval(hits, terms, best_dense)
+            # calibrated dense similarity plus the share of the question's keywords in the chunk
+            candidates = set(calibrated) | {i for i, _ in sparse}
+            chunks = self.store.chunks(sorted(candidates))
+            floor = min(calibrated.values(), default=0.0)
+            scored = {
+                cid: calibrated.get(cid, floor) + self.keyword_weight * coverage(weights, set(chunk.tokens))
+                for cid, chunk in chunks.items()
+            }
+            ranked = sorted(scored.items(), key=lambda kv: -kv[1])
 
+        sparse_by_id = dict(sparse)
+        hits = []
+        for chunk_id, score in ranked[:k]:
+            chunk = chunks.get(chunk_id)
+            if chunk is None or not self._visible(scope, chunk):
+                continue
+            hits.append(Hit(chunk, score, dense.get(chunk_id), sparse_by_id.get(chunk_id)))
+        return Retrieval(hits, terms, max(dense.values(), default=0.0), weights)
+
+    @staticmethod
+    def _visible(scope: AccessScope, chunk: Chunk) -> bool:
+        # defence in depth: the stored metadata is checked again before anything leaves
+        return scope.allows(chunk.doc.visibility.value, city_key(chunk.doc.partner))
+
+    def _dense_per_language(
+        self, vector: np.ndarray, scope: AccessScope
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """Query each language separately; return raw and language-calibrated cosines."""
+        raw: dict[str, float] = {}
+        calibrated: dict[str, float] = {}
+        per_language: list[tuple[list[tuple[str, float]], float | None]] = []
+        n = max(self.candidates, CALIBRATION_N)
+        for language in sorted(self.keywords.languages) or [""]:
+            where = _and(scope.chroma_where(), {"language": language} if language else None)
+            results = self.vectors.query(vector, n, where)
+            top = [s for _, s in results[:CALIBRATION_N]]
+            # too few passages to know the language's baseline: borrow the others' (below)
+            baseline = float(np.mean(top)) if len(top) >= 5 else None
+            per_language.append((results, baseline))
+        known = [b for _, b in per_language if b is not None]
+        fallback = float(np.mean(known)) if known else 0.0
+        for results, baseline in per_language:
+            base = fallback if baseline is None else baseline
+            for chunk_id, score in results[: self.candidates]:
+                raw[chunk_id] = score
+                calibrated[chunk_id] = score - base
+        return raw, calibrated
+
+
+def _and(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any] | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return {"$and": [a, b]}

@@ -26,6 +26,7 @@ class SparseEntry:
     terms: Sequence[str]
     visibility: str
     partner: str
+    language: str = ""
 
 
 class BM25Index:
@@ -39,6 +40,7 @@ class BM25Index:
         self._visibility = np.array([], dtype=object)
         self._partner = np.array([], dtype=object)
         self._df: dict[str, int] = {}
+        self.languages: frozenset[str] = frozenset()
         self._load()
 
     def _load(self) -> None:
@@ -52,6 +54,7 @@ class BM25Index:
         self._visibility = np.array(data["visibility"], dtype=object)
         self._partner = np.array(data["partner"], dtype=object)
         self._df = data["df"]
+        self.languages = frozenset(data.get("languages", []))
         self._model = bm25s.BM25.load(str(self.path / "bm25")) if self.ids else None
 
     def rebuild(self, entries: Sequence[SparseEntry]) -> None:
@@ -78,6 +81,7 @@ class BM25Index:
                         "visibility": [e.visibility for e in entries],
                         "partner": [e.partner for e in entries],
                         "df": dict(df),
+                        "languages": sorted({e.language for e in entries}),
                     },
                     ensure_ascii=False,
                 ),
@@ -90,6 +94,7 @@ class BM25Index:
             self._visibility = np.array([e.visibility for e in entries], dtype=object)
             self._partner = np.array([e.partner for e in entries], dtype=object)
             self._df = dict(df)
+            self.languages = frozenset(e.language for e in entries)
 
     def search(self, terms: Sequence[str], scope: AccessScope, n: int) -> list[tuple[str, float]]:
         """Return up to n (id, BM25 score) pairs with a positive score, among chunks the scope admits."""

@@ -1,0 +1,1 @@
+"""Who is who: Telegram users, their roles, partner invites and group levels."""

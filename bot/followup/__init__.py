@@ -1,0 +1,1 @@
+"""What happens after an answer: the question log, votes, statistics."""

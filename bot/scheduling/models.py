@@ -1,0 +1,205 @@
+"""Meeting tables on the shared `Base` and the plain types the services return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bot.storage.db import Base, utcnow
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store aware datetimes as UTC, return them aware (SQLite keeps no offset), refuse naive."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert an aware datetime to naive UTC for storage."""
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} cannot be stored")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Attach UTC to the stored value."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class MeetingRow(Base):
+    """A booked (or cancelled) meeting with a partner city."""
+
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uid: Mapped[str] = mapped_column(String(128), unique=True)
+    partner: Mapped[str] = mapped_column(String(128), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    start: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    end: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    home_timezone: Mapped[str] = mapped_column(String(64))
+    partner_timezone: Mapped[str] = mapped_column(String(64))
+    video_url: Mapped[str] = mapped_column(Text)
+    organizer_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    status: Mapped[str] = mapped_column(
+        String(16), default="booked", index=True
+    )  # booked | cancelled
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    invitees: Mapped[list[InviteeRow]] = relationship(
+        back_populates="meeting",
+        cascade="all, delete-orphan",
+        order_by="InviteeRow.id",
+        lazy="selectin",
+    )
+    reminders: Mapped[list[ReminderRow]] = relationship(
+        back_populates="meeting",
+        cascade="all, delete-orphan",
+        order_by="ReminderRow.due_at",
+        lazy="selectin",
+    )
+
+
+class InviteeRow(Base):
+    """A person invited to a meeting: the organiser or a partner official (Telegram user)."""
+
+    __tablename__ = "meeting_invitees"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    timezone: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(Text, default="")
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    role: Mapped[str] = mapped_column(String(16), default="attendee")  # organizer | attendee
+
+    meeting: Mapped[MeetingRow] = relationship(back_populates="invitees")
+
+
+class ReminderRow(Base):
+    """A reminder due before a meeting; its status survives restarts."""
+
+    __tablename__ = "meeting_reminders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    offset_minutes: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    # pending | sent | skipped (meeting over before it could go out, or superseded) | cancelled
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    meeting: Mapped[MeetingRow] = relationship(back_populates="reminders")
+
+
+@dataclass(frozen=True)
+class Invitee:
+    """Someone to invite and remind, in their own language and time zone."""
+
+    user_id: int
+    language: str = "en"
+    timezone: str = "UTC"
+    name: str = ""
+    email: str | None = None
+
+    def __post_init__(self) -> None:
+        ZoneInfo(self.timezone)  # fail early on an unknown zone
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """A meeting as services return it: aware times (home zone), video link, invitees."""
+
+    id: int
+    uid: str
+    partner: str
+    title: str
+    start: datetime
+    end: datetime
+    home_timezone: str
+    partner_timezone: str
+    video_url: str
+    status: str
+    sequence: int
+    organizer: Invitee | None
+    invitees: tuple[Invitee, ...]
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def duration(self) -> timedelta:
+        """Return the meeting's length."""
+        return self.end - self.start
+
+    @property
+    def cancelled(self) -> bool:
+        """Tell whether the meeting was cancelled."""
+        return self.status == "cancelled"
+
+    @property
+    def partner_start(self) -> datetime:
+        """Return the start in the partner's time zone."""
+        return self.start.astimezone(ZoneInfo(self.partner_timezone))
+
+    @property
+    def partner_end(self) -> datetime:
+        """Return the end in the partner's time zone."""
+        return self.end.astimezone(ZoneInfo(self.partner_timezone))
+
+    @classmethod
+    def from_row(cls, row: MeetingRow) -> Meeting:
+        """Convert a database row (with its invitees loaded)."""
+        home = ZoneInfo(row.home_timezone)
+        people = [
+            (i.role, Invitee(i.user_id, i.language, i.timezone, i.name, i.email))
+            for i in row.invitees
+        ]
+        organizer = next((p for role, p in people if role == "organizer"), None)
+        return cls(
+            id=row.id,
+            uid=row.uid,
+            partner=row.partner,
+            title=row.title,
+            start=row.start.astimezone(home),
+            end=row.end.astimezone(home),
+            home_timezone=row.home_timezone,
+            partner_timezone=row.partner_timezone,
+            video_url=row.video_url,
+            status=row.status,
+            sequence=row.sequence,
+            organizer=organizer,
+            invitees=tuple(p for _, p in people),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """A reminder to send: its meeting, offset, due time, and whether it is late."""
+
+    id: int
+    meeting: Meeting
+    offset: timedelta
+    due_at: datetime
+    late: bool
+
+    @property
+    def recipients(self) -> tuple[Invitee, ...]:
+        """Return everyone invited (the organiser included)."""
+        return self.meeting.invitees

@@ -1,0 +1,410 @@
+"""SchedulingService: slots, booking, cancelling, rescheduling, invites and stored reminders."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.scheduling import slots as rules
+from bot.scheduling.directory import City, Directory
+from bot.scheduling.ics import DEFAULT_ORGANIZER_EMAIL, build_invite
+from bot.scheduling.models import Invitee, InviteeRow, Meeting, MeetingRow, Reminder, ReminderRow
+from bot.storage.db import Database, utcnow
+
+log = logging.getLogger(__name__)
+
+DEFAULT_VIDEO_URL_TEMPLATE = "https://meet.jit.si/{room}"
+DEFAULT_REMINDER_OFFSETS = (timedelta(hours=24), timedelta(minutes=15))
+# a reminder fired within this much of its due time is on time, not late
+LATE_GRACE = timedelta(minutes=1)
+
+Clock = Callable[[], datetime]
+
+
+class SchedulingError(Exception):
+    """A scheduling request that cannot be done; the message says why."""
+
+
+class BookingRefused(SchedulingError):
+    """The meeting breaks a rule; carries every violation and the nearest valid slots."""
+
+    def __init__(
+        self, violations: Sequence[rules.Violation], nearest: Sequence[rules.Slot] = ()
+    ) -> None:
+        self.violations = list(violations)
+        self.nearest = list(nearest)
+        super().__init__("; ".join(v.reason for v in self.violations))
+
+    @property
+    def reasons(self) -> list[str]:
+        """Return the human-readable reasons."""
+        return [v.reason for v in self.violations]
+
+
+class MeetingNotFound(SchedulingError, LookupError):
+    """No meeting has this id."""
+
+
+class MeetingCancelled(SchedulingError):
+    """The meeting was already cancelled."""
+
+
+class InvalidVideoUrl(SchedulingError, ValueError):
+    """A pasted video link is not an https URL."""
+
+
+def _minutes(duration: int | timedelta) -> timedelta:
+    return duration if isinstance(duration, timedelta) else timedelta(minutes=int(duration))
+
+
+def _slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9]+", "", ascii_text.title())
+
+
+def validate_video_url(url: str) -> str:
+    """Return the URL stripped, or raise InvalidVideoUrl unless it is https with a host."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname or any(c.isspace() for c in url):
+        raise InvalidVideoUrl(f"the video link must be an https:// URL, got {url!r}")
+    return url
+
+
+class SchedulingService:
+    """Plain service the CLI and the Telegram handlers call; all state lives in the database."""
+
+    def __init__(
+        self,
+        db: Database,
+        directory: Directory,
+        clock: Clock = utcnow,
+        video_url_template: str = DEFAULT_VIDEO_URL_TEMPLATE,
+        reminder_offsets: Iterable[timedelta] = DEFAULT_REMINDER_OFFSETS,
+        organizer_email: str = DEFAULT_ORGANIZER_EMAIL,
+    ) -> None:
+        if "{room}" not in video_url_template:
+            raise ValueError("the video URL template must contain {room}")
+        validate_video_url(video_url_template.replace("{room}", "room"))
+        self.db = db
+        self.directory = directory
+        self.clock = clock
+        self.video_url_template = video_url_template
+        self.reminder_offsets = tuple(sorted(set(reminder_offsets), reverse=True))
+        if any(o <= timedelta(0) for o in self.reminder_offsets):
+            raise ValueError("reminder offsets must be positive")
+        self.organizer_email = organizer_email
+
+    @property
+    def home(self) -> City:
+        """Return the home city."""
+        return self.directory.home
+
+    def _now(self) -> datetime:
+        now = self.clock()
+        if now.tzinfo is None:
+            raise ValueError("the clock returned a naive datetime")
+        return now
+
+    # -- rules -----------------------------------------------------------------------------
+
+    def _busy(
+        self, session: Session, start: datetime, end: datetime, exclude: int | None = None
+    ) -> list[rules.Busy]:
+        query = select(MeetingRow).where(
+            MeetingRow.status == "booked", MeetingRow.start < end, MeetingRow.end > start
+        )
+        return [
+            rules.Busy(r.start, r.end, r.id, r.title)
+            for r in session.scalars(query)
+            if r.id != exclude
+        ]
+
+    def check(
+        self,
+        partner: str | City,
+        start: datetime,
+        duration: int | timedelta,
+        *,
+        exclude: int | None = None,
+    ) -> list[rules.Violation]:
+        """Return the rules a meeting at `start` would break (empty when it may be booked)."""
+        city = self.directory.get(partner)
+        length = _minutes(duration)
+        with self.db.session() as s:
+            busy = self._busy(s, start, start + length, exclude)
+        return rules.check(start, length, self.home, city, busy=busy, now=self._now())
+
+    def slots(
+        self, partner: str | City, first_day: date, days: int = 7, duration: int | timedelta = 60
+    ) -> list[rules.Slot]:
+        """Return the valid slots for `days` home dates from `first_day`."""
+        city = self.directory.get(partner)
+        tz = self.home.tz
+        lo = datetime.combine(first_day, datetime.min.time(), tz)
+        hi = datetime.combine(first_day + timedelta(days=max(days, 0) + 1), datetime.min.time(), tz)
+        with self.db.session() as s:
+            busy = self._busy(s, lo, hi)
+        return rules.find_slots(
+            self.home, city, first_day, days, _minutes(duration), busy=busy, now=self._now()
+        )
+
+    def nearest(
+        self,
+        partner: str | City,
+        start: datetime,
+        duration: int | timedelta,
+        *,
+        count: int = 3,
+        exclude: int | None = None,
+    ) -> list[rules.Slot]:
+        """Return up to `count` valid slots closest to `start`."""
+        city = self.directory.get(partner)
+        window = timedelta(days=15)
+        now = self._now()
+        with self.db.session() as s:
+            busy = self._busy(s, min(start, now) - window, max(start, now) + window, exclude)
+        return rules.nearest(
+            start, _minutes(duration), self.home, city, busy=busy, now=now, count=count
+        )
+
+    # -- booking ---------------------------------------------------------------------------
+
+    def _reminder_rows(self, start: datetime, now: datetime) -> list[ReminderRow]:
+        rows = []
+        for offset in self.reminder_offsets:
+            due = start - offset
+            # booked closer than the offset: the invite itself is the notice
+            status = "pending" if due > now else "skipped"
+            rows.append(
+                ReminderRow(
+                    offset_minutes=int(offset.total_seconds() // 60), due_at=due, status=status
+                )
+            )
+        return rows
+
+    def new_video_url(self, partner: City) -> str:
+        """Return a fresh video link with an unguessable room name."""
+        room = f"{_slug(self.home.name)}-{_slug(partner.name)}-{secrets.token_urlsafe(16)}"
+        return self.video_url_template.replace("{room}", room)
+
+    def book(
+        self,
+        partner: str | City,
+        start: datetime,
+        duration: int | timedelta,
+        title: str | None = None,
+        organizer: Invitee | None = None,
+        video_url: str | None = None,
+        invitees: Iterable[Invitee] = (),
+    ) -> Meeting:
+        """Book a meeting, or raise BookingRefused with every broken rule and the nearest slots."""
+        city = self.directory.get(partner)
+        length = _minutes(duration)
+        link = validate_video_url(video_url) if video_url else self.new_video_url(city)
+        start = start.replace(microsecond=0)
+        now = self._now()
+        with self.db.session() as s:
+            busy = self._busy(s, start, start + length)
+            violations = rules.check(start, length, self.home, city, busy=busy, now=now)
+            if violations:
+                raise BookingRefused(violations, self.nearest(city, start, length))
+            row = MeetingRow(
+                uid=f"{secrets.token_hex(16)}@exchange-bot",
+                partner=city.name,
+                title=(title or "").strip() or f"{self.home.name} · {city.name}",
+                start=start,
+                end=start + length,
+                home_timezone=self.home.timezone,
+                partner_timezone=city.timezone,
+                video_url=link,
+                organizer_id=organizer.user_id if organizer else None,
+                status="booked",
+                sequence=0,
+                created_at=now,
+                updated_at=now,
+            )
+            row.invitees = _invitee_rows(organizer, invitees)
+            row.reminders = self._reminder_rows(start, now)
+            s.add(row)
+            s.flush()
+            meeting = Meeting.from_row(row)
+        log.info(
+            "booked meeting #%s with %s at %s", meeting.id, city.name, meeting.start.isoformat()
+        )
+        return meeting
+
+    def get(self, meeting_id: int) -> Meeting:
+        """Return a meeting, or raise MeetingNotFound."""
+        with self.db.session() as s:
+            return Meeting.from_row(self._row(s, meeting_id))
+
+    def _row(self, session: Session, meeting_id: int) -> MeetingRow:
+        row = session.get(MeetingRow, meeting_id)
+        if row is None:
+            raise MeetingNotFound(f"no meeting #{meeting_id}")
+        return row
+
+    def cancel(self, meeting_id: int) -> Meeting:
+        """Cancel a meeting: bump SEQUENCE and drop its pending reminders; return it."""
+        now = self._now()
+        with self.db.session() as s:
+            row = self._row(s, meeting_id)
+            if row.status == "cancelled":
+                raise MeetingCancelled(f"meeting #{meeting_id} is already cancelled")
+            row.status = "cancelled"
+            row.sequence += 1
+            row.updated_at = now
+            for reminder in row.reminders:
+                if reminder.status == "pending":
+                    reminder.status = "cancelled"
+            s.flush()
+            return Meeting.from_row(row)
+
+    def reschedule(
+        self, meeting_id: int, new_start: datetime, duration: int | timedelta | None = None
+    ) -> Meeting:
+        """Move a meeting (same UID, SEQUENCE+1, fresh reminders), or raise BookingRefused."""
+        now = self._now()
+        new_start = new_start.replace(microsecond=0)
+        with self.db.session() as s:
+            row = self._row(s, meeting_id)
+            if row.status == "cancelled":
+                raise MeetingCancelled(f"meeting #{meeting_id} is cancelled")
+            city = self.directory.get(row.partner)
+            length = _minutes(duration) if duration is not None else row.end - row.start
+            busy = self._busy(s, new_start, new_start + length, exclude=row.id)
+            violations = rules.check(new_start, length, self.home, city, busy=busy, now=now)
+            if violations:
+                raise BookingRefused(
+                    violations, self.nearest(city, new_start, length, exclude=row.id)
+                )
+            row.start, row.end = new_start, new_start + length
+            row.sequence += 1
+            row.updated_at = now
+            row.reminders = self._reminder_rows(new_start, now)
+            s.flush()
+            return Meeting.from_row(row)
+
+    def list_upcoming(self, partner: str | City | None = None) -> list[Meeting]:
+        """Return booked meetings that have not ended, soonest first (one partner's, if given)."""
+        now = self._now()
+        query = select(MeetingRow).where(MeetingRow.status == "booked", MeetingRow.end > now)
+        if partner is not None:
+            query = query.where(MeetingRow.partner == self.directory.get(partner).name)
+        with self.db.session() as s:
+            return [Meeting.from_row(r) for r in s.scalars(query.order_by(MeetingRow.start))]
+
+    def ics(self, meeting_id: int, timezone: str | None = None) -> bytes:
+        """Return the `.ics` (REQUEST, or CANCEL once cancelled), times in `timezone` or home."""
+        return build_invite(
+            self.get(meeting_id),
+            home_name=self.home.name,
+            timezone=timezone,
+            organizer_email=self.organizer_email,
+            now=self._now(),
+        )
+
+    # -- reminders -------------------------------------------------------------------------
+
+    def _settle(self, session: Session, now: datetime) -> list[Reminder]:
+        """Skip reminders of meetings that are over and late ones superseded by a later late one."""
+        query = (
+            select(ReminderRow)
+            .join(MeetingRow)
+            .where(ReminderRow.status == "pending", MeetingRow.status == "booked")
+            .order_by(ReminderRow.due_at)
+        )
+        rows = list(session.scalars(query))
+        latest_late: dict[int, ReminderRow] = {}
+        for r in rows:
+            if r.due_at <= now:
+                latest_late[r.meeting_id] = r  # ordered by due_at: the last one wins
+        kept: list[Reminder] = []
+        for r in rows:
+            meeting = r.meeting
+            if meeting.end <= now:
+                r.status = "skipped"
+                log.info("reminder %s skipped: meeting #%s is over", r.id, meeting.id)
+                continue
+            if r.due_at <= now and latest_late[r.meeting_id] is not r:
+                r.status = "skipped"  # two late reminders of one meeting: send only the nearer one
+                continue
+            kept.append(
+                Reminder(
+                    id=r.id,
+                    meeting=Meeting.from_row(meeting),
+                    offset=timedelta(minutes=r.offset_minutes),
+                    due_at=r.due_at,
+                    late=now - r.due_at > LATE_GRACE,
+                )
+            )
+        return kept
+
+    def pending_reminders(self, now: datetime | None = None) -> list[Reminder]:
+        """Return every reminder still to send (future ones to schedule, late ones to send now)."""
+        now = now or self._now()
+        with self.db.session() as s:
+            return self._settle(s, now)
+
+    def due_reminders(self, now: datetime | None = None) -> list[Reminder]:
+        """Return the unsent reminders to send now (due, or late while the meeting is not over)."""
+        now = now or self._now()
+        with self.db.session() as s:
+            return [r for r in self._settle(s, now) if r.due_at <= now]
+
+    def mark_reminder_sent(self, reminder_id: int, at: datetime | None = None) -> None:
+        """Record that a reminder went out, so it is never sent again."""
+        self._mark(reminder_id, "sent", at or self._now())
+
+    def mark_reminder_skipped(self, reminder_id: int) -> None:
+        """Record that a reminder will not be sent."""
+        self._mark(reminder_id, "skipped", None)
+
+    def _mark(self, reminder_id: int, status: str, at: datetime | None) -> None:
+        with self.db.session() as s:
+            row = s.get(ReminderRow, reminder_id)
+            if row is None:
+                raise LookupError(f"no reminder {reminder_id}")
+            row.status = status
+            row.sent_at = at
+
+
+def _invitee_rows(organizer: Invitee | None, invitees: Iterable[Invitee]) -> list[InviteeRow]:
+    rows: list[InviteeRow] = []
+    seen: set[int] = set()
+    people = ([("organizer", organizer)] if organizer else []) + [("attendee", p) for p in invitees]
+    for role, person in people:
+        if person.user_id in seen:
+            continue
+        seen.add(person.user_id)
+        rows.append(
+            InviteeRow(
+                user_id=person.user_id,
+                language=person.language,
+                timezone=person.timezone,
+                name=person.name,
+                email=person.email,
+                role=role,
+            )
+        )
+    return rows
+
+
+__all__ = [
+    "BookingRefused",
+    "InvalidVideoUrl",
+    "MeetingCancelled",
+    "MeetingNotFound",
+    "SchedulingError",
+    "SchedulingService",
+    "validate_video_url",
+]
