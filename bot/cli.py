@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fusion", choices=list(FUSION_MODES), help="override the fusion mode")
 
     sub.add_parser("run", help="run the bot: Telegram when TELEGRAM_BOT_TOKEN is set, else console chat")
+
+    from bot.scheduling.cli import add_meetings_parser
+
+    add_meetings_parser(sub)
     return parser
 
 
@@ -281,7 +285,17 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return run_bot(settings)
 
 
-_COMMANDS = {"ingest": cmd_ingest, "ask": cmd_ask, "chat": cmd_chat, "eval": cmd_eval, "run": cmd_run}
+def cmd_meetings(args: argparse.Namespace, settings: Settings) -> int:
+    """Find slots, book, list, cancel meetings with partner cities, and print invites."""
+    from bot.scheduling.cli import run_meetings
+
+    return run_meetings(args, settings)
+
+
+_COMMANDS = {
+    "ingest": cmd_ingest, "ask": cmd_ask, "chat": cmd_chat, "eval": cmd_eval, "run": cmd_run,
+    "meetings": cmd_meetings,
+}
 
 
 if __name__ == "__main__":

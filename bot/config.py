@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     # the partner directory (home city, partner cities, aliases, time zones)
     partners_file: Path = Path("knowledge/partners.yaml")
 
+    # meetings with partner cities
+    video_url_template: str = "https://meet.jit.si/{room}"
+    meeting_reminder_minutes: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [1440, 15])
+    meeting_organizer_email: str = "noreply@exchange-bot.invalid"
+
     # ingestion and retrieval knobs
     chunk_max_tokens: int = Field(200, ge=32, le=500)
     chunk_overlap_sentences: int = Field(1, ge=0, le=5)
@@ -83,10 +88,17 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     max_question_chars: int = Field(2000, ge=10)
 
-    @field_validator("staff_user_ids", "admin_user_ids", mode="before")
+    @field_validator("staff_user_ids", "admin_user_ids", "meeting_reminder_minutes", mode="before")
     @classmethod
     def _ids(cls, value: object) -> object:
         return _parse_ids(value)
+
+    @field_validator("video_url_template")
+    @classmethod
+    def _video(cls, value: str) -> str:
+        if not value.startswith("https://") or "{room}" not in value:
+            raise ValueError("must be an https:// URL containing {room}")
+        return value
 
     @field_validator("fusion")
     @classmethod
@@ -134,6 +146,8 @@ class Settings(BaseSettings):
                 self.telegram_api_file_url = base.rstrip("/") + "/file/bot"
         if self.telegram_webhook_url and not self.telegram_webhook_url.startswith("https://"):
             raise ValueError("TELEGRAM_WEBHOOK_URL must be an https:// URL (Telegram requires TLS)")
+        if self.telegram_webhook_url and self.telegram_webhook_secret is None:
+            raise ValueError("TELEGRAM_WEBHOOK_SECRET is required with TELEGRAM_WEBHOOK_URL")
         return self
 
     @property

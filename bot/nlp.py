@@ -112,7 +112,7 @@ class Analyzer:
     def split_sentences(self, text: str) -> list[str]:
         """Split text into sentences: Kiwi for Korean runs, punctuation rules elsewhere."""
         out: list[str] = []
-        for para in re.split(r"\n\s*\n|\n(?=\s*(?:[-*•·▪]|\d+[.)]|제\s*\d+\s*조)\s)", text):
+        for para in re.split(r"\n\s*\n|\n(?=\s*(?:[-*•·▪]|\d+[.)]|제\s*\d+\s*조)\s)|\s(?=[①-⑳]\s?)", text):
             para = " ".join(para.split())
             if not para:
                 continue

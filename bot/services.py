@@ -5,11 +5,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from datetime import timedelta
+
+from bot.accounts.service import AccountService
 from bot.answering.extractive import Answerer, EvidenceJudge, ExtractiveAnswerer
 from bot.config import Settings
+from bot.followup.feedback import FeedbackService
 from bot.knowledge.ingest import Ingestor
 from bot.knowledge.store import KnowledgeStore
 from bot.nlp import Analyzer
+from bot.ratelimit import RateLimiter
 from bot.retrieval.embedder import E5Embedder, Embedder
 from bot.retrieval.glossary import Glossary
 from bot.retrieval.hybrid import HybridRetriever
@@ -33,6 +38,9 @@ class Services:
     extractive: ExtractiveAnswerer
     analyzer: Analyzer
     embedder: Embedder
+    accounts: AccountService
+    feedback: FeedbackService
+    question_limiter: RateLimiter
 
     def close(self) -> None:
         """Release the database."""
@@ -88,4 +96,12 @@ def build_services(
             )
         answerer = LLMAnswerer(chat_model, extractive, load_prompts())
         log.info("answers: LLM %s at %s", settings.openai_model, settings.openai_base_url or "OpenAI")
-    return Services(settings, db, store, ingestor, retriever, answerer, extractive, analyzer, embedder)
+    accounts = AccountService(
+        db, settings.staff_user_ids, settings.admin_user_ids,
+        invite_ttl=timedelta(days=settings.invite_ttl_days), public_access=settings.public_access,
+    )
+    limiter = RateLimiter(settings.rate_limit_questions, settings.rate_limit_window_s)
+    return Services(
+        settings, db, store, ingestor, retriever, answerer, extractive, analyzer, embedder,
+        accounts, FeedbackService(db), limiter,
+    )

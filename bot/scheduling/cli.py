@@ -6,22 +6,18 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.scheduling.directory import Directory, DirectoryError, UnknownPartner
+from bot.scheduling.directory import DirectoryError, UnknownPartner
 from bot.scheduling.models import Meeting
 from bot.scheduling.service import (
-    DEFAULT_REMINDER_OFFSETS,
-    DEFAULT_VIDEO_URL_TEMPLATE,
     BookingRefused,
     SchedulingError,
     SchedulingService,
 )
 from bot.scheduling.slots import Slot, format_slot
-
-DEFAULT_PARTNERS_FILE = Path("knowledge/partners.yaml")
 
 
 def _iso_date(value: str) -> date:
@@ -153,21 +149,12 @@ def build_service(
     import bot.scheduling.models  # noqa: F401  (the meeting tables must exist before create_all)
     from bot.storage.db import Database, utcnow
 
-    path = partners or getattr(settings, "partners_file", None) or DEFAULT_PARTNERS_FILE
+    db = Database(settings.sqlite_url)
     try:
-        directory = Directory.load(path)
-    except DirectoryError as exc:
+        return SchedulingService.from_settings(settings, db, clock or utcnow, partners)
+    except (DirectoryError, ValueError) as exc:
+        db.close()
         raise _cli_error(str(exc)) from None
-    minutes = getattr(settings, "meeting_reminder_minutes", None)
-    offsets = tuple(timedelta(minutes=m) for m in minutes) if minutes else DEFAULT_REMINDER_OFFSETS
-    return SchedulingService(
-        Database(settings.sqlite_url),
-        directory,
-        clock=clock or utcnow,
-        video_url_template=getattr(settings, "video_url_template", None)
-        or DEFAULT_VIDEO_URL_TEMPLATE,
-        reminder_offsets=offsets,
-    )
 
 
 def run_meetings(

@@ -3,35 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, TypeDecorator
-from sqlalchemy.engine import Dialect
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot.storage.db import Base, utcnow
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Store aware datetimes as UTC, return them aware (SQLite keeps no offset), refuse naive."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Convert an aware datetime to naive UTC for storage."""
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"naive datetime {value.isoformat()} cannot be stored")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Attach UTC to the stored value."""
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+from bot.storage.db import Base, TZDateTime, utcnow
 
 
 class MeetingRow(Base):
@@ -43,8 +21,8 @@ class MeetingRow(Base):
     uid: Mapped[str] = mapped_column(String(128), unique=True)
     partner: Mapped[str] = mapped_column(String(128), index=True)
     title: Mapped[str] = mapped_column(Text)
-    start: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    end: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    start: Mapped[datetime] = mapped_column(TZDateTime, index=True)
+    end: Mapped[datetime] = mapped_column(TZDateTime, index=True)
     home_timezone: Mapped[str] = mapped_column(String(64))
     partner_timezone: Mapped[str] = mapped_column(String(64))
     video_url: Mapped[str] = mapped_column(Text)
@@ -53,8 +31,8 @@ class MeetingRow(Base):
         String(16), default="booked", index=True
     )  # booked | cancelled
     sequence: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
     invitees: Mapped[list[InviteeRow]] = relationship(
         back_populates="meeting",
@@ -99,10 +77,10 @@ class ReminderRow(Base):
         ForeignKey("meetings.id", ondelete="CASCADE"), index=True
     )
     offset_minutes: Mapped[int] = mapped_column(Integer)
-    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    due_at: Mapped[datetime] = mapped_column(TZDateTime, index=True)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     # pending | sent | skipped (meeting over before it could go out, or superseded) | cancelled
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
 
     meeting: Mapped[MeetingRow] = relationship(back_populates="reminders")
 

@@ -64,63 +64,48 @@ class MeetingParseError(ValueError):
 
 _KO_WEEKDAYS = "월화수목금토일"
 _EN_WEEKDAYS = {
-    "monday": 0,
-    "mon": 0,
-    "tuesday": 1,
-    "tues": 1,
-    "tue": 1,
-    "wednesday": 2,
-    "wed": 2,
-    "thursday": 3,
-    "thurs": 3,
-    "thur": 3,
-    "thu": 3,
-    "friday": 4,
-    "fri": 4,
-    "saturday": 5,
-    "sat": 5,
-    "sunday": 6,
-    "sun": 6,
+    name: i
+    for i, names in enumerate(
+        [
+            "monday mon",
+            "tuesday tues tue",
+            "wednesday wed",
+            "thursday thurs thur thu",
+            "friday fri",
+            "saturday sat",
+            "sunday sun",
+        ]
+    )
+    for name in names.split()
 }
 _EN_MONTHS = {
-    "january": 1,
-    "jan": 1,
-    "february": 2,
-    "feb": 2,
-    "march": 3,
-    "mar": 3,
-    "april": 4,
-    "apr": 4,
-    "may": 5,
-    "june": 6,
-    "jun": 6,
-    "july": 7,
-    "jul": 7,
-    "august": 8,
-    "aug": 8,
-    "september": 9,
-    "sept": 9,
-    "sep": 9,
-    "october": 10,
-    "oct": 10,
-    "november": 11,
-    "nov": 11,
-    "december": 12,
-    "dec": 12,
+    name: i
+    for i, names in enumerate(
+        [
+            "january jan",
+            "february feb",
+            "march mar",
+            "april apr",
+            "may",
+            "june jun",
+            "july jul",
+            "august aug",
+            "september sept sep",
+            "october oct",
+            "november nov",
+            "december dec",
+        ],
+        start=1,
+    )
+    for name in names.split()
 }
+# native Korean numbers as said before 시 (o'clock) and 시간 (hours)
 _KO_NUMBERS = {
-    "한": 1,
-    "두": 2,
-    "세": 3,
-    "네": 4,
-    "다섯": 5,
-    "여섯": 6,
-    "일곱": 7,
-    "여덟": 8,
-    "아홉": 9,
-    "열": 10,
-    "열한": 11,
-    "열두": 12,
+    name: i
+    for i, name in enumerate(
+        ["한", "두", "세", "네", "다섯", "여섯", "일곱", "여덟", "아홉", "열", "열한", "열두"],
+        start=1,
+    )
 }
 _EN_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4}
 
@@ -292,16 +277,7 @@ class RuleBasedParser:
         fields = self.read(text)
         if fields.duration_minutes is None and default_duration is not None:
             fields.duration_minutes = default_duration
-        missing = [
-            name
-            for name, value in (
-                ("partner", fields.partner),
-                ("date", fields.day),
-                ("time", fields.at),
-                ("duration", fields.duration_minutes),
-            )
-            if value is None
-        ]
+        missing = missing_fields(fields)
         if missing:
             raise MeetingParseError(missing, fields)
         assert fields.partner and fields.day and fields.at and fields.duration_minutes
@@ -532,6 +508,17 @@ def _plain_24(hour: int, minute: int) -> time | None:
     return _hour_24(hour, minute, None)
 
 
+def missing_fields(fields: ParsedFields) -> list[str]:
+    """Return the names of the required fields not read yet, in asking order."""
+    required = (
+        ("partner", fields.partner),
+        ("date", fields.day),
+        ("time", fields.at),
+        ("duration", fields.duration_minutes),
+    )
+    return [name for name, value in required if value is None]
+
+
 def build_request(fields: ParsedFields, home: City, now: datetime) -> MeetingRequest:
     """Combine complete fields into a request; the date and time are read in the chosen zone."""
     assert fields.partner and fields.day and fields.at and fields.duration_minutes
@@ -624,6 +611,8 @@ class LLMMeetingParser:
     directory: Directory
     clock: Clock = _system_now
     fallback: RuleBasedParser | None = None
+    # None: langchain's default; "function_calling" or "json_mode" for servers without json_schema
+    method: str | None = None
 
     def parse(self, text: str, default_duration: int | None = None) -> MeetingRequest:
         """Return the request read by the model (or by the fallback parser if the model fails)."""
@@ -651,7 +640,8 @@ class LLMMeetingParser:
             partners=", ".join(c.name for c in self.directory.partners),
             text=text,
         )
-        raw = self.chat_model.with_structured_output(MeetingFields).invoke(prompt)
+        kwargs = {"method": self.method} if self.method else {}
+        raw = self.chat_model.with_structured_output(MeetingFields, **kwargs).invoke(prompt)
         out = raw if isinstance(raw, MeetingFields) else MeetingFields.model_validate(raw)
         partner = None
         if out.partner:
@@ -666,16 +656,7 @@ class LLMMeetingParser:
             title=out.title,
             tz_of_time=out.tz_of_time,
         )
-        missing = [
-            name
-            for name, value in (
-                ("partner", parsed.partner),
-                ("date", parsed.day),
-                ("time", parsed.at),
-                ("duration", parsed.duration_minutes),
-            )
-            if value is None
-        ]
+        missing = missing_fields(parsed)
         if missing:
             raise MeetingParseError(missing, parsed)
         return build_request(parsed, home, now)

@@ -8,11 +8,13 @@ import secrets
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.config import Settings
 from bot.scheduling import slots as rules
 from bot.scheduling.directory import City, Directory
 from bot.scheduling.ics import DEFAULT_ORGANIZER_EMAIL, build_invite
@@ -21,6 +23,7 @@ from bot.storage.db import Database, utcnow
 
 log = logging.getLogger(__name__)
 
+DEFAULT_PARTNERS_FILE = Path("knowledge/partners.yaml")
 DEFAULT_VIDEO_URL_TEMPLATE = "https://meet.jit.si/{room}"
 DEFAULT_REMINDER_OFFSETS = (timedelta(hours=24), timedelta(minutes=15))
 # a reminder fired within this much of its due time is on time, not late
@@ -102,6 +105,24 @@ class SchedulingService:
         if any(o <= timedelta(0) for o in self.reminder_offsets):
             raise ValueError("reminder offsets must be positive")
         self.organizer_email = organizer_email
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        db: Database,
+        clock: Clock = utcnow,
+        partners_file: Path | None = None,
+    ) -> SchedulingService:
+        """Build the service from settings; raise DirectoryError if the directory is invalid."""
+        return cls(
+            db,
+            Directory.load(partners_file or settings.partners_file),
+            clock=clock,
+            video_url_template=settings.video_url_template,
+            reminder_offsets=tuple(timedelta(minutes=m) for m in settings.meeting_reminder_minutes),
+            organizer_email=settings.meeting_organizer_email,
+        )
 
     @property
     def home(self) -> City:

@@ -1,0 +1,115 @@
+"""Build and run the python-telegram-bot Application (polling by default, webhook when configured)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.config import Settings
+from bot.services import Services, build_services
+from bot.telegram import handlers as h
+
+log = logging.getLogger(__name__)
+
+COMMANDS = {
+    "en": [("help", "What I can do"), ("sources", "Documents of my last answer"),
+           ("language", "Change the language"), ("whoami", "Your role")],
+    "ko": [("help", "도움말"), ("sources", "마지막 답변의 근거 문서"), ("language", "언어 변경"), ("whoami", "내 권한")],
+    "de": [("help", "Was ich kann"), ("sources", "Quellen der letzten Antwort"),
+           ("language", "Sprache ändern"), ("whoami", "Ihre Rolle")],
+    "vi": [("help", "Tôi làm được gì"), ("sources", "Nguồn của câu trả lời trước"),
+           ("language", "Đổi ngôn ngữ"), ("whoami", "Vai trò của bạn")],
+}
+
+
+def _partner_cities(settings: Settings) -> list[str]:
+    """Return the partner cities named in the directory, for the upload buttons."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(settings.partners_file.read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return []
+    return [str(p["name"]) for p in data.get("partners") or [] if p.get("name")]
+
+
+def build_application(settings: Settings, services: Services) -> Application:  # type: ignore[type-arg]
+    """Wire handlers onto a PTB Application that talks to the configured Bot API URL."""
+    assert settings.telegram_bot_token is not None
+    app = (
+        Application.builder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.telegram_api_base_url)
+        .base_file_url(settings.telegram_api_file_url or "")
+        .rate_limiter(AIORateLimiter(max_retries=3))  # waits out 429 retry_after, paces bursts
+        .concurrent_updates(16)
+        .post_init(_post_init)
+        .build()
+    )
+    app.bot_data["services"] = services
+    app.bot_data["partner_cities"] = _partner_cities(settings)
+
+    app.add_handler(CommandHandler("start", h.start))
+    app.add_handler(CommandHandler("help", h.help_command))
+    app.add_handler(CommandHandler("whoami", h.whoami))
+    app.add_handler(CommandHandler("language", h.language))
+    app.add_handler(CommandHandler("sources", h.sources))
+    app.add_handler(CommandHandler("invite", h.invite))
+    app.add_handler(CommandHandler("partners", h.partners))
+    app.add_handler(CommandHandler("revoke", h.revoke))
+    app.add_handler(CommandHandler("grouplevel", h.grouplevel))
+    app.add_handler(CommandHandler("stats", h.stats))
+    app.add_handler(CallbackQueryHandler(h.vote, pattern=r"^v:"))
+    app.add_handler(CallbackQueryHandler(h.language_button, pattern=r"^lang:"))
+    app.add_handler(CallbackQueryHandler(h.upload_visibility, pattern=r"^up:"))
+    app.add_handler(MessageHandler(filters.Document.ALL, h.document))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, h.question))
+    app.add_handler(MessageHandler(filters.COMMAND, h.unknown_command))
+    app.add_error_handler(h.on_error)
+    return app
+
+
+async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
+    """Publish the command menu per language and load the models before the first question."""
+    for lang, commands in COMMANDS.items():
+        await app.bot.set_my_commands(
+            [BotCommand(c, d) for c, d in commands], language_code=None if lang == "en" else lang
+        )
+    services: Services = app.bot_data["services"]
+    services.analyzer.warm_up()
+    log.info("bot @%s ready", app.bot.username)
+
+
+def run_bot(settings: Settings) -> int:
+    """Run the bot until stopped: long polling, or a webhook when TELEGRAM_WEBHOOK_URL is set."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the bot token in URLs
+    services = build_services(settings)
+    app = build_application(settings, services)
+    try:
+        if settings.telegram_webhook_url:
+            token = settings.telegram_bot_token.get_secret_value()  # type: ignore[union-attr]
+            path = hashlib.sha256(token.encode()).hexdigest()[:32]  # never the token itself in a URL
+            secret = settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret else None
+            app.run_webhook(
+                listen=settings.telegram_webhook_listen,
+                port=settings.telegram_webhook_port,
+                url_path=path,
+                webhook_url=f"{settings.telegram_webhook_url.rstrip('/')}/{path}",
+                secret_token=secret,
+                allowed_updates=Update.ALL_TYPES,
+            )
+        else:
+            app.run_polling(allowed_updates=Update.ALL_TYPES)
+    finally:
+        services.close()
+    return 0

@@ -1,0 +1,305 @@
+"""The real bot, started as `exchange-bot run`, driven over HTTP through the Bot API emulator."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.services import build_services
+from tests.conftest import ROOT, make_settings, write
+
+from .emulator import BotApiEmulator
+
+TOKEN = "123456:TEST"
+STAFF, ADMIN, PUBLIC, PARTNER, OTHER = 100, 1, 200, 300, 400
+GROUP = -500
+
+DOCS = {
+    "agreements/riverton.md": (
+        "---\ntitle: Riverton sister-city agreement\nvisibility: public\npartner: Riverton\nlanguage: en\n---\n"
+        "# Article 5 Review\n\nThe parties review this agreement every three years at a joint meeting.\n\n"
+        "# Article 6 Contacts\n\nThe contact in Riverton is Ms. Dana Whitfield, Office of International Affairs.\n"
+    ),
+    "manuals/ceiling.md": (
+        "---\ntitle: Joint fund negotiation notes\nvisibility: internal\nlanguage: en\n---\n"
+        "# Negotiation ceiling\n\nThe internal negotiation ceiling for the Riverton joint fund is 96,000,000 won. "
+        "Do not disclose the ceiling to the Riverton side before the second round.\n"
+    ),
+    "manuals/partner-note.md": (
+        "---\ntitle: Partner briefing for Riverton\nvisibility: partner\npartner: Riverton\nlanguage: en\n---\n"
+        "# Delegation schedule\n\nThe Riverton delegation arrives on 12 May and visits the water plant on 13 May.\n"
+    ),
+}
+
+
+def start_bot(emu: BotApiEmulator, data: Path, **extra_env: str) -> subprocess.Popen[bytes]:
+    """Start `exchange-bot run` as a separate process against the emulator."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TELEGRAM_", "BOT_"))}
+    env.update(
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE_URL=emu.base_url,
+        BOT_DATA_DIR=str(data),
+        STAFF_USER_IDS=str(STAFF),
+        ADMIN_USER_IDS=str(ADMIN),
+        PARTNERS_FILE=str(ROOT / "knowledge" / "partners.yaml"),
+        RATE_LIMIT_QUESTIONS="30",
+        LOG_LEVEL="INFO",
+        **extra_env,
+    )
+    exe = Path(sys.executable).with_name("exchange-bot")
+    cmd = [str(exe), "run"] if exe.exists() else [sys.executable, "-m", "bot", "run"]
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        emu.wait_until_polling(timeout=90)
+    except AssertionError:
+        proc.kill()
+        raise AssertionError(proc.stderr.read().decode()[-3000:] if proc.stderr else "bot did not start") from None
+    return proc
+
+
+def stop_bot(proc: subprocess.Popen[bytes]) -> str:
+    """Stop the bot like a service manager would and return its log."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    return err.decode()
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory, embedder, analyzer) -> Path:  # type: ignore[no-untyped-def]
+    root = tmp_path_factory.mktemp("e2e")
+    for name, text in DOCS.items():
+        write(root / "kb" / name, text)
+    services = build_services(make_settings(root / "data"), embedder=embedder, analyzer=analyzer)
+    report = services.ingestor.ingest([root / "kb"])
+    assert report.added == len(DOCS)
+    services.close()
+    return root / "data"
+
+
+@pytest.fixture(scope="module")
+def bot(data_dir: Path) -> Iterator[BotApiEmulator]:
+    emu = BotApiEmulator(token=TOKEN, bot_username="exchange_test_bot").start()
+    for uid, name, lang in [(STAFF, "Kim", "ko"), (ADMIN, "Admin", "en"), (PUBLIC, "Pat", "en"),
+                            (PARTNER, "Dana", "en"), (OTHER, "Otto", "de")]:
+        emu.user(uid, name, lang)
+    emu.group(GROUP, "Hanbit–Riverton working group", "supergroup")
+    proc = start_bot(emu, data_dir)
+    yield emu
+    log = stop_bot(proc)
+    emu.stop()
+    assert TOKEN not in log, "the bot token must never reach the logs"
+
+
+def reply_to(emu: BotApiEmulator, chat: int, since: int, *, markup: bool = False, timeout: float = 30) -> dict:  # type: ignore[type-arg]
+    return emu.wait_for(
+        lambda r: r["chat_id"] == chat and r["method"] == "sendMessage" and (not markup or r.get("reply_markup")),
+        timeout=timeout, since=since,
+    )
+
+
+def test_question_is_answered_with_sources_and_vote_buttons(bot: BotApiEmulator) -> None:
+    mark = bot.mark()
+    bot.send_text(PUBLIC, "How often is the Riverton agreement reviewed?")
+    answer = reply_to(bot, PUBLIC, mark, markup=True)
+    assert "three years" in answer["text"]
+    assert "Sources" in answer["text"] and "Riverton sister-city agreement" in answer["text"]
+    assert answer["parse_mode"] == "HTML"
+    buttons = [b["text"] for row in answer["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == ["👍", "👎"]
+    assert any(c[0] == "sendChatAction" and c[1].get("action") == "typing" for c in bot.calls)
+
+
+def test_public_and_partner_users_get_nothing_of_an_internal_document(bot: BotApiEmulator) -> None:
+    # make PARTNER a Riverton official through a real invite first
+    mark = bot.mark()
+    bot.send_text(ADMIN, "/invite Riverton")
+    code = reply_to(bot, ADMIN, mark)["text"].split("start=join_")[1].split()[0]
+    mark = bot.mark()
+    bot.send_text(PARTNER, f"/start join_{code}")
+    assert "Riverton" in reply_to(bot, PARTNER, mark)["text"]
+    for user in (PUBLIC, PARTNER):
+        mark = bot.mark()
+        bot.send_text(user, "What is the internal negotiation ceiling for the Riverton joint fund?")
+        text = reply_to(bot, user, mark, markup=True)["text"]
+        assert "96,000,000" not in text and "Joint fund negotiation notes" not in text
+        mark = bot.mark()
+        bot.send_text(user, "/sources")
+        assert "96,000,000" not in reply_to(bot, user, mark)["text"]
+    # the partner sees the partner briefing; staff sees the ceiling
+    mark = bot.mark()
+    bot.send_text(PARTNER, "When does the Riverton delegation visit the water plant?")
+    assert "13 May" in reply_to(bot, PARTNER, mark, markup=True)["text"]
+    mark = bot.mark()
+    bot.send_text(STAFF, "What is the internal negotiation ceiling for the Riverton joint fund?")
+    assert "96,000,000" in reply_to(bot, STAFF, mark, markup=True)["text"]
+
+
+def test_group_message_without_mention_is_ignored_and_with_mention_answered(bot: BotApiEmulator) -> None:
+    mark = bot.mark()
+    bot.send_text(STAFF, "How often is the Riverton agreement reviewed?", chat_id=GROUP, chat_type="supergroup")
+    bot.send_text(STAFF, "@exchange_test_bot What is the internal negotiation ceiling for the Riverton joint fund?",
+                  chat_id=GROUP, chat_type="supergroup")
+    answer = reply_to(bot, GROUP, mark, markup=True)
+    group_messages = [r for r in bot.sent[mark:] if r["chat_id"] == GROUP]
+    assert len(group_messages) == 1, "the unmentioned message must not be answered"
+    # staff asking in a group at the default public level must not pull the internal document
+    assert "96,000,000" not in answer["text"]
+    # a reply to the bot's message counts as addressing it
+    mark = bot.mark()
+    bot.send_text(PUBLIC, "And who is the contact in Riverton?", chat_id=GROUP, chat_type="supergroup",
+                  reply_to_message_id=answer["message_id"])
+    assert "Whitfield" in reply_to(bot, GROUP, mark, markup=True)["text"]
+
+
+def test_admin_raises_group_level_and_staff_then_sees_internal_there(bot: BotApiEmulator) -> None:
+    chat = -600
+    bot.group(chat, "Office staff", "group")
+    mark = bot.mark()
+    bot.send_text(STAFF, "/grouplevel staff", chat_id=chat, chat_type="group")
+    assert "Only an administrator" in reply_to(bot, chat, mark)["text"] or "관리자" in reply_to(bot, chat, mark)["text"]
+    mark = bot.mark()
+    bot.send_text(ADMIN, "/grouplevel staff", chat_id=chat, chat_type="group")
+    reply_to(bot, chat, mark)
+    mark = bot.mark()
+    bot.send_text(STAFF, "@exchange_test_bot What is the internal negotiation ceiling for the Riverton joint fund?",
+                  chat_id=chat, chat_type="group")
+    assert "96,000,000" in reply_to(bot, chat, mark, markup=True)["text"]
+
+
+def test_an_invite_works_once(bot: BotApiEmulator) -> None:
+    mark = bot.mark()
+    bot.send_text(ADMIN, "/invite Bien Hoa")
+    code = reply_to(bot, ADMIN, mark)["text"].split("start=join_")[1].split()[0]
+    mark = bot.mark()
+    bot.send_text(OTHER, f"/start join_{code}")
+    assert "Bien Hoa" in reply_to(bot, OTHER, mark)["text"]
+    second = 700
+    bot.user(second, "Eve", "en")
+    mark = bot.mark()
+    bot.send_text(second, f"/start join_{code}")
+    assert "already been used" in reply_to(bot, second, mark)["text"]
+    mark = bot.mark()
+    bot.send_text(second, "/whoami")
+    assert "public" in reply_to(bot, second, mark)["text"]
+    mark = bot.mark()
+    bot.send_text(ADMIN, "/partners")
+    listing = reply_to(bot, ADMIN, mark)["text"]
+    assert f"{OTHER}" in listing and "Bien Hoa" in listing
+
+
+def test_non_admin_cannot_invite(bot: BotApiEmulator) -> None:
+    mark = bot.mark()
+    bot.send_text(PUBLIC, "/invite Riverton")
+    assert "Only an administrator" in reply_to(bot, PUBLIC, mark)["text"]
+
+
+def test_staff_upload_is_ingested_and_answerable_and_non_staff_is_refused(bot: BotApiEmulator) -> None:
+    body = (
+        "---\ntitle: Homestay guide\nlanguage: en\n---\n# Homestay allowance\n\n"
+        "Host families receive an allowance of 40,000 won per night for each guest student.\n"
+    ).encode()
+    mark = bot.mark()
+    bot.send_document(PUBLIC, "homestay.md", body)
+    assert "staff" in reply_to(bot, PUBLIC, mark)["text"].lower()
+
+    mark = bot.mark()
+    bot.send_document(STAFF, "homestay.md", body)
+    prompt = reply_to(bot, STAFF, mark, markup=True)
+    data = [b["callback_data"] for row in prompt["reply_markup"]["inline_keyboard"] for b in row]
+    public_button = next(d for d in data if d.endswith(":public"))
+    edits = len(bot.edited)
+    bot.press_button(STAFF, prompt["message_id"], public_button)
+    done = bot.wait_for_edit(lambda r: r["chat_id"] == STAFF and "homestay.md" in r["text"], timeout=60, since=edits)
+    assert "1" in done["text"]  # one passage added
+    assert any(c[0] == "getFile" for c in bot.calls)
+
+    mark = bot.mark()
+    bot.send_text(PUBLIC, "How much do host families receive per night for a guest student?")
+    assert "40,000 won" in reply_to(bot, PUBLIC, mark, markup=True)["text"]
+
+    mark = bot.mark()
+    bot.send_document(STAFF, "broken.pdf", b"%PDF-1.4 not really")
+    prompt = reply_to(bot, STAFF, mark, markup=True)
+    button = next(b["callback_data"] for row in prompt["reply_markup"]["inline_keyboard"] for b in row
+                  if b["callback_data"].endswith(":internal"))
+    edits = len(bot.edited)
+    bot.press_button(STAFF, prompt["message_id"], button)
+    failed = bot.wait_for_edit(lambda r: r["chat_id"] == STAFF and "broken.pdf" in r["text"], timeout=60, since=edits)
+    assert "PDF" in failed["text"]
+
+    mark = bot.mark()
+    bot.send_document(STAFF, "photo.exe", b"MZ")
+    assert ".exe" in reply_to(bot, STAFF, mark)["text"] or "photo.exe" in reply_to(bot, STAFF, mark)["text"]
+
+
+def test_a_ten_thousand_character_message_gets_a_clear_answer(bot: BotApiEmulator) -> None:
+    mark = bot.mark()
+    bot.send_text(PUBLIC, "budget " * 1430)
+    text = reply_to(bot, PUBLIC, mark)["text"]
+    assert "too long" in text and "10010" in text
+
+
+def test_unknown_command_is_explained(bot: BotApiEmulator) -> None:
+    mark = bot.mark()
+    bot.send_text(OTHER, "/frobnicate")
+    assert "/help" in reply_to(bot, OTHER, mark)["text"]
+
+
+def test_a_vote_is_stored_and_counted_in_stats(bot: BotApiEmulator) -> None:
+    mark = bot.mark()
+    bot.send_text(STAFF, "How often is the Riverton agreement reviewed?")
+    answer = reply_to(bot, STAFF, mark, markup=True)
+    up = answer["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    edits = len(bot.edited)
+    bot.press_button(STAFF, answer["message_id"], up)
+    bot.wait_for_call("answerCallbackQuery")
+    bot.wait_for_edit(lambda r: r["chat_id"] == STAFF and r["message_id"] == answer["message_id"], since=edits)
+    assert not bot.message(STAFF, answer["message_id"]).get("reply_markup")
+    mark = bot.mark()
+    bot.send_text(STAFF, "/stats")
+    stats = reply_to(bot, STAFF, mark)["text"]
+    assert "👍 1" in stats
+
+
+def test_language_can_be_switched(bot: BotApiEmulator) -> None:
+    mark = bot.mark()
+    bot.send_text(OTHER, "/language vi")
+    assert "tiếng Việt" in reply_to(bot, OTHER, mark)["text"]
+    mark = bot.mark()
+    bot.send_text(OTHER, "/whoami")
+    assert "Vai trò" in reply_to(bot, OTHER, mark)["text"]
+
+
+def test_restart_keeps_roles_votes_and_documents(data_dir: Path, tmp_path: Path) -> None:
+    with BotApiEmulator(token=TOKEN, bot_username="exchange_test_bot") as emu:
+        emu.user(ADMIN, "Admin", "en")
+        emu.user(800, "Rita", "en")
+        proc = start_bot(emu, data_dir)
+        mark = emu.mark()
+        emu.send_text(ADMIN, "/invite Riverton")
+        code = reply_to(emu, ADMIN, mark)["text"].split("start=join_")[1].split()[0]
+        mark = emu.mark()
+        emu.send_text(800, f"/start join_{code}")
+        reply_to(emu, 800, mark)
+        stop_bot(proc)
+
+        proc = start_bot(emu, data_dir)
+        try:
+            mark = emu.mark()
+            emu.send_text(800, "/whoami")
+            assert "partner official" in reply_to(emu, 800, mark)["text"]
+            mark = emu.mark()
+            emu.send_text(800, "When does the Riverton delegation visit the water plant?")
+            assert "13 May" in reply_to(emu, 800, mark, markup=True)["text"]
+        finally:
+            stop_bot(proc)
