@@ -303,3 +303,58 @@ def test_restart_keeps_roles_votes_and_documents(data_dir: Path, tmp_path: Path)
             assert "13 May" in reply_to(emu, 800, mark, markup=True)["text"]
         finally:
             stop_bot(proc)
+
+
+def test_webhook_mode_checks_the_secret_token(data_dir: Path) -> None:
+    import hashlib
+    import json
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with BotApiEmulator(token=TOKEN, bot_username="exchange_test_bot") as emu:
+        emu.user(PUBLIC, "Pat", "en")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TELEGRAM_", "BOT_"))}
+        env.update(
+            TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=emu.base_url, BOT_DATA_DIR=str(data_dir),
+            TELEGRAM_WEBHOOK_URL="https://bot.example.org/tg", TELEGRAM_WEBHOOK_SECRET="s3cret-token",
+            TELEGRAM_WEBHOOK_LISTEN="127.0.0.1", TELEGRAM_WEBHOOK_PORT=str(port),
+        )
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            hook = emu.wait_for_call("setWebhook", timeout=90)
+            path = hashlib.sha256(TOKEN.encode()).hexdigest()[:32]
+            assert hook["url"] == f"https://bot.example.org/tg/{path}"
+            assert hook["secret_token"] == "s3cret-token"
+            update = {"update_id": 9000, "message": {
+                "message_id": 1, "date": int(time.time()), "chat": {"id": PUBLIC, "type": "private"},
+                "from": {"id": PUBLIC, "is_bot": False, "first_name": "Pat"}, "text": "/whoami",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 7}]}}
+
+            def post(secret: str) -> int:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/{path}", data=json.dumps(update).encode(),
+                    headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret},
+                )
+                deadline = time.monotonic() + 30
+                while True:
+                    try:
+                        with urllib.request.urlopen(request, timeout=5) as response:
+                            return int(response.status)
+                    except urllib.error.HTTPError as exc:
+                        return exc.code
+                    except OSError:  # the server may still be starting
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.3)
+
+            assert post("wrong") == 403
+            assert post("s3cret-token") == 200
+            assert "Your role: public" in emu.wait_for(lambda r: r["chat_id"] == PUBLIC, timeout=30)["text"]
+        finally:
+            stop_bot(proc)
