@@ -24,6 +24,7 @@ class QuestionRow(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger)
     role: Mapped[str] = mapped_column(String(16))
     partner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    webinar: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     question: Mapped[str] = mapped_column(Text)
     answer: Mapped[str] = mapped_column(Text)
     grounded: Mapped[bool] = mapped_column(Boolean)
@@ -60,6 +61,7 @@ class FeedbackService:
         with self.db.session() as s:
             row = QuestionRow(
                 user_id=user_id, chat_id=chat_id, role=asker.role.value, partner=asker.partner,
+                webinar=asker.webinar,
                 question=answer.question, answer=answer.text, grounded=answer.grounded,
                 language=answer.language, sources=sources, created_at=self.clock(),
             )

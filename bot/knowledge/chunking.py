@@ -42,7 +42,7 @@ def chunk_document(
     chunks: list[Chunk] = []
     # a single top heading over the whole document is its title again: leave it out of paths
     tops = {s.heading[0] for s in sections if s.heading}
-    skip = tops if len(tops) == 1 and all(s.heading for s in sections[1:]) else set()
+    skip = tops if len(tops) == 1 and len(sections) > 1 and all(s.heading for s in sections[1:]) else set()
     for section in sections:
         heading = HEADING_SEP.join(
             h for i, h in enumerate(section.heading) if h != meta.title and not (i == 0 and h in skip)

@@ -31,6 +31,7 @@ def chroma_metadata(chunk: Chunk) -> dict[str, str]:
         "visibility": chunk.doc.visibility.value,
         "partner": city_key(chunk.doc.partner),
         "language": chunk.language,
+        "webinar": chunk.doc.webinar,
         "source": chunk.doc.source,
     }
 
@@ -106,11 +107,14 @@ class KnowledgeStore:
         """Return every chunk's terms and access metadata, in a stable order."""
         with self.db.session() as s:
             rows = s.execute(
-                select(ChunkRow.id, ChunkRow.terms, DocumentRow.visibility, DocumentRow.partner, ChunkRow.language)
+                select(
+                    ChunkRow.id, ChunkRow.terms, DocumentRow.visibility, DocumentRow.partner,
+                    ChunkRow.language, DocumentRow.webinar,
+                )
                 .join(DocumentRow, ChunkRow.source == DocumentRow.source)
                 .order_by(ChunkRow.source, ChunkRow.ordinal)
             ).all()
-        return [SparseEntry(r[0], r[1], r[2], city_key(r[3]), r[4]) for r in rows]
+        return [SparseEntry(r[0], r[1], r[2], city_key(r[3]), r[4], r[5]) for r in rows]
 
     def documents(self) -> list[DocMeta]:
         """Return the metadata of every ingested document."""

@@ -18,15 +18,23 @@ def city_key(name: str | None) -> str:
 
 @dataclass(frozen=True)
 class AccessScope:
-    """What one asker may see, expressed once and rendered for each retriever."""
+    """What one asker may see, expressed once and rendered for each retriever.
+
+    Public documents are for everyone, partner documents for partner officials (a document
+    tagged with a city only for that city's officials), internal ones for staff. A document
+    attached to a webinar is for that webinar's attendees (and staff) only, and attendees never
+    see anything above public, even in their webinar's material.
+    """
 
     asker: Asker
 
-    def allows(self, visibility: str, partner: str) -> bool:
+    def allows(self, visibility: str, partner: str, webinar: str = "") -> bool:
         """Tell whether a chunk with this metadata is visible to the asker."""
         role = self.asker.role
         if role is Role.STAFF:
             return True
+        if webinar:
+            return role is Role.ATTENDEE and webinar == self.asker.webinar and visibility == Visibility.PUBLIC
         if visibility == Visibility.PUBLIC:
             return True
         if role is Role.PARTNER and visibility == Visibility.PARTNER:
@@ -39,19 +47,25 @@ class AccessScope:
         if role is Role.STAFF:
             return None
         public = {"visibility": Visibility.PUBLIC.value}
+        webinars = [""]
+        if role is Role.ATTENDEE and self.asker.webinar:
+            webinars.append(self.asker.webinar)
         if role is Role.PARTNER:
             cities = [""] + ([city_key(self.asker.partner)] if self.asker.partner else [])
             partner = {"$and": [{"visibility": Visibility.PARTNER.value}, {"partner": {"$in": cities}}]}
-            return {"$or": [public, partner]}
-        return public
+            return {"$and": [{"webinar": ""}, {"$or": [public, partner]}]}
+        return {"$and": [public, {"webinar": {"$in": webinars}}]}
 
-    def mask(self, visibility: np.ndarray, partner: np.ndarray) -> np.ndarray:
+    def mask(self, visibility: np.ndarray, partner: np.ndarray, webinar: np.ndarray) -> np.ndarray:
         """Return a boolean mask over parallel metadata arrays, equivalent to `allows`."""
         role = self.asker.role
         if role is Role.STAFF:
             return np.ones(len(visibility), dtype=bool)
-        allowed = visibility == Visibility.PUBLIC.value
+        untagged = webinar == ""
+        allowed = (visibility == Visibility.PUBLIC.value) & untagged
         if role is Role.PARTNER:
             city = city_key(self.asker.partner)
-            allowed |= (visibility == Visibility.PARTNER.value) & ((partner == "") | (partner == city))
+            allowed |= (visibility == Visibility.PARTNER.value) & ((partner == "") | (partner == city)) & untagged
+        if role is Role.ATTENDEE and self.asker.webinar:
+            allowed |= (visibility == Visibility.PUBLIC.value) & (webinar == self.asker.webinar)
         return allowed

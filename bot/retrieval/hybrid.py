@@ -21,6 +21,8 @@ from bot.retrieval.vector import ChromaIndex
 # whatever they say (e5-small's language bias), so each language's cosines are measured
 # against that language's own best-N mean before languages compete.
 CALIBRATION_N = 20
+# An attendee's own webinar material comes first among passages of similar relevance.
+WEBINAR_BOOST = 0.02
 
 
 def rrf(rankings: Sequence[Sequence[str]], k: int = 60) -> dict[str, float]:
@@ -113,7 +115,9 @@ class HybridRetriever:
             chunks = self.store.chunks(sorted(candidates))
             floor = min(calibrated.values(), default=0.0)
             scored = {
-                cid: calibrated.get(cid, floor) + self.keyword_weight * coverage(weights, set(chunk.tokens))
+                cid: calibrated.get(cid, floor)
+                + self.keyword_weight * coverage(weights, set(chunk.tokens))
+                + (WEBINAR_BOOST if asker.webinar and chunk.doc.webinar == asker.webinar else 0.0)
                 for cid, chunk in chunks.items()
             }
             ranked = sorted(scored.items(), key=lambda kv: -kv[1])
@@ -130,7 +134,7 @@ class HybridRetriever:
     @staticmethod
     def _visible(scope: AccessScope, chunk: Chunk) -> bool:
         # defence in depth: the stored metadata is checked again before anything leaves
-        return scope.allows(chunk.doc.visibility.value, city_key(chunk.doc.partner))
+        return scope.allows(chunk.doc.visibility.value, city_key(chunk.doc.partner), chunk.doc.webinar)
 
     def _dense_per_language(
         self, vector: np.ndarray, scope: AccessScope

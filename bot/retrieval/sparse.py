@@ -27,6 +27,7 @@ class SparseEntry:
     visibility: str
     partner: str
     language: str = ""
+    webinar: str = ""
 
 
 class BM25Index:
@@ -39,6 +40,7 @@ class BM25Index:
         self.ids: list[str] = []
         self._visibility = np.array([], dtype=object)
         self._partner = np.array([], dtype=object)
+        self._webinar = np.array([], dtype=object)
         self._df: dict[str, int] = {}
         self.languages: frozenset[str] = frozenset()
         self._load()
@@ -53,6 +55,7 @@ class BM25Index:
         self.ids = data["ids"]
         self._visibility = np.array(data["visibility"], dtype=object)
         self._partner = np.array(data["partner"], dtype=object)
+        self._webinar = np.array(data.get("webinar") or [""] * len(self.ids), dtype=object)
         self._df = data["df"]
         self.languages = frozenset(data.get("languages", []))
         self._model = bm25s.BM25.load(str(self.path / "bm25")) if self.ids else None
@@ -80,6 +83,7 @@ class BM25Index:
                         "ids": [e.id for e in entries],
                         "visibility": [e.visibility for e in entries],
                         "partner": [e.partner for e in entries],
+                        "webinar": [e.webinar for e in entries],
                         "df": dict(df),
                         "languages": sorted({e.language for e in entries}),
                     },
@@ -93,6 +97,7 @@ class BM25Index:
             self.ids = [e.id for e in entries]
             self._visibility = np.array([e.visibility for e in entries], dtype=object)
             self._partner = np.array([e.partner for e in entries], dtype=object)
+            self._webinar = np.array([e.webinar for e in entries], dtype=object)
             self._df = dict(df)
             self.languages = frozenset(e.language for e in entries)
 
@@ -102,7 +107,7 @@ class BM25Index:
             if self._model is None or not terms:
                 return []
             scores = np.asarray(self._model.get_scores(list(terms)), dtype=np.float32)
-            allowed = scope.mask(self._visibility, self._partner)
+            allowed = scope.mask(self._visibility, self._partner, self._webinar)
             scores = np.where(allowed, scores, 0.0)
             positive = np.flatnonzero(scores > 0)
             if positive.size == 0:

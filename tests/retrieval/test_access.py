@@ -42,9 +42,13 @@ ASKERS = [
 ]
 
 
-def allowed(asker: Asker, visibility: str, partner: str) -> bool:
+def allowed(asker: Asker, visibility: str, partner: str, webinar: str = "") -> bool:
     """The rule, written out independently of the implementation."""
-    if asker.role is Role.STAFF or visibility == "public":
+    if asker.role is Role.STAFF:
+        return True
+    if webinar:  # webinar material: that webinar's attendees, and never above public
+        return asker.role is Role.ATTENDEE and asker.webinar == webinar and visibility == "public"
+    if visibility == "public":
         return True
     if asker.role is Role.PARTNER and visibility == "partner":
         return partner == "" or city_key(partner) == city_key(asker.partner)
@@ -92,13 +96,15 @@ def test_text_inside_a_document_cannot_change_its_visibility(access_services: Se
 
 
 def test_partner_filter_in_chroma_where_and_mask_agree_with_the_rule() -> None:
-    vis = np.array(["public", "partner", "partner", "partner", "internal"], dtype=object)
-    partner = np.array(["", "", "düsseldorf", "bien hoa", ""], dtype=object)
+    vis = np.array(["public", "partner", "partner", "partner", "internal", "public", "public", "internal"], dtype=object)
+    partner = np.array(["", "", "düsseldorf", "bien hoa", "", "", "", ""], dtype=object)
+    webinar = np.array(["", "", "", "", "", "w1", "w2", "w1"], dtype=object)
     for asker in ASKERS:
         scope = AccessScope(asker)
-        mask = scope.mask(vis, partner)
+        mask = scope.mask(vis, partner, webinar)
         for i in range(len(vis)):
-            assert mask[i] == allowed(asker, vis[i], partner[i]) == scope.allows(vis[i], partner[i])
+            rule = allowed(asker, vis[i], partner[i], webinar[i])
+            assert mask[i] == rule == scope.allows(vis[i], partner[i], webinar[i]), (asker, i)
 
 
 def test_staff_sees_the_internal_document(access_services: Services) -> None:
