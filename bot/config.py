@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     video_url_template: str = "https://meet.jit.si/{room}"
     meeting_reminder_minutes: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [1440, 15])
     meeting_organizer_email: str = "noreply@exchange-bot.invalid"
+    reminder_poll_s: float = Field(30.0, gt=0, le=3600)  # how often due reminders are looked for
 
     # ingestion and retrieval knobs
     chunk_max_tokens: int = Field(200, ge=32, le=500)

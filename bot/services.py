@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-
 from datetime import timedelta
+from typing import Any
 
 from bot.accounts.service import AccountService
 from bot.answering.extractive import Answerer, EvidenceJudge, ExtractiveAnswerer
@@ -20,7 +20,11 @@ from bot.retrieval.glossary import Glossary
 from bot.retrieval.hybrid import HybridRetriever
 from bot.retrieval.sparse import BM25Index
 from bot.retrieval.vector import ChromaIndex
+from bot.scheduling.parser import LLMMeetingParser, RuleBasedParser
+from bot.scheduling.service import SchedulingService
 from bot.storage.db import Database
+
+MeetingParser = RuleBasedParser | LLMMeetingParser
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,8 @@ class Services:
     accounts: AccountService
     feedback: FeedbackService
     question_limiter: RateLimiter
+    scheduling: SchedulingService | None  # None when there is no partner directory
+    meeting_parser: MeetingParser | None
 
     def close(self) -> None:
         """Release the database."""
@@ -85,6 +91,7 @@ def build_services(
         retriever, judge, top_k=settings.retrieval_top_k, max_sentences=settings.answer_max_sentences
     )
     answerer: Answerer = extractive
+    llm_model: Any = None
     if chat_model is not None or settings.llm_enabled:
         from bot.answering.llm import LLMAnswerer, build_chat_model, load_prompts
 
@@ -95,13 +102,28 @@ def build_services(
                 settings.openai_timeout_s, settings.openai_max_retries,
             )
         answerer = LLMAnswerer(chat_model, extractive, load_prompts())
+        llm_model = chat_model
         log.info("answers: LLM %s at %s", settings.openai_model, settings.openai_base_url or "OpenAI")
     accounts = AccountService(
         db, settings.staff_user_ids, settings.admin_user_ids,
         invite_ttl=timedelta(days=settings.invite_ttl_days), public_access=settings.public_access,
     )
     limiter = RateLimiter(settings.rate_limit_questions, settings.rate_limit_window_s)
+    scheduling, parser = _scheduling(settings, db, llm_model)
     return Services(
         settings, db, store, ingestor, retriever, answerer, extractive, analyzer, embedder,
-        accounts, FeedbackService(db), limiter,
+        accounts, FeedbackService(db), limiter, scheduling, parser,
     )
+
+
+def _scheduling(settings: Settings, db: Database, chat_model: Any) -> tuple[SchedulingService | None, MeetingParser | None]:
+    """Build the meeting services; a broken directory stops start-up, a missing one disables meetings."""
+    if not settings.partners_file.exists():
+        log.warning("no partner directory at %s: meetings are disabled", settings.partners_file)
+        return None, None
+    service = SchedulingService.from_settings(settings, db)  # raises DirectoryError naming the entry
+    rules = RuleBasedParser(service.directory)
+    parser: MeetingParser = rules
+    if chat_model is not None:
+        parser = LLMMeetingParser(chat_model, service.directory, fallback=rules)
+    return service, parser

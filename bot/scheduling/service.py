@@ -129,7 +129,8 @@ class SchedulingService:
         """Return the home city."""
         return self.directory.home
 
-    def _now(self) -> datetime:
+    def now(self) -> datetime:
+        """Return the service clock's current time (aware)."""
         now = self.clock()
         if now.tzinfo is None:
             raise ValueError("the clock returned a naive datetime")
@@ -162,7 +163,7 @@ class SchedulingService:
         length = _minutes(duration)
         with self.db.session() as s:
             busy = self._busy(s, start, start + length, exclude)
-        return rules.check(start, length, self.home, city, busy=busy, now=self._now())
+        return rules.check(start, length, self.home, city, busy=busy, now=self.now())
 
     def slots(
         self, partner: str | City, first_day: date, days: int = 7, duration: int | timedelta = 60
@@ -175,7 +176,7 @@ class SchedulingService:
         with self.db.session() as s:
             busy = self._busy(s, lo, hi)
         return rules.find_slots(
-            self.home, city, first_day, days, _minutes(duration), busy=busy, now=self._now()
+            self.home, city, first_day, days, _minutes(duration), busy=busy, now=self.now()
         )
 
     def nearest(
@@ -190,7 +191,7 @@ class SchedulingService:
         """Return up to `count` valid slots closest to `start`."""
         city = self.directory.get(partner)
         window = timedelta(days=15)
-        now = self._now()
+        now = self.now()
         with self.db.session() as s:
             busy = self._busy(s, min(start, now) - window, max(start, now) + window, exclude)
         return rules.nearest(
@@ -232,7 +233,7 @@ class SchedulingService:
         length = _minutes(duration)
         link = validate_video_url(video_url) if video_url else self.new_video_url(city)
         start = start.replace(microsecond=0)
-        now = self._now()
+        now = self.now()
         with self.db.session() as s:
             busy = self._busy(s, start, start + length)
             violations = rules.check(start, length, self.home, city, busy=busy, now=now)
@@ -276,7 +277,7 @@ class SchedulingService:
 
     def cancel(self, meeting_id: int) -> Meeting:
         """Cancel a meeting: bump SEQUENCE and drop its pending reminders; return it."""
-        now = self._now()
+        now = self.now()
         with self.db.session() as s:
             row = self._row(s, meeting_id)
             if row.status == "cancelled":
@@ -294,7 +295,7 @@ class SchedulingService:
         self, meeting_id: int, new_start: datetime, duration: int | timedelta | None = None
     ) -> Meeting:
         """Move a meeting (same UID, SEQUENCE+1, fresh reminders), or raise BookingRefused."""
-        now = self._now()
+        now = self.now()
         new_start = new_start.replace(microsecond=0)
         with self.db.session() as s:
             row = self._row(s, meeting_id)
@@ -317,7 +318,7 @@ class SchedulingService:
 
     def list_upcoming(self, partner: str | City | None = None) -> list[Meeting]:
         """Return booked meetings that have not ended, soonest first (one partner's, if given)."""
-        now = self._now()
+        now = self.now()
         query = select(MeetingRow).where(MeetingRow.status == "booked", MeetingRow.end > now)
         if partner is not None:
             query = query.where(MeetingRow.partner == self.directory.get(partner).name)
@@ -331,7 +332,7 @@ class SchedulingService:
             home_name=self.home.name,
             timezone=timezone,
             organizer_email=self.organizer_email,
-            now=self._now(),
+            now=self.now(),
         )
 
     # -- reminders -------------------------------------------------------------------------
@@ -372,19 +373,19 @@ class SchedulingService:
 
     def pending_reminders(self, now: datetime | None = None) -> list[Reminder]:
         """Return every reminder still to send (future ones to schedule, late ones to send now)."""
-        now = now or self._now()
+        now = now or self.now()
         with self.db.session() as s:
             return self._settle(s, now)
 
     def due_reminders(self, now: datetime | None = None) -> list[Reminder]:
         """Return the unsent reminders to send now (due, or late while the meeting is not over)."""
-        now = now or self._now()
+        now = now or self.now()
         with self.db.session() as s:
             return [r for r in self._settle(s, now) if r.due_at <= now]
 
     def mark_reminder_sent(self, reminder_id: int, at: datetime | None = None) -> None:
         """Record that a reminder went out, so it is never sent again."""
-        self._mark(reminder_id, "sent", at or self._now())
+        self._mark(reminder_id, "sent", at or self.now())
 
     def mark_reminder_skipped(self, reminder_id: int) -> None:
         """Record that a reminder will not be sent."""

@@ -18,6 +18,7 @@ from telegram.ext import (
 from bot.config import Settings
 from bot.services import Services, build_services
 from bot.telegram import handlers as h
+from bot.telegram import meetings as m
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +70,16 @@ def build_application(settings: Settings, services: Services) -> Application:  #
     app.add_handler(CommandHandler("revoke", h.revoke))
     app.add_handler(CommandHandler("grouplevel", h.grouplevel))
     app.add_handler(CommandHandler("stats", h.stats))
+    app.add_handler(CommandHandler("meet", m.meet))
+    app.add_handler(CommandHandler("meetings", m.meetings))
+    app.add_handler(CommandHandler("cancel", m.cancel))
+    app.add_handler(CommandHandler("reschedule", m.reschedule))
+    app.add_handler(CallbackQueryHandler(m.meet_button, pattern=r"^m:"))
     app.add_handler(CallbackQueryHandler(h.vote, pattern=r"^v:"))
     app.add_handler(CallbackQueryHandler(h.language_button, pattern=r"^lang:"))
     app.add_handler(CallbackQueryHandler(h.upload_visibility, pattern=r"^up:"))
     app.add_handler(MessageHandler(filters.Document.ALL, h.document))
-    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, h.question))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, m.text_message))
     app.add_handler(MessageHandler(filters.COMMAND, h.unknown_command))
     app.add_error_handler(h.on_error)
     return app
@@ -87,6 +93,9 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
         )
     services: Services = app.bot_data["services"]
     services.analyzer.warm_up()
+    if services.scheduling is not None and app.job_queue is not None:
+        # reminders live in the database: polling them survives restarts and sends late ones once
+        app.job_queue.run_repeating(m.send_due_reminders, interval=services.settings.reminder_poll_s, first=1)
     log.info("bot @%s ready", app.bot.username)
 
 
