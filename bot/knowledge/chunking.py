@@ -40,13 +40,8 @@ def chunk_document(
 ) -> list[Chunk]:
     """Split a document's sections into chunks that never cross a section or split a sentence."""
     chunks: list[Chunk] = []
-    # a single top heading over the whole document is its title again: leave it out of paths
-    tops = {s.heading[0] for s in sections if s.heading}
-    skip = tops if len(tops) == 1 and len(sections) > 1 and all(s.heading for s in sections[1:]) else set()
     for section in sections:
-        heading = HEADING_SEP.join(
-            h for i, h in enumerate(section.heading) if h != meta.title and not (i == 0 and h in skip)
-        )
+        heading = HEADING_SEP.join(h for h in section.heading if h != meta.title)
         sentences = [s for s in analyzer.split_sentences(section.text) if s]
         head_terms = analyzer.terms(f"{meta.title} {heading}")
         cache: dict[str, tuple[str, ...]] = {}

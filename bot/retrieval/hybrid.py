@@ -111,16 +111,18 @@ class HybridRetriever:
             chunks = self.store.chunks([i for i, _ in ranked[:k]])
         else:
             # calibrated dense similarity plus the share of the question's keywords in the chunk
-            candidates = set(calibrated) | {i for i, _ in sparse}
-            chunks = self.store.chunks(sorted(candidates))
+            candidates = sorted(set(calibrated) | {i for i, _ in sparse})
+            covered = self.keywords.coverage(weights, candidates)
+            webinars = self.keywords.webinars(candidates) if asker.webinar else {}
             floor = min(calibrated.values(), default=0.0)
             scored = {
                 cid: calibrated.get(cid, floor)
-                + self.keyword_weight * coverage(weights, set(chunk.tokens))
-                + (WEBINAR_BOOST if asker.webinar and chunk.doc.webinar == asker.webinar else 0.0)
-                for cid, chunk in chunks.items()
+                + self.keyword_weight * covered[cid]
+                + (WEBINAR_BOOST if asker.webinar and webinars.get(cid) == asker.webinar else 0.0)
+                for cid in candidates
             }
             ranked = sorted(scored.items(), key=lambda kv: -kv[1])
+            chunks = self.store.chunks([i for i, _ in ranked[:k]])
 
         sparse_by_id = dict(sparse)
         hits = []

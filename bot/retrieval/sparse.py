@@ -43,6 +43,7 @@ class BM25Index:
         self._webinar = np.array([], dtype=object)
         self._df: dict[str, int] = {}
         self.languages: frozenset[str] = frozenset()
+        self._row: dict[str, int] | None = None  # chunk id -> row, built on first use
         self._load()
 
     def _load(self) -> None:
@@ -99,6 +100,7 @@ class BM25Index:
             self._partner = np.array([e.partner for e in entries], dtype=object)
             self._webinar = np.array([e.webinar for e in entries], dtype=object)
             self._df = dict(df)
+            self._row = None
             self.languages = frozenset(e.language for e in entries)
 
     def search(self, terms: Sequence[str], scope: AccessScope, n: int) -> list[tuple[str, float]]:
@@ -114,6 +116,37 @@ class BM25Index:
                 return []
             top = positive[np.argsort(-scores[positive], kind="stable")[:n]]
             return [(self.ids[i], float(scores[i])) for i in top]
+
+    def coverage(self, weights: dict[str, float], ids: Sequence[str]) -> dict[str, float]:
+        """Return, per chunk id, the share of the query's term weight the chunk contains.
+
+        Read from the index's own term -> chunks postings, so no chunk has to be loaded.
+        """
+        with self._lock:
+            total = sum(weights.values())
+            if self._model is None or not total:
+                return dict.fromkeys(ids, 0.0)
+            if self._row is None:
+                self._row = {cid: i for i, cid in enumerate(self.ids)}
+            rows = {self._row[cid]: cid for cid in ids if cid in self._row}
+            found = dict.fromkeys(ids, 0.0)
+            vocab, postings, indptr = self._model.vocab_dict, self._model.scores["indices"], self._model.scores["indptr"]
+            for term, weight in weights.items():
+                tid = vocab.get(term)
+                if tid is None or not weight:
+                    continue
+                for row in postings[indptr[tid] : indptr[tid + 1]]:
+                    cid = rows.get(int(row))
+                    if cid is not None:
+                        found[cid] += weight
+            return {cid: value / total for cid, value in found.items()}
+
+    def webinars(self, ids: Sequence[str]) -> dict[str, str]:
+        """Return the webinar tag of each chunk id."""
+        with self._lock:
+            if self._row is None:
+                self._row = {cid: i for i, cid in enumerate(self.ids)}
+            return {cid: str(self._webinar[self._row[cid]]) for cid in ids if cid in self._row}
 
     def df(self, term: str) -> int:
         """Return in how many chunks a term occurs."""

@@ -61,14 +61,8 @@ class ChromaIndex:
         self, vector: np.ndarray, n: int, where: dict[str, Any] | None
     ) -> list[tuple[str, float]]:
         """Return up to n (id, cosine similarity) pairs, best first, among what `where` admits."""
-        total = self.count()
-        if total == 0:
-            return []
         result = self._collection.query(
-            query_embeddings=[vector],
-            n_results=min(n, total),
-            where=where,
-            include=["distances"],
+            query_embeddings=[vector], n_results=n, where=where, include=["distances"]
         )
         ids = result["ids"][0]
         distances = (result.get("distances") or [[]])[0]

@@ -1,0 +1,198 @@
+"""Benchmarks: ingest throughput, query latency at 1k/10k/100k chunks, retrieval quality per fusion mode.
+
+Run with `make bench` (or `python benchmarks/run.py --sizes 1000 10000`). Prints Markdown to paste
+into docs/benchmarks.md. Embedding 100k chunks takes hours on 2 cores, so the large stores reuse
+the real e5 vectors and terms of the sample corpus: each synthetic chunk copies a real chunk's
+terms and vector plus small Gaussian noise (renormalised), so the index sizes, filters and score
+distributions are realistic while the questions are real questions embedded for real.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.config import Settings  # noqa: E402
+from bot.domain import Asker, Role  # noqa: E402
+from bot.evaluation import load_questions, run_eval  # noqa: E402
+from bot.knowledge.chunking import embedding_text  # noqa: E402
+from bot.knowledge.store import chroma_metadata  # noqa: E402
+from bot.nlp import Analyzer  # noqa: E402
+from bot.retrieval.embedder import E5Embedder  # noqa: E402
+from bot.services import Services, build_services  # noqa: E402
+from bot.storage.db import ChunkRow, DocumentRow  # noqa: E402
+
+logging.disable(logging.WARNING)
+
+
+def pct(values: list[float], q: float) -> float:
+    """Return the q-quantile (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def settings_for(data: Path) -> Settings:
+    """Return settings on a scratch data dir, isolated from .env."""
+    return Settings(_env_file=None, bot_data_dir=data, partners_file=ROOT / "knowledge" / "partners.yaml")  # type: ignore[call-arg]
+
+
+def bench_ingest(embedder: E5Embedder, analyzer: Analyzer, work: Path) -> tuple[dict[str, float], Services]:
+    """Ingest the sample knowledge base from scratch; compare with embedding the same chunks alone."""
+    services = build_services(settings_for(work / "sample"), embedder=embedder, analyzer=analyzer)
+    started = time.perf_counter()
+    report = services.ingestor.ingest([ROOT / "knowledge"])
+    total = time.perf_counter() - started
+    chunks = services.store.chunks([c for d in services.store.documents() for c in services.store.chunk_ids(d.source)])
+    texts = [embedding_text(c) for c in chunks.values()]
+    tokens = sum(embedder.count_tokens(t) for t in texts)
+    t0 = time.perf_counter()
+    for i in range(0, len(texts), 32):
+        embedder.embed_passages(texts[i : i + 32])
+    pure = time.perf_counter() - t0
+    return {
+        "files": report.files, "chunks": report.chunks, "tokens": tokens, "seconds": total,
+        "chunks_per_s": report.chunks / total, "tokens_per_s": tokens / total,
+        "embed_seconds": pure, "embed_tokens_per_s": tokens / pure, "ratio": total / pure,
+    }, services
+
+
+def build_synthetic(source: Services, size: int, work: Path, embedder: E5Embedder, analyzer: Analyzer) -> Services:
+    """Fill a fresh store with `size` chunks made from the sample corpus's real vectors and terms."""
+    services = build_services(settings_for(work / f"syn{size}"), embedder=embedder, analyzer=analyzer)
+    got = source.retriever.vectors._collection.get(include=["embeddings"])  # noqa: SLF001
+    ids, vectors = got["ids"], np.asarray(got["embeddings"], dtype=np.float32)
+    chunks = source.store.chunks(ids)
+    rng = np.random.default_rng(7)
+    per_doc = 50
+    origin: list[tuple[str, str]] = []  # synthetic id -> the real chunk it copies
+    with services.db.session() as s:
+        for d in range(0, size, per_doc):
+            n = min(per_doc, size - d)
+            picks = rng.integers(0, len(ids), n)
+            base = chunks[ids[picks[0]]]
+            doc = base.doc
+            source_name = f"synthetic/{d // per_doc:05d}-{doc.source}"
+            s.add(DocumentRow(source=source_name, root="", content_hash=str(d), title=doc.title, kind=doc.kind,
+                              partner=doc.partner, date=doc.date, language=doc.language,
+                              visibility=doc.visibility.value, webinar="", chunk_count=n))
+            s.flush()  # the document row first: chunks reference it
+            for j, p in enumerate(picks):
+                c = chunks[ids[p]]
+                origin.append((f"s{d + j:07d}", ids[p]))
+                s.add(ChunkRow(id=f"s{d + j:07d}", source=source_name, ordinal=j, heading=c.heading, text=c.text,
+                               sentences=list(c.sentences), terms=list(c.tokens), language=c.language,
+                               sentence_terms=[list(x) for x in c.sentence_terms]))
+    # vectors: the picked real vector plus noise, renormalised (cosine to the original ≈ 0.95)
+    index = {cid: k for k, cid in enumerate(ids)}
+    for start in range(0, len(origin), 2000):
+        part = origin[start : start + 2000]
+        stored = services.store.chunks([cid for cid, _ in part])
+        noise = rng.normal(0, 0.012, (len(part), vectors.shape[1])).astype(np.float32)
+        vecs = vectors[[index[o] for _, o in part]] + noise
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        services.retriever.vectors.upsert(
+            [cid for cid, _ in part], vecs, [chroma_metadata(stored[cid]) for cid, _ in part]
+        )
+    services.retriever.keywords.rebuild(services.store.sparse_entries())
+    return services
+
+
+def bench_queries(services: Services, questions: list[str], repeat: int = 1) -> dict[str, float]:
+    """Time retrieval (question embedding included) and the full extractive answer, per question."""
+    retrieve, answer = [], []
+    askers = [Asker(Role.STAFF), Asker(Role.PUBLIC), Asker(Role.PARTNER, partner="Düsseldorf")]
+    for _ in range(repeat):
+        for i, q in enumerate(questions):
+            asker = askers[i % len(askers)]
+            t0 = time.perf_counter()
+            services.retriever.retrieve(q, asker, 5)
+            retrieve.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            services.extractive.answer(q, asker)
+            answer.append((time.perf_counter() - t0) * 1000)
+    return {"n": len(retrieve), "retrieve_p50": pct(retrieve, 0.5), "retrieve_p95": pct(retrieve, 0.95),
+            "answer_p50": pct(answer, 0.5), "answer_p95": pct(answer, 0.95)}
+
+
+def main() -> int:
+    """Run the benchmarks and print Markdown."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000, 100000])
+    parser.add_argument("--keep", type=Path, help="keep the scratch stores here")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="exchange-bench-"))
+    embedder, analyzer = E5Embedder(), Analyzer()
+    analyzer.warm_up()
+    print(f"# Benchmarks — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
+          f"{platform.python_version()}, {__import__('os').cpu_count()} cores\n")
+
+    ingest, sample = bench_ingest(embedder, analyzer, work)
+    print("## Ingest (sample knowledge base, from scratch)\n")
+    print("| files | chunks | e5 tokens | seconds | chunks/s | tokens/s | embedding only (s) | ingest ÷ embedding |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(f"| {ingest['files']} | {ingest['chunks']} | {ingest['tokens']} | {ingest['seconds']:.1f} | "
+          f"{ingest['chunks_per_s']:.1f} | {ingest['tokens_per_s']:.0f} | {ingest['embed_seconds']:.1f} | "
+          f"{ingest['ratio']:.2f} |\n")
+
+    questions_file = ROOT / "knowledge" / "eval.jsonl"
+    questions = load_questions(questions_file)
+    print("## Retrieval quality on knowledge/eval.jsonl (k=5, role staff)\n")
+    print("| fusion | hit@1 | recall@5 | MRR | answer hit | decline accuracy | false declines |")
+    print("|---|---|---|---|---|---|---|")
+    for mode in ("dense", "sparse", "rrf", "hybrid"):
+        sample.retriever.mode = mode
+        row = run_eval(sample, questions, k=5)["groups"]["all"]
+        print(f"| {mode} | {row['hit@1']:.3f} | {row['recall@k']:.3f} | {row['mrr']:.3f} | {row['answer_hit']:.3f} | "
+              f"{row['decline_acc']:.3f} | {row['false_decline']:.3f} |")
+    sample.retriever.mode = "hybrid"
+    report = run_eval(sample, questions, k=5)
+    print("\nPer language (hybrid):\n")
+    print("| language | n | hit@1 | recall@5 | MRR | answer hit | decline accuracy |")
+    print("|---|---|---|---|---|---|---|")
+    for lang, row in report["groups"].items():
+        if lang == "all":
+            continue
+        fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+        print(f"| {lang} | {row['n']} | {fmt(row['hit@1'])} | {fmt(row['recall@k'])} | {fmt(row['mrr'])} | "
+              f"{fmt(row['answer_hit'])} | {fmt(row['decline_acc'])} |")
+
+    print("\n## Query latency (hybrid, extractive; question embedding included, no LLM)\n")
+    print("| chunks | queries | retrieve p50 ms | retrieve p95 ms | answer p50 ms | answer p95 ms | build s |")
+    print("|---|---|---|---|---|---|---|")
+    texts = [q.question for q in questions]
+    bench_queries(sample, texts[:10])  # warm caches
+    row = bench_queries(sample, texts)
+    print(f"| {sample.store.count_chunks()} (sample) | {row['n']} | {row['retrieve_p50']:.1f} | {row['retrieve_p95']:.1f} | "
+          f"{row['answer_p50']:.1f} | {row['answer_p95']:.1f} | - |")
+    for size in args.sizes:
+        t0 = time.perf_counter()
+        synthetic = build_synthetic(sample, size, work, embedder, analyzer)
+        built = time.perf_counter() - t0
+        bench_queries(synthetic, texts[:10])
+        row = bench_queries(synthetic, texts)
+        print(f"| {size} | {row['n']} | {row['retrieve_p50']:.1f} | {row['retrieve_p95']:.1f} | "
+              f"{row['answer_p50']:.1f} | {row['answer_p95']:.1f} | {built:.0f} |", flush=True)
+        synthetic.close()
+    sample.close()
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps({"ingest": ingest}), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

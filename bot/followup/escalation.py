@@ -1,0 +1,308 @@
+"""The escalation queue: questions the bot could not answer, or whose answer got 👎, for staff."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from bot.followup.feedback import QuestionRow
+from bot.storage.db import Base, Database, TZDateTime, utcnow
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+MAX_ANSWER_CHARS = 4000  # a staff answer must fit in one Telegram message with its header
+
+
+class Reason(StrEnum):
+    """Why a question is in the queue."""
+
+    UNGROUNDED = "ungrounded"
+    DOWNVOTE = "downvote"
+
+
+class Status(StrEnum):
+    """Where a queued question stands."""
+
+    OPEN = "open"
+    ANSWERED = "answered"
+    DISMISSED = "dismissed"
+
+
+class EscalationRow(Base):
+    """One question waiting for (or answered by) staff."""
+
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    webinar: Mapped[str | None] = mapped_column(String(60), nullable=True, index=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    question: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(16))
+    # the logged answer; unique so a 👎 on an already queued question adds nothing
+    answer_id: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=Status.OPEN.value, index=True)
+    assigned_to: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(TZDateTime, index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    answered_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    staff_answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    dismissed_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    dismissed_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    reposted_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+
+
+class EscalationPostRow(Base):
+    """A staff-chat message showing a queued question; a reply to it answers that question.
+
+    A table rather than a JSON list on the item, so mapping a reply back is one indexed lookup.
+    """
+
+    __tablename__ = "escalation_posts"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("escalations.id", ondelete="CASCADE"), index=True
+    )
+
+
+class EscalationError(Exception):
+    """A queue action that cannot be done; `reason` is an i18n key."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class EscalationItem:
+    """A queued question as handlers see it."""
+
+    id: int
+    webinar: str | None
+    user_id: int
+    chat_id: int
+    question: str
+    language: str
+    reason: str
+    answer_id: int | None
+    status: str
+    assigned_to: int | None
+    created_at: datetime
+    answered_at: datetime | None
+    answered_by: int | None
+    staff_answer: str | None
+    reposted_at: datetime | None
+    posts: tuple[tuple[int, int], ...] = ()  # (chat_id, message_id) of the staff posts
+    is_new: bool = False  # True only when `escalate` created it just now (so: post it)
+
+    @property
+    def is_open(self) -> bool:
+        """Tell whether the item still waits for staff."""
+        return self.status == Status.OPEN.value
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An open item with how long it has waited."""
+
+    item: EscalationItem
+    age: timedelta
+
+
+def _item(s: Session, row: EscalationRow, is_new: bool = False) -> EscalationItem:
+    posts = s.execute(
+        select(EscalationPostRow.chat_id, EscalationPostRow.message_id)
+        .where(EscalationPostRow.item_id == row.id)
+        .order_by(EscalationPostRow.chat_id, EscalationPostRow.message_id)
+    ).all()
+    return EscalationItem(
+        id=row.id,
+        webinar=row.webinar,
+        user_id=row.user_id,
+        chat_id=row.chat_id,
+        question=row.question,
+        language=row.language,
+        reason=row.reason,
+        answer_id=row.answer_id,
+        status=row.status,
+        assigned_to=row.assigned_to,
+        created_at=row.created_at,
+        answered_at=row.answered_at,
+        answered_by=row.answered_by,
+        staff_answer=row.staff_answer,
+        reposted_at=row.reposted_at,
+        posts=tuple((int(c), int(m)) for c, m in posts),
+        is_new=is_new,
+    )
+
+
+class EscalationService:
+    """Queues questions for staff, maps staff posts back to them, records answers."""
+
+    def __init__(self, db: Database, clock: Clock = utcnow) -> None:
+        self.db = db
+        self.clock = clock
+
+    def escalate(
+        self,
+        user_id: int,
+        chat_id: int,
+        question: str,
+        language: str,
+        reason: Reason | str,
+        answer_id: int | None = None,
+        webinar: str | None = None,
+    ) -> EscalationItem:
+        """Queue a question; for an answer already queued, return that item (with is_new False)."""
+        reason = Reason(reason)
+        if answer_id is not None:
+            existing = self._by_answer(answer_id)
+            if existing is not None:
+                return existing
+        try:
+            with self.db.session() as s:
+                row = EscalationRow(
+                    webinar=webinar or None,
+                    user_id=user_id,
+                    chat_id=chat_id,
+                    question=question,
+                    language=(language or "en")[:8],
+                    reason=reason.value,
+                    answer_id=answer_id,
+                    status=Status.OPEN.value,
+                    created_at=self.clock(),
+                )
+                s.add(row)
+                s.flush()
+                log.info("escalated %s (%s, webinar %s)", row.id, reason.value, webinar or "-")
+                return _item(s, row, is_new=True)
+        except IntegrityError:
+            # a second 👎 raced the first one to the unique answer_id: the other insert won
+            existing = self._by_answer(answer_id) if answer_id is not None else None
+            if existing is None:
+                raise
+            return existing
+
+    def escalate_answer(self, answer_id: int, reason: Reason | str) -> EscalationItem | None:
+        """Queue a logged answer (from the question log); None if there is no such answer."""
+        with self.db.session() as s:
+            row = s.get(QuestionRow, answer_id)
+            if row is None:
+                return None
+            fields = (row.user_id, row.chat_id, row.question, row.language, row.webinar)
+        user_id, chat_id, question, language, webinar = fields
+        return self.escalate(user_id, chat_id, question, language, reason, answer_id, webinar)
+
+    def _by_answer(self, answer_id: int) -> EscalationItem | None:
+        with self.db.session() as s:
+            query = select(EscalationRow).where(EscalationRow.answer_id == answer_id)
+            row = s.scalars(query).first()
+            return _item(s, row) if row else None
+
+    def get(self, item_id: int) -> EscalationItem | None:
+        """Return one item."""
+        with self.db.session() as s:
+            row = s.get(EscalationRow, item_id)
+            return _item(s, row) if row else None
+
+    def record_post(self, item_id: int, chat_id: int, message_id: int) -> None:
+        """Remember a staff-chat message that shows the item, so replies to it find the item."""
+        with self.db.session() as s:
+            if s.get(EscalationRow, item_id) is None:
+                raise EscalationError("escalation_unknown")
+            s.merge(EscalationPostRow(chat_id=chat_id, message_id=message_id, item_id=item_id))
+
+    def find_by_post(self, chat_id: int, message_id: int) -> EscalationItem | None:
+        """Return the item a staff-chat message shows (whatever its status), or None."""
+        with self.db.session() as s:
+            post = s.get(EscalationPostRow, (chat_id, message_id))
+            if post is None:
+                return None
+            row = s.get(EscalationRow, post.item_id)
+            return _item(s, row) if row else None
+
+    def assign(self, item_id: int, staff_id: int) -> EscalationItem:
+        """Give an open item to a staff member."""
+        return self._transition(item_id, {"assigned_to": staff_id})
+
+    def dismiss(self, item_id: int, staff_id: int) -> EscalationItem:
+        """Take an open item out of the queue without an answer."""
+        now = self.clock()
+        values = {"status": Status.DISMISSED.value, "dismissed_at": now, "dismissed_by": staff_id}
+        return self._transition(item_id, values)
+
+    def answer(self, item_id: int, staff_id: int, text: str) -> EscalationItem:
+        """Record a staff answer to an open item; the caller delivers it to `item.chat_id`."""
+        text = text.strip()
+        if not text:
+            raise EscalationError("escalation_empty_answer")
+        if len(text) > MAX_ANSWER_CHARS:
+            raise EscalationError("escalation_answer_too_long")
+        now = self.clock()
+        values = {
+            "status": Status.ANSWERED.value,
+            "answered_at": now,
+            "answered_by": staff_id,
+            "staff_answer": text,
+        }
+        return self._transition(item_id, values)
+
+    def _transition(self, item_id: int, values: dict[str, object]) -> EscalationItem:
+        """Change an item only while it is open, atomically (two staff may click at once)."""
+        with self.db.session() as s:
+            result = s.execute(
+                update(EscalationRow)
+                .where(EscalationRow.id == item_id, EscalationRow.status == Status.OPEN.value)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            row = s.get(EscalationRow, item_id, populate_existing=True)
+            if row is None:
+                raise EscalationError("escalation_unknown")
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                raise EscalationError("escalation_closed")
+            return _item(s, row)
+
+    def pending(self, webinar: str | None = None) -> list[Pending]:
+        """Return the open items, oldest first, with their age (optionally of one webinar)."""
+        now = self.clock()
+        with self.db.session() as s:
+            query = (
+                select(EscalationRow)
+                .where(EscalationRow.status == Status.OPEN.value)
+                .order_by(EscalationRow.created_at, EscalationRow.id)
+            )
+            if webinar is not None:
+                query = query.where(EscalationRow.webinar == webinar)
+            return [Pending(_item(s, r), now - r.created_at) for r in s.scalars(query)]
+
+    def due_for_repost(self, now: datetime, older_than: timedelta) -> list[EscalationItem]:
+        """Return open items older than `older_than` not re-posted yet, and mark them re-posted."""
+        cutoff = now - older_than
+        with self.db.session() as s:
+            rows = list(
+                s.scalars(
+                    select(EscalationRow)
+                    .where(
+                        EscalationRow.status == Status.OPEN.value,
+                        EscalationRow.reposted_at.is_(None),
+                        EscalationRow.created_at <= cutoff,
+                    )
+                    .order_by(EscalationRow.created_at, EscalationRow.id)
+                )
+            )
+            for row in rows:
+                row.reposted_at = now
+            s.flush()
+            return [_item(s, r) for r in rows]
