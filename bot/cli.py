@@ -175,7 +175,7 @@ def answer_text(answer: Answer) -> str:
         lines.append(f"{t('sources', answer.language)}:")
         for c in answer.citations:
             if c.n in cited:
-                where = f" — {c.heading}" if c.heading else ""
+                where = f" — {c.shown_heading}" if c.shown_heading else ""
                 lines.append(f"  [{c.n}] {c.title}{where} ({c.source})")
     return "\n".join(lines)
 

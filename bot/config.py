@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     meeting_organizer_email: str = "noreply@exchange-bot.invalid"
     reminder_poll_s: float = Field(30.0, gt=0, le=3600)  # how often due reminders are looked for
 
+    # webinar follow-up
+    staff_chat_id: int | None = None  # a staff group for escalations; unset: each staff member privately
+    escalation_repost_after_min: int = Field(60, ge=1)  # an open question is posted again once after this
+    broadcast_per_second: float = Field(20.0, gt=0, le=30)  # Telegram allows about 30 messages/s
+
     # ingestion and retrieval knobs
     chunk_max_tokens: int = Field(200, ge=32, le=500)
     chunk_overlap_sentences: int = Field(1, ge=0, le=5)

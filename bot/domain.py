@@ -96,6 +96,12 @@ class Citation:
     score: float
     visibility: Visibility
     chunk_id: str
+    kind: str = ""  # the document's kind; "qa" marks a curated answer (its heading is a question)
+
+    @property
+    def shown_heading(self) -> str:
+        """Return the heading to show readers: a curated answer's heading is someone's question."""
+        return "" if self.kind == "qa" else self.heading.split(" > ")[-1]
 
 
 @dataclass(frozen=True)

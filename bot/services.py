@@ -10,7 +10,11 @@ from typing import Any
 from bot.accounts.service import AccountService
 from bot.answering.extractive import Answerer, EvidenceJudge, ExtractiveAnswerer
 from bot.config import Settings
+from bot.followup.curated import CuratedAnswers
+from bot.followup.escalation import EscalationService
 from bot.followup.feedback import FeedbackService
+from bot.followup.survey import SurveyService
+from bot.followup.webinars import WebinarService
 from bot.knowledge.ingest import Ingestor
 from bot.knowledge.store import KnowledgeStore
 from bot.nlp import Analyzer
@@ -47,6 +51,10 @@ class Services:
     question_limiter: RateLimiter
     scheduling: SchedulingService | None  # None when there is no partner directory
     meeting_parser: MeetingParser | None
+    webinars: WebinarService
+    escalations: EscalationService
+    curated: CuratedAnswers
+    surveys: SurveyService
 
     def close(self) -> None:
         """Release the database."""
@@ -113,6 +121,7 @@ def build_services(
     return Services(
         settings, db, store, ingestor, retriever, answerer, extractive, analyzer, embedder,
         accounts, FeedbackService(db), limiter, scheduling, parser,
+        WebinarService(db), EscalationService(db), CuratedAnswers(data, ingestor), SurveyService(db),
     )
 
 

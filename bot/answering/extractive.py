@@ -40,6 +40,7 @@ def citations_for(hits: Sequence[Hit]) -> tuple[Citation, ...]:
             score=round(h.dense if h.dense is not None else h.score, 4),
             visibility=h.chunk.doc.visibility,
             chunk_id=h.chunk.id,
+            kind=h.chunk.doc.kind,
         )
         for i, h in enumerate(hits, start=1)
     )

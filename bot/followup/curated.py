@@ -73,7 +73,8 @@ def render_document(
         raise ValueError("an empty question cannot become a curated answer")
     prefix = TITLE_PREFIX.get(language, TITLE_PREFIX["en"])
     front: dict[str, str] = {
-        "title": f"{prefix}: {shorten(question)}",
+        # the attendee's words stay out of the title: only the answer is ever shown to others
+        "title": f"{prefix} (#{item.id})",
         "kind": KIND,
         "language": language,
         "visibility": visibility.value,

@@ -55,7 +55,7 @@ class FeedbackService:
     def log(self, user_id: int, chat_id: int, asker: Asker, answer: Answer) -> int:
         """Store an answer with its sources; return its id (the vote buttons carry it)."""
         sources = [
-            {"n": c.n, "source": c.source, "title": c.title, "heading": c.heading, "text": c.text[:600]}
+            {"n": c.n, "source": c.source, "title": c.title, "heading": c.shown_heading, "text": c.text[:600]}
             for c in answer.citations
         ]
         with self.db.session() as s:

@@ -232,18 +232,6 @@ class WebinarService:
             )
             return [Attendee(r.user_id, r.language, r.registered_at) for r in rows]
 
-    # ------------------------------------------------------------------ links
-
-    @staticmethod
-    def deep_link(bot_username: str, code: str) -> str:
-        """Return the t.me link that registers whoever opens it for the webinar."""
-        return deep_link(bot_username, code)
-
-    @staticmethod
-    def qr_png(link: str) -> bytes:
-        """Return a PNG QR code of a link."""
-        return qr_png(link)
-
     # ------------------------------------------------------------------ documents
 
     def attach(

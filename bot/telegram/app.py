@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.services import Services, build_services
 from bot.telegram import handlers as h
 from bot.telegram import meetings as m
+from bot.telegram import webinars as w
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,16 @@ def build_application(settings: Settings, services: Services) -> Application:  #
     app.add_handler(CommandHandler("cancel", m.cancel))
     app.add_handler(CommandHandler("reschedule", m.reschedule))
     app.add_handler(CallbackQueryHandler(m.meet_button, pattern=r"^m:"))
+    app.add_handler(CommandHandler("webinar", w.webinar_command))
+    app.add_handler(CommandHandler("pending", w.pending_command))
+    app.add_handler(CommandHandler("reply", w.reply_command))
+    app.add_handler(CommandHandler("assign", w.assign_command))
+    app.add_handler(CommandHandler("survey", w.survey_command))
+    app.add_handler(CommandHandler("report", w.report_command))
+    app.add_handler(CommandHandler("broadcast", w.broadcast_command))
+    app.add_handler(CallbackQueryHandler(w.escalation_button, pattern=r"^esc:"))
+    app.add_handler(CallbackQueryHandler(w.curated_button, pattern=r"^cur:"))
+    app.add_handler(CallbackQueryHandler(w.survey_button, pattern=r"^sv:"))
     app.add_handler(CallbackQueryHandler(h.vote, pattern=r"^v:"))
     app.add_handler(CallbackQueryHandler(h.language_button, pattern=r"^lang:"))
     app.add_handler(CallbackQueryHandler(h.upload_visibility, pattern=r"^up:"))
@@ -96,6 +107,8 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
     if services.scheduling is not None and app.job_queue is not None:
         # reminders live in the database: polling them survives restarts and sends late ones once
         app.job_queue.run_repeating(m.send_due_reminders, interval=services.settings.reminder_poll_s, first=1)
+    if app.job_queue is not None:
+        app.job_queue.run_repeating(w.repost_stale, interval=60, first=30)
     log.info("bot @%s ready", app.bot.username)
 
 

@@ -8,55 +8,22 @@ import logging
 import re
 import secrets
 from pathlib import Path
-from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest
-from telegram.ext import ContextTypes
 
 from bot.accounts.service import GroupLevel, InviteError, Person
 from bot.domain import Role, Visibility
+from bot.followup.webinars import WebinarError, code_from_payload
 from bot.i18n import LANGUAGES, t
 from bot.knowledge.loaders import is_supported
-from bot.services import Services
+from bot.telegram import webinars
+from bot.telegram.common import Context, is_group, refuse_if_not_allowed, reply, sender, services
 from bot.telegram.rendering import render_answer, render_sources
 
 log = logging.getLogger(__name__)
-Context = ContextTypes.DEFAULT_TYPE
 LANGUAGE_NAMES = {"ko": "한국어", "en": "English", "de": "Deutsch", "vi": "Tiếng Việt"}
-
-
-def services(context: Context) -> Services:
-    """Return the services the application was built with."""
-    return context.application.bot_data["services"]  # type: ignore[no-any-return]
-
-
-def _person(update: Update, context: Context) -> Person:
-    """Record the sender and return who they are."""
-    user = update.effective_user
-    assert user is not None
-    return services(context).accounts.touch(user.id, user.first_name or "", user.username or "", user.language_code or "")
-
-
-def _is_group(update: Update) -> bool:
-    chat = update.effective_chat
-    return chat is not None and chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
-
-
-async def _reply(update: Update, text: str, **kwargs: Any) -> Message | None:
-    """Reply with plain text (escaped) in the update's chat."""
-    message = update.effective_message
-    if message is None:
-        return None
-    return await message.reply_text(html.escape(text), parse_mode=ParseMode.HTML, **kwargs)
-
-
-async def _refuse_if_not_allowed(update: Update, context: Context, person: Person) -> bool:
-    if services(context).accounts.may_use(person):
-        return False
-    await _reply(update, t("not_allowed", person.language))
-    return True
 
 
 # ---------------------------------------------------------------- conversation
@@ -64,23 +31,28 @@ async def _refuse_if_not_allowed(update: Update, context: Context, person: Perso
 
 async def start(update: Update, context: Context) -> None:
     """Greet in the user's language, say what their role allows; handle deep-link payloads."""
-    person = _person(update, context)
+    person = sender(update, context)
     payload = context.args[0] if context.args else ""
     if payload.startswith("join_"):
         try:
             city = services(context).accounts.redeem(payload.removeprefix("join_"), person.user_id)
         except InviteError as exc:
-            await _reply(update, t(exc.reason, person.language))
+            await reply(update, t(exc.reason, person.language))
             return
         log.info("user %s joined as partner of %s", person.user_id, city)
         person = services(context).accounts.person(person.user_id)
-        await _reply(update, t("invite_welcome", person.language, city=city))
-    if await _refuse_if_not_allowed(update, context, person):
+        await reply(update, t("invite_welcome", person.language, city=city))
+    webinar_code = code_from_payload(payload)
+    if webinar_code is not None:
+        # attendees come from the closing slide: they may ask even when public access is off
+        await webinars.join(update, context, person, webinar_code)
+        return
+    if await refuse_if_not_allowed(update, context, person):
         return
     user = update.effective_user
     name = user.first_name if user and user.first_name else ""
     lines = [t("start", person.language, name=name), _capabilities(person), t("help_common", person.language)]
-    await _reply(update, "\n\n".join(lines))
+    await reply(update, "\n\n".join(lines))
 
 
 def _capabilities(person: Person) -> str:
@@ -93,24 +65,24 @@ def _capabilities(person: Person) -> str:
 
 async def help_command(update: Update, context: Context) -> None:
     """List what this user can do."""
-    person = _person(update, context)
-    if await _refuse_if_not_allowed(update, context, person):
+    person = sender(update, context)
+    if await refuse_if_not_allowed(update, context, person):
         return
     lines = [_capabilities(person), t("help_common", person.language)]
     if person.role is Role.STAFF:
         lines.append(t("help_staff", person.language))
     if person.is_admin:
         lines.append(t("help_admin", person.language))
-    if _is_group(update):
+    if is_group(update):
         lines.append(t("group_hint", person.language))
-    await _reply(update, "\n\n".join(lines))
+    await reply(update, "\n\n".join(lines))
 
 
 async def whoami(update: Update, context: Context) -> None:
     """Show the user's role, partner city and language."""
-    person = _person(update, context)
+    person = sender(update, context)
     lang = person.language
-    await _reply(
+    await reply(
         update,
         t("whoami", lang, role=t(f"role_{person.role.value}", lang), city=person.partner or t("none", lang),
           language=LANGUAGE_NAMES[lang]),
@@ -119,14 +91,14 @@ async def whoami(update: Update, context: Context) -> None:
 
 async def language(update: Update, context: Context) -> None:
     """Set the language from an argument, or offer buttons."""
-    person = _person(update, context)
+    person = sender(update, context)
     choice = (context.args[0].lower()[:2] if context.args else "")
     if choice in LANGUAGES:
         services(context).accounts.set_language(person.user_id, choice)
-        await _reply(update, t("language_set", choice))
+        await reply(update, t("language_set", choice))
         return
     buttons = [[InlineKeyboardButton(LANGUAGE_NAMES[code], callback_data=f"lang:{code}")] for code in LANGUAGES]
-    await _reply(update, t("language_choose", person.language), reply_markup=InlineKeyboardMarkup(buttons))
+    await reply(update, t("language_choose", person.language), reply_markup=InlineKeyboardMarkup(buttons))
 
 
 async def language_button(update: Update, context: Context) -> None:
@@ -144,12 +116,12 @@ async def language_button(update: Update, context: Context) -> None:
 
 async def sources(update: Update, context: Context) -> None:
     """Show the documents behind the user's last answer in this chat."""
-    person = _person(update, context)
+    person = sender(update, context)
     chat = update.effective_chat
     assert chat is not None
     last = services(context).feedback.last_answer(person.user_id, chat.id)
     if last is None or not last.sources:
-        await _reply(update, t("sources_none", person.language))
+        await reply(update, t("sources_none", person.language))
         return
     for text in render_sources(last.question, last.sources, person.language):
         await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML)  # type: ignore[union-attr]
@@ -164,7 +136,7 @@ def _addressed_to_bot(update: Update, context: Context) -> str | None:
     if message is None or message.text is None:
         return None
     text = message.text
-    if not _is_group(update):
+    if not is_group(update):
         return text
     username = (context.bot.username or "").lower()
     mention = f"@{username}"
@@ -184,24 +156,28 @@ async def question(update: Update, context: Context) -> None:
     text = _addressed_to_bot(update, context)
     if text is None:
         return  # group chatter not meant for the bot
-    person = _person(update, context)
-    if await _refuse_if_not_allowed(update, context, person):
+    person = sender(update, context)
+    attendee, closed = webinars.attendee_asker(context, person) if not is_group(update) else (None, False)
+    if closed:
+        await reply(update, t("webinar_closed", person.language))
+        return
+    if attendee is None and await refuse_if_not_allowed(update, context, person):
         return
     svc = services(context)
     chat = update.effective_chat
     assert chat is not None
     if not text.strip():
-        await _reply(update, t("help_common", person.language))
+        await reply(update, t("help_common", person.language))
         return
     limit = svc.settings.max_question_chars
     if len(text) > limit:
-        await _reply(update, t("question_too_long", person.language, length=len(text), limit=limit))
+        await reply(update, t("question_too_long", person.language, length=len(text), limit=limit))
         return
     wait = svc.question_limiter.check(person.user_id)
     if wait:
-        await _reply(update, t("rate_limited", person.language, seconds=max(1, round(wait))))
+        await reply(update, t("rate_limited", person.language, seconds=max(1, round(wait))))
         return
-    asker = svc.accounts.asker_in_chat(person, chat.id, _is_group(update))
+    asker = attendee or svc.accounts.asker_in_chat(person, chat.id, is_group(update))
     await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
     answer = await asyncio.to_thread(svc.answerer.answer, text, asker)
     answer_id = svc.feedback.log(person.user_id, chat.id, asker, answer)
@@ -218,6 +194,10 @@ async def question(update: Update, context: Context) -> None:
             body, parse_mode=ParseMode.HTML, reply_markup=keyboard if last else None,
             disable_web_page_preview=True,
         )
+    if not answer.grounded and person.role is not Role.STAFF and not is_group(update):
+        # what the bot cannot answer goes to the office; the asker hears back in this chat
+        if await webinars.escalate(context, answer_id, "ungrounded"):
+            await reply(update, t("escalated", person.language))
 
 
 async def vote(update: Update, context: Context) -> None:
@@ -225,12 +205,17 @@ async def vote(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     person = services(context).accounts.person(query.from_user.id)
+    answer_id, value = "0", "0"
     try:
         _, answer_id, value = query.data.split(":")
         accepted = services(context).feedback.vote(int(answer_id), query.from_user.id, int(value))
     except ValueError:
         accepted = False
     await query.answer(t("vote_thanks" if accepted else "vote_not_yours", person.language))
+    if accepted and value == "-1" and person.role is not Role.STAFF:
+        if await webinars.escalate(context, int(answer_id), "downvote"):
+            await context.bot.send_message(query.from_user.id, html.escape(t("escalated", person.language)),
+                                           parse_mode=ParseMode.HTML)
     if accepted:
         try:
             await query.edit_message_reply_markup(reply_markup=None)
@@ -244,68 +229,68 @@ async def vote(update: Update, context: Context) -> None:
 async def _require_admin(update: Update, person: Person) -> bool:
     if person.is_admin:
         return True
-    await _reply(update, t("admin_only", person.language))
+    await reply(update, t("admin_only", person.language))
     return False
 
 
 async def invite(update: Update, context: Context) -> None:
     """Create a one-time partner invite link (admins)."""
-    person = _person(update, context)
+    person = sender(update, context)
     if not await _require_admin(update, person):
         return
     city = " ".join(context.args or [])
     if not city:
-        await _reply(update, t("invite_usage", person.language))
+        await reply(update, t("invite_usage", person.language))
         return
     created = services(context).accounts.create_invite(city, person.user_id)
     link = f"https://t.me/{context.bot.username}?start=join_{created.code}"
     expires = created.expires_at.strftime("%Y-%m-%d %H:%M UTC")
-    await _reply(update, t("invite_created", person.language, city=created.city, link=link, expires=expires))
+    await reply(update, t("invite_created", person.language, city=created.city, link=link, expires=expires))
 
 
 async def partners(update: Update, context: Context) -> None:
     """List registered partner officials (admins)."""
-    person = _person(update, context)
+    person = sender(update, context)
     if not await _require_admin(update, person):
         return
     rows = services(context).accounts.partners()
     if not rows:
-        await _reply(update, t("partners_none", person.language))
+        await reply(update, t("partners_none", person.language))
         return
     lines = [t("partners_header", person.language)]
     lines += [f"{uid} · {name or '-'} · {city} · {since:%Y-%m-%d}" if since else f"{uid} · {name} · {city}"
               for uid, name, city, since in rows]
-    await _reply(update, "\n".join(lines))
+    await reply(update, "\n".join(lines))
 
 
 async def revoke(update: Update, context: Context) -> None:
     """Remove a user's partner role (admins)."""
-    person = _person(update, context)
+    person = sender(update, context)
     if not await _require_admin(update, person):
         return
     if not context.args or not context.args[0].lstrip("-").isdigit():
-        await _reply(update, t("revoke_usage", person.language))
+        await reply(update, t("revoke_usage", person.language))
         return
     user_id = int(context.args[0])
     done = services(context).accounts.revoke(user_id)
-    await _reply(update, t("revoke_done" if done else "revoke_none", person.language, user=user_id))
+    await reply(update, t("revoke_done" if done else "revoke_none", person.language, user=user_id))
 
 
 async def grouplevel(update: Update, context: Context) -> None:
     """Set what a group may be shown (admins, in the group)."""
-    person = _person(update, context)
+    person = sender(update, context)
     if not await _require_admin(update, person):
         return
     args = context.args or []
-    if not _is_group(update) or not args or args[0].lower() not in {lvl.value for lvl in GroupLevel}:
-        await _reply(update, t("grouplevel_usage", person.language))
+    if not is_group(update) or not args or args[0].lower() not in {lvl.value for lvl in GroupLevel}:
+        await reply(update, t("grouplevel_usage", person.language))
         return
     level = GroupLevel(args[0].lower())
     city = " ".join(args[1:]) or None
     chat = update.effective_chat
     assert chat is not None
     services(context).accounts.set_group_level(chat.id, level, city, person.user_id)
-    await _reply(update, t("grouplevel_set", person.language, level=level.value, city=f" ({city})" if city else ""))
+    await reply(update, t("grouplevel_set", person.language, level=level.value, city=f" ({city})" if city else ""))
 
 
 # ---------------------------------------------------------------- staff
@@ -313,9 +298,9 @@ async def grouplevel(update: Update, context: Context) -> None:
 
 async def stats(update: Update, context: Context) -> None:
     """Show usage statistics (staff)."""
-    person = _person(update, context)
+    person = sender(update, context)
     if person.role is not Role.STAFF:
-        await _reply(update, t("staff_only", person.language))
+        await reply(update, t("staff_only", person.language))
         return
     data = services(context).feedback.stats(days=7)
     lang = person.language
@@ -332,7 +317,7 @@ async def stats(update: Update, context: Context) -> None:
     if top:
         lines.append(t("stats_top", lang))
         lines += [f"  {title} ({n})" for title, n in top]
-    await _reply(update, "\n".join(lines))
+    await reply(update, "\n".join(lines))
 
 
 def _counts(c: dict[str, int]) -> str:
@@ -342,26 +327,29 @@ def _counts(c: dict[str, int]) -> str:
 async def document(update: Update, context: Context) -> None:
     """Take a file from staff: check it, then ask who may see it."""
     message = update.effective_message
-    if message is None or message.document is None or (_is_group(update)):
+    if message is None or message.document is None or (is_group(update)):
         return
-    person = _person(update, context)
+    person = sender(update, context)
     if person.role is not Role.STAFF:
-        await _reply(update, t("staff_only", person.language))
+        await reply(update, t("staff_only", person.language))
         return
     doc = message.document
     name = Path(doc.file_name or "document").name
     settings = services(context).settings
     if (doc.file_size or 0) > settings.max_upload_mb * 1024 * 1024:
-        await _reply(update, t("upload_too_large", person.language, limit=settings.max_upload_mb))
+        await reply(update, t("upload_too_large", person.language, limit=settings.max_upload_mb))
         return
     if not is_supported(Path(name)):
-        await _reply(update, t("upload_unsupported", person.language, name=name))
+        await reply(update, t("upload_unsupported", person.language, name=name))
         return
     token = secrets.token_hex(4)
     context.user_data.setdefault("uploads", {})[token] = {"file_id": doc.file_id, "name": name}  # type: ignore[union-attr]
     buttons = [[InlineKeyboardButton(t(f"vis_{v.value}", person.language), callback_data=f"up:{token}:{v.value}")]
                for v in Visibility]
-    await _reply(update, t("upload_visibility", person.language, name=name), reply_markup=InlineKeyboardMarkup(buttons))
+    buttons += [[InlineKeyboardButton(t("webinar_option", person.language, title=w.title[:40]),
+                                      callback_data=f"up:{token}:webinar:{w.code}")]
+                for w in services(context).webinars.list(open_only=True)]
+    await reply(update, t("upload_visibility", person.language, name=name), reply_markup=InlineKeyboardMarkup(buttons))
 
 
 async def upload_visibility(update: Update, context: Context) -> None:
@@ -376,6 +364,9 @@ async def upload_visibility(update: Update, context: Context) -> None:
     pending = (context.user_data or {}).get("uploads", {}).get(parts[1])
     if pending is None:
         await query.edit_message_text(html.escape(t("upload_expired", person.language)), parse_mode=ParseMode.HTML)
+        return
+    if parts[2] == "webinar":
+        await _attach_to_webinar(query, context, person, pending, parts[1], parts[3])
         return
     visibility = Visibility(parts[2])
     if visibility is Visibility.PARTNER and len(parts) == 3:
@@ -395,10 +386,7 @@ async def upload_visibility(update: Update, context: Context) -> None:
     context.user_data["uploads"].pop(parts[1], None)  # type: ignore[index]
     await context.bot.send_chat_action(query.message.chat.id, ChatAction.TYPING)  # type: ignore[union-attr]
     svc = services(context)
-    target = svc.settings.bot_data_dir / "uploads" / pending["name"]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    file = await context.bot.get_file(pending["file_id"])
-    await file.download_to_drive(target)
+    target = await _download(context, pending, svc.settings.bot_data_dir / "uploads")
     overrides = {"visibility": visibility.value, "partner": partner}
     report = await asyncio.to_thread(svc.ingestor.ingest, [target], visibility, None, overrides)
     name = pending["name"]
@@ -411,6 +399,35 @@ async def upload_visibility(update: Update, context: Context) -> None:
     await query.edit_message_text(html.escape(text), parse_mode=ParseMode.HTML)
 
 
+async def _download(context: Context, pending: dict[str, str], folder: Path) -> Path:
+    """Fetch an uploaded file into a folder of the data dir."""
+    target = folder / pending["name"]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    file = await context.bot.get_file(pending["file_id"])
+    await file.download_to_drive(target)
+    return target
+
+
+async def _attach_to_webinar(query: CallbackQuery, context: Context, person: Person, pending: dict[str, str], token: str,
+                             code: str) -> None:
+    """Ingest an upload as a webinar document (for that webinar's attendees)."""
+    context.user_data["uploads"].pop(token, None)  # type: ignore[index]
+    svc = services(context)
+    path = await _download(context, pending, svc.settings.bot_data_dir / "uploads" / "webinars")
+    try:
+        report = await asyncio.to_thread(svc.webinars.attach, code, path, svc.ingestor, "public")
+    except WebinarError as exc:
+        await query.edit_message_text(html.escape(t(exc.reason, person.language)), parse_mode=ParseMode.HTML)
+        return
+    name = pending["name"]
+    if report.failed:
+        text = t("upload_failed", person.language, name=name, reason=report.failed[0][1])
+    else:
+        text = t("upload_done", person.language, name=name, chunks=report.chunks,
+                 visibility=t("webinar_option", person.language, title=code))
+    await query.edit_message_text(html.escape(text), parse_mode=ParseMode.HTML)
+
+
 # ---------------------------------------------------------------- fallbacks
 
 
@@ -420,10 +437,10 @@ async def unknown_command(update: Update, context: Context) -> None:
     if message is None or message.text is None:
         return
     command = message.text.split()[0]
-    if _is_group(update) and "@" in command and not command.lower().endswith(f"@{(context.bot.username or '').lower()}"):
+    if is_group(update) and "@" in command and not command.lower().endswith(f"@{(context.bot.username or '').lower()}"):
         return
-    person = _person(update, context)
-    await _reply(update, t("unknown_command", person.language))
+    person = sender(update, context)
+    await reply(update, t("unknown_command", person.language))
 
 
 async def on_error(update: object, context: Context) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import logging
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from io import BytesIO
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -19,9 +19,16 @@ from bot.i18n import t
 from bot.scheduling.directory import City
 from bot.scheduling.models import Invitee, Meeting
 from bot.scheduling.parser import MeetingParseError
-from bot.scheduling.service import BookingRefused, MeetingCancelled, MeetingNotFound, SchedulingService
+from bot.scheduling.service import (
+    BookingRefused,
+    MeetingCancelled,
+    MeetingNotFound,
+    SchedulingService,
+)
 from bot.scheduling.slots import Violation, format_local
-from bot.telegram.handlers import _is_group, _person, _reply, question, services
+from bot.telegram import webinars
+from bot.telegram.common import is_group, reply, sender, services
+from bot.telegram.handlers import question
 
 log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
@@ -37,13 +44,13 @@ def _scheduling(context: Context) -> SchedulingService | None:
 
 async def _staff_scheduling(update: Update, context: Context) -> tuple[Person, SchedulingService] | None:
     """Return the staff member and the service, or reply why not."""
-    person = _person(update, context)
+    person = sender(update, context)
     if person.role is not Role.STAFF:
-        await _reply(update, t("staff_only", person.language))
+        await reply(update, t("staff_only", person.language))
         return None
     service = _scheduling(context)
     if service is None:
-        await _reply(update, t("meet_disabled", person.language))
+        await reply(update, t("meet_disabled", person.language))
         return None
     return person, service
 
@@ -86,7 +93,7 @@ async def meet(update: Update, context: Context) -> None:
     person, service = found
     context.user_data["meet"] = {}  # type: ignore[index]
     rows = [[InlineKeyboardButton(c.name, callback_data=f"m:p:{i}")] for i, c in enumerate(service.directory.partners)]
-    await _reply(update, t("meet_partner", person.language), reply_markup=InlineKeyboardMarkup(rows))
+    await reply(update, t("meet_partner", person.language), reply_markup=InlineKeyboardMarkup(rows))
 
 
 async def meet_button(update: Update, context: Context) -> None:
@@ -177,14 +184,14 @@ async def meet_title(update: Update, context: Context) -> bool:
     message = update.effective_message
     if not state or not state.get("awaiting_title") or message is None or not message.text:
         return False
-    person = _person(update, context)
+    person = sender(update, context)
     service = _scheduling(context)
     if service is None:
         return False
     state["title"] = message.text.strip()[:200]
     state["awaiting_title"] = False
     text, rows = _confirmation(state, service, person.language)
-    await _reply(update, text, reply_markup=InlineKeyboardMarkup(rows))
+    await reply(update, text, reply_markup=InlineKeyboardMarkup(rows))
     return True
 
 
@@ -192,14 +199,18 @@ async def meet_title(update: Update, context: Context) -> bool:
 
 
 async def text_message(update: Update, context: Context) -> None:
-    """Route plain text: a /meet title, a staff member's meeting sentence, or else a question."""
-    if not _is_group(update):
+    """Route plain text: a staff answer, a survey comment, a /meet title, a meeting sentence, a question."""
+    if await webinars.staff_reply(update, context):
+        return
+    if not is_group(update):
+        if await webinars.survey_comment(update, context):
+            return
         if await meet_title(update, context):
             return
         message = update.effective_message
         svc = services(context)
         if message is not None and message.text and svc.scheduling is not None:
-            person = _person(update, context)
+            person = sender(update, context)
             if person.role is Role.STAFF and looks_like_meeting_request(message.text, svc.scheduling):
                 await meeting_sentence(update, context, message.text, person)
                 return
@@ -224,7 +235,7 @@ async def meeting_sentence(update: Update, context: Context, text: str, person: 
         request = parser.parse(text, default_duration=60)
     except MeetingParseError as exc:
         fields = ", ".join(t(f"meet_field_{f}", lang) for f in exc.missing) or "?"
-        await _reply(update, t("meet_missing", lang, fields=fields))
+        await reply(update, t("meet_missing", lang, fields=fields))
         return
     city = request.partner
     violations = service.check(city, request.start, request.duration_minutes)
@@ -235,7 +246,7 @@ async def meeting_sentence(update: Update, context: Context, text: str, person: 
         context.user_data["meet"] = state  # type: ignore[index]
         rows = [[InlineKeyboardButton(_when(s.start, s.end, service, city, lang), callback_data=f"m:s:{i}")]
                 for i, s in enumerate(refused.nearest)]
-        await _reply(update, _refusal_text(refused, service, city.name, lang, with_nearest=False)
+        await reply(update, _refusal_text(refused, service, city.name, lang, with_nearest=False)
                      + ("\n\n" + t("meet_nearest", lang) if rows else ""),
                      reply_markup=InlineKeyboardMarkup(rows) if rows else None)
         return
@@ -243,7 +254,7 @@ async def meeting_sentence(update: Update, context: Context, text: str, person: 
              "title": request.title}
     context.user_data["meet"] = state  # type: ignore[index]
     body, rows = _confirmation(state, service, lang)
-    await _reply(update, body, reply_markup=InlineKeyboardMarkup(rows))
+    await reply(update, body, reply_markup=InlineKeyboardMarkup(rows))
 
 
 def _refusal_text(refused: BookingRefused, service: SchedulingService, partner: str, lang: str,
@@ -303,29 +314,29 @@ async def send_invites(context: Context, service: SchedulingService, meeting: Me
 
 async def meetings(update: Update, context: Context) -> None:
     """List upcoming meetings: staff see all, partner officials their city's."""
-    person = _person(update, context)
+    person = sender(update, context)
     service = _scheduling(context)
     if person.role not in (Role.STAFF, Role.PARTNER):
-        await _reply(update, t("staff_only", person.language))
+        await reply(update, t("staff_only", person.language))
         return
     if service is None:
-        await _reply(update, t("meet_disabled", person.language))
+        await reply(update, t("meet_disabled", person.language))
         return
     partner = None
     if person.role is Role.PARTNER:
         partner = service.directory.find(person.partner or "")
         if partner is None:
-            await _reply(update, t("meetings_none", person.language))
+            await reply(update, t("meetings_none", person.language))
             return
     upcoming = service.list_upcoming(partner)
     if not upcoming:
-        await _reply(update, t("meetings_none", person.language))
+        await reply(update, t("meetings_none", person.language))
         return
     tz = service.home.tz if person.role is Role.STAFF else partner.tz  # type: ignore[union-attr]
     lines = [t("meetings_header", person.language)]
     for m in upcoming:
         lines.append(f"#{m.id} {format_local(m.start, m.end, tz, person.language)} · {m.partner} · {m.title}\n   {m.video_url}")
-    await _reply(update, "\n".join(lines))
+    await reply(update, "\n".join(lines))
 
 
 def _meeting_id(context: Context) -> int | None:
@@ -342,15 +353,15 @@ async def cancel(update: Update, context: Context) -> None:
     person, service = found
     meeting_id = _meeting_id(context)
     if meeting_id is None:
-        await _reply(update, t("meet_cancel_usage", person.language))
+        await reply(update, t("meet_cancel_usage", person.language))
         return
     try:
         meeting = service.cancel(meeting_id)
     except (MeetingNotFound, MeetingCancelled):
-        await _reply(update, t("meet_not_found", person.language, id=meeting_id))
+        await reply(update, t("meet_not_found", person.language, id=meeting_id))
         return
     await send_invites(context, service, meeting, "meet_cancel_notice")
-    await _reply(update, t("meet_cancelled", person.language, id=meeting.id, title=meeting.title))
+    await reply(update, t("meet_cancelled", person.language, id=meeting.id, title=meeting.title))
 
 
 async def reschedule(update: Update, context: Context) -> None:
@@ -365,22 +376,22 @@ async def reschedule(update: Update, context: Context) -> None:
     except ValueError:
         new_start = None
     if meeting_id is None or new_start is None:
-        await _reply(update, t("meet_reschedule_usage", person.language))
+        await reply(update, t("meet_reschedule_usage", person.language))
         return
     if new_start.tzinfo is None:
         new_start = new_start.replace(tzinfo=service.home.tz)
     try:
         meeting = service.reschedule(meeting_id, new_start)
     except (MeetingNotFound, MeetingCancelled):
-        await _reply(update, t("meet_not_found", person.language, id=meeting_id))
+        await reply(update, t("meet_not_found", person.language, id=meeting_id))
         return
     except BookingRefused as refused:
         partner = service.get(meeting_id).partner
-        await _reply(update, _refusal_text(refused, service, partner, person.language))
+        await reply(update, _refusal_text(refused, service, partner, person.language))
         return
     await send_invites(context, service, meeting, "meet_reschedule_notice")
     city = service.directory.get(meeting.partner)
-    await _reply(update, t("meet_rescheduled", person.language, id=meeting.id,
+    await reply(update, t("meet_rescheduled", person.language, id=meeting.id,
                            when=_when(meeting.start, meeting.end, service, city, person.language)))
 
 

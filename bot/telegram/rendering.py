@@ -28,7 +28,7 @@ def render_answer(answer: Answer, limit: int = TELEGRAM_LIMIT) -> list[str]:
         lines = [f"<b>{html.escape(t('sources', answer.language))}</b>"]
         for c in answer.citations:
             if c.n in cited:
-                where = f" — {html.escape(c.heading)}" if c.heading else ""
+                where = f" — {html.escape(c.shown_heading)}" if c.shown_heading else ""
                 lines.append(f"[{c.n}] <i>{html.escape(c.title)}</i>{where}")
         blocks.append("\n".join(lines))
     return split_html(blocks, limit)

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from bot.domain import Asker, Role, Visibility
-from bot.followup.webinars import WebinarError, WebinarService, code_from_payload, deep_link
+from bot.followup.webinars import WebinarError, WebinarService, code_from_payload, deep_link, qr_png
 from bot.services import Services
 from bot.storage.db import Database
 from tests.conftest import write
@@ -35,7 +35,7 @@ def test_a_new_webinar_has_a_short_unguessable_code_fit_for_a_deep_link(
     assert len(codes) == 20
     for code in codes:
         assert re.fullmatch(r"[A-Za-z0-9_-]{8,60}", code)
-        link = webinars.deep_link("@HanbitExchangeBot", code)
+        link = deep_link("@HanbitExchangeBot", code)
         assert link == f"https://t.me/HanbitExchangeBot?start=w_{code}"
         payload = link.split("start=")[1]
         assert len(payload) <= 64 and code_from_payload(payload) == code
@@ -49,7 +49,7 @@ def test_a_start_payload_that_is_not_a_webinar_link_gives_no_code() -> None:
 
 
 def test_the_qr_code_is_a_png_image(webinars: WebinarService) -> None:
-    png = webinars.qr_png("https://t.me/HanbitExchangeBot?start=w_abcdefghijkl")
+    png = qr_png("https://t.me/HanbitExchangeBot?start=w_abcdefghijkl")
     assert png.startswith(PNG)
     image = Image.open(io.BytesIO(png))
     assert image.size[0] == image.size[1] >= 200

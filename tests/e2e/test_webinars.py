@@ -1,0 +1,189 @@
+"""The webinar follow-up loop end to end: link, questions, escalation, staff reply, curated answer,
+closing, survey, report and a broadcast to someone who blocked the bot."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.services import build_services
+from tests.conftest import make_settings, write
+from tests.e2e.test_bot import ADMIN, STAFF, TOKEN, reply_to, start_bot, stop_bot
+
+from .emulator import BotApiEmulator
+
+ATTENDEE_A, ATTENDEE_B, OUTSIDER = 510, 520, 530
+STAFF_CHAT = -900
+SECRET = "The internal budget reserve for the transit webinar is 77,000,000 won."
+PROCEEDINGS = (
+    "---\ntitle: Smart transit card webinar — proceedings\nlanguage: en\n---\n"
+    "# Session 2: fares\n\nThe Hanbit Pass gives a transfer discount of 100 percent within 30 minutes "
+    "between bus and metro. About 82 percent of bus riders paid with the card in 2025.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory, embedder, analyzer) -> Iterator[tuple[BotApiEmulator, Path]]:  # type: ignore[no-untyped-def]
+    root = tmp_path_factory.mktemp("webinar")
+    write(root / "kb" / "internal.md", f"---\ntitle: Reserve note\nvisibility: internal\nlanguage: en\n---\n{SECRET}\n")
+    write(root / "kb" / "partner.md", "---\ntitle: Partner memo\nvisibility: partner\nlanguage: en\n---\n"
+          "Partner cities may send two transit engineers to the card workshop in March.\n")
+    services = build_services(make_settings(root / "data"), embedder=embedder, analyzer=analyzer)
+    services.ingestor.ingest([root / "kb"])
+    services.close()
+    emu = BotApiEmulator(token=TOKEN, bot_username="exchange_test_bot").start()
+    emu.user(STAFF, "Kim", "en")
+    emu.user(ADMIN, "Admin", "en")
+    emu.user(ATTENDEE_A, "Anh", "en")
+    emu.user(ATTENDEE_B, "Ben", "en")
+    emu.user(OUTSIDER, "Olga", "en")
+    emu.group(STAFF_CHAT, "Exchange office staff", "supergroup")
+    proc = start_bot(emu, root / "data", STAFF_CHAT_ID=str(STAFF_CHAT))
+    yield emu, root
+    stop_bot(proc)
+    emu.stop()
+
+
+def buttons(record: dict) -> list[tuple[str, str]]:  # type: ignore[type-arg]
+    return [(b["text"], b["callback_data"]) for row in record["reply_markup"]["inline_keyboard"] for b in row]
+
+
+def test_the_whole_follow_up_loop(env: tuple[BotApiEmulator, Path]) -> None:
+    emu, _ = env
+    # staff create the webinar: a deep link and a QR code for the closing slide
+    mark = emu.mark()
+    emu.send_text(STAFF, "/webinar new 2026-11-20 en Smart transit card webinar")
+    created = reply_to(emu, STAFF, mark)
+    link = next(w for w in created["text"].split() if "start=w_" in w)
+    code = link.split("start=w_")[1]
+    qr = emu.wait_for(lambda r: r["chat_id"] == STAFF and r["method"] == "sendPhoto", since=mark)
+    assert qr["document"].startswith(b"\x89PNG")
+
+    # staff attach the proceedings to the webinar
+    mark = emu.mark()
+    emu.send_document(STAFF, "transit-proceedings.md", PROCEEDINGS.encode())
+    prompt = reply_to(emu, STAFF, mark, markup=True)
+    attach = next(d for text, d in buttons(prompt) if d.endswith(f":webinar:{code}"))
+    edits = len(emu.edited)
+    emu.press_button(STAFF, prompt["message_id"], attach)
+    emu.wait_for_edit(lambda r: r["chat_id"] == STAFF and "transit-proceedings.md" in r["text"], since=edits, timeout=60)
+
+    # two attendees join by the link
+    for user in (ATTENDEE_A, ATTENDEE_B):
+        mark = emu.mark()
+        emu.send_text(user, f"/start w_{code}")
+        assert "Smart transit card webinar" in reply_to(emu, user, mark)["text"]
+
+    # an answerable question is answered from the webinar's material
+    mark = emu.mark()
+    emu.send_text(ATTENDEE_A, "What transfer discount does the Hanbit Pass give between bus and metro?")
+    answer = reply_to(emu, ATTENDEE_A, mark, markup=True)
+    assert "100 percent" in answer["text"] and "Smart transit card webinar" in answer["text"]
+
+    # someone who did not attend does not see the webinar's material
+    mark = emu.mark()
+    emu.send_text(OUTSIDER, "What transfer discount does the Hanbit Pass give between bus and metro?")
+    assert "100 percent" not in reply_to(emu, OUTSIDER, mark, markup=True)["text"]
+
+    # attendees never see internal or partner documents
+    for question in ("What is the internal budget reserve for the transit webinar?",
+                     "How many transit engineers may partner cities send to the card workshop?"):
+        mark = emu.mark()
+        emu.send_text(ATTENDEE_A, question)
+        text = reply_to(emu, ATTENDEE_A, mark, markup=True)["text"]
+        assert "77,000,000" not in text and "two transit engineers" not in text
+
+    # an unanswerable question (the material never mentions Busan or 2027) goes to the staff chat
+    question = "Will the Hanbit Pass be accepted on buses in Busan from 2027?"
+    mark = emu.mark()
+    emu.send_text(ATTENDEE_A, question)
+    assert "passed your question" in emu.wait_for(
+        lambda r: r["chat_id"] == ATTENDEE_A and "passed your question" in r["text"], since=mark)["text"]
+    post = emu.wait_for(lambda r: r["chat_id"] == STAFF_CHAT and question in r["text"], since=mark)
+    assert {d.split(":")[1] for _, d in buttons(post)} == {"ans", "mine", "dis"}
+
+    # staff answer by replying to the post; the attendee receives it
+    staff_answer = "Yes: from March 2027 the Hanbit Pass will be accepted on all city buses in Busan."
+    mark = emu.mark()
+    emu.send_text(STAFF, staff_answer, chat_id=STAFF_CHAT, chat_type="supergroup", reply_to_message_id=post["message_id"])
+    delivered = emu.wait_for(lambda r: r["chat_id"] == ATTENDEE_A and "city buses in Busan" in r["text"], since=mark)
+    assert "Answer from the international-exchange office" in delivered["text"]
+    curate = emu.wait_for(lambda r: r["chat_id"] == STAFF_CHAT and r.get("reply_markup") and "teach" in r["text"], since=mark)
+    scope = next(d for _, d in buttons(curate) if d.endswith(":webinar"))
+    edits = len(emu.edited)
+    emu.press_button(STAFF, curate["message_id"], scope, chat_id=STAFF_CHAT)
+    emu.wait_for_edit(lambda r: r["chat_id"] == STAFF_CHAT and "Added" in r["text"], since=edits, timeout=60)
+
+    # a paraphrase by another attendee is answered at once from the curated answer
+    mark = emu.mark()
+    emu.send_text(ATTENDEE_B, "Can I pay with my Hanbit Pass when I ride a bus in Busan?")
+    paraphrase = reply_to(emu, ATTENDEE_B, mark, markup=True)
+    assert "March 2027" in paraphrase["text"]
+    assert "international-exchange office" in paraphrase["text"]  # cited as the office's answer
+
+    # nothing attendee A wrote reached attendee B: the curated answer shows only the office's words
+    b_texts = " ".join(r["text"] or "" for r in emu.messages_to(ATTENDEE_B))
+    assert question not in b_texts
+
+    # a 👎 sends the answer to the queue as well
+    down = next(d for text, d in buttons(paraphrase) if text == "👎")
+    mark = emu.mark()
+    emu.press_button(ATTENDEE_B, paraphrase["message_id"], down)
+    emu.wait_for(lambda r: r["chat_id"] == STAFF_CHAT and "👎" in r["text"] and "ride a bus" in r["text"], since=mark)
+    mark = emu.mark()
+    emu.send_text(STAFF, "/pending")
+    assert "ride a bus in Busan" in reply_to(emu, STAFF, mark)["text"]
+
+    # survey: attendee A rates 5
+    mark = emu.mark()
+    emu.send_text(STAFF, f"/survey {code}")
+    rating = emu.wait_for(lambda r: r["chat_id"] == ATTENDEE_A and r.get("reply_markup"), since=mark)
+    five = next(d for text, d in buttons(rating) if text == "5")
+    emu.press_button(ATTENDEE_A, rating["message_id"], five)
+    assert "2" in reply_to(emu, STAFF, mark)["text"]  # sent to both attendees
+    prompt = emu.wait_for(lambda r: r["chat_id"] == ATTENDEE_A and "comment" in (r["text"] or ""), since=mark)
+    mark = emu.mark()
+    emu.send_text(ATTENDEE_A, "Very useful, thank you.", reply_to_message_id=prompt["message_id"])
+    assert "Thank you for your comment" in reply_to(emu, ATTENDEE_A, mark)["text"]
+
+    # the report: Markdown, CSV and a chart
+    mark = emu.mark()
+    emu.send_text(STAFF, f"/report {code}")
+    md = emu.wait_for(lambda r: r["chat_id"] == STAFF and (r.get("filename") or "").endswith(".md"), since=mark)
+    csv_file = emu.wait_for(lambda r: r["chat_id"] == STAFF and (r.get("filename") or "").endswith(".csv"), since=mark)
+    chart = emu.wait_for(lambda r: r["chat_id"] == STAFF and r["method"] == "sendPhoto", since=mark)
+    assert b"Smart transit card webinar" in md["document"] or code.encode() in md["document"]
+    assert csv_file["document"].startswith(b"\xef\xbb\xbf") and chart["document"].startswith(b"\x89PNG")
+
+    # a broadcast to a user who blocked the bot
+    emu.block(ATTENDEE_B)
+    mark = emu.mark()
+    emu.send_text(STAFF, f"/broadcast {code} Slides are now on the city website.")
+    result = reply_to(emu, STAFF, mark)["text"]
+    assert "1 delivered" in result and "1 blocked" in result
+    emu.unblock(ATTENDEE_B)
+
+    # closing the webinar: new questions from its link get a polite goodbye
+    mark = emu.mark()
+    emu.send_text(STAFF, f"/webinar close {code}")
+    reply_to(emu, STAFF, mark)
+    mark = emu.mark()
+    emu.send_text(ATTENDEE_A, "One more question about fares?")
+    assert "has ended" in reply_to(emu, ATTENDEE_A, mark)["text"]
+
+
+def test_an_unknown_webinar_link_is_explained(env: tuple[BotApiEmulator, Path]) -> None:
+    emu, _ = env
+    mark = emu.mark()
+    emu.send_text(OUTSIDER, "/start w_doesnotexist1")
+    assert "not valid" in reply_to(emu, OUTSIDER, mark)["text"]
+
+
+def test_non_staff_cannot_use_webinar_commands(env: tuple[BotApiEmulator, Path]) -> None:
+    emu, _ = env
+    for command in ("/webinar list", "/pending", "/report x", "/broadcast x hi"):
+        mark = emu.mark()
+        emu.send_text(OUTSIDER, command)
+        assert "staff" in reply_to(emu, OUTSIDER, mark)["text"]
