@@ -33,19 +33,46 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path)
     args = parser.parse_args()
     data = args.data_dir or Path(tempfile.mkdtemp(prefix="bot-load-")) / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TELEGRAM_", "BOT_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TELEGRAM_", "BOT_"))
+    }
     if args.data_dir is None:
-        subprocess.run([sys.executable, "-m", "bot", "--data-dir", str(data), "ingest", str(ROOT / "knowledge")],
-                       check=True, env=env, stdout=subprocess.DEVNULL)
-    questions = [json.loads(line)["question"] for line in (ROOT / "knowledge" / "eval.jsonl").read_text().splitlines()]
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bot",
+                "--data-dir",
+                str(data),
+                "ingest",
+                str(ROOT / "knowledge"),
+            ],
+            check=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+    questions = [
+        json.loads(line)["question"]
+        for line in (ROOT / "knowledge" / "eval.jsonl").read_text().splitlines()
+    ]
     with BotApiEmulator(token=TOKEN, bot_username="load_bot", max_poll_timeout=1.0) as emu:
         users = [1000 + i for i in range(args.users)]
         for uid in users:
             emu.user(uid, f"U{uid}", "en")
-        env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=emu.base_url, BOT_DATA_DIR=str(data),
-                   RATE_LIMIT_QUESTIONS="1000", LOG_LEVEL="WARNING")
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env.update(
+            TELEGRAM_BOT_TOKEN=TOKEN,
+            TELEGRAM_API_BASE_URL=emu.base_url,
+            BOT_DATA_DIR=str(data),
+            RATE_LIMIT_QUESTIONS="1000",
+            LOG_LEVEL="WARNING",
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             emu.wait_until_polling(timeout=120)
             sent_at: dict[tuple[int, int], float] = {}
@@ -59,7 +86,9 @@ def main() -> int:
             total = len(sent_at)
             deadline = time.monotonic() + 600
             while time.monotonic() < deadline:
-                answered = [r for r in emu.sent if r["method"] == "sendMessage" and r.get("reply_markup")]
+                answered = [
+                    r for r in emu.sent if r["method"] == "sendMessage" and r.get("reply_markup")
+                ]
                 if len(answered) >= total:
                     break
                 time.sleep(0.2)
@@ -76,10 +105,14 @@ def main() -> int:
             latencies.sort()
             p50 = latencies[len(latencies) // 2]
             p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
-            print("| users | questions | answered | seconds | updates/s | reply p50 ms | reply p95 ms |")
+            print(
+                "| users | questions | answered | seconds | updates/s | reply p50 ms | reply p95 ms |"
+            )
             print("|---|---|---|---|---|---|---|")
-            print(f"| {args.users} | {total} | {len(answered)} | {elapsed:.1f} | {len(answered) / elapsed:.1f} | "
-                  f"{p50:.0f} | {p95:.0f} |")
+            print(
+                f"| {args.users} | {total} | {len(answered)} | {elapsed:.1f} | {len(answered) / elapsed:.1f} | "
+                f"{p50:.0f} | {p95:.0f} |"
+            )
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)

@@ -14,7 +14,6 @@ import json
 import logging
 import platform
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -47,16 +46,22 @@ def pct(values: list[float], q: float) -> float:
 
 def settings_for(data: Path) -> Settings:
     """Return settings on a scratch data dir, isolated from .env."""
-    return Settings(_env_file=None, bot_data_dir=data, partners_file=ROOT / "knowledge" / "partners.yaml")  # type: ignore[call-arg]
+    return Settings(
+        _env_file=None, bot_data_dir=data, partners_file=ROOT / "knowledge" / "partners.yaml"
+    )  # type: ignore[call-arg]
 
 
-def bench_ingest(embedder: E5Embedder, analyzer: Analyzer, work: Path) -> tuple[dict[str, float], Services]:
+def bench_ingest(
+    embedder: E5Embedder, analyzer: Analyzer, work: Path
+) -> tuple[dict[str, float], Services]:
     """Ingest the sample knowledge base from scratch; compare with embedding the same chunks alone."""
     services = build_services(settings_for(work / "sample"), embedder=embedder, analyzer=analyzer)
     started = time.perf_counter()
     report = services.ingestor.ingest([ROOT / "knowledge"])
     total = time.perf_counter() - started
-    chunks = services.store.chunks([c for d in services.store.documents() for c in services.store.chunk_ids(d.source)])
+    chunks = services.store.chunks(
+        [c for d in services.store.documents() for c in services.store.chunk_ids(d.source)]
+    )
     texts = [embedding_text(c) for c in chunks.values()]
     tokens = sum(embedder.count_tokens(t) for t in texts)
     t0 = time.perf_counter()
@@ -64,15 +69,25 @@ def bench_ingest(embedder: E5Embedder, analyzer: Analyzer, work: Path) -> tuple[
         embedder.embed_passages(texts[i : i + 32])
     pure = time.perf_counter() - t0
     return {
-        "files": report.files, "chunks": report.chunks, "tokens": tokens, "seconds": total,
-        "chunks_per_s": report.chunks / total, "tokens_per_s": tokens / total,
-        "embed_seconds": pure, "embed_tokens_per_s": tokens / pure, "ratio": total / pure,
+        "files": report.files,
+        "chunks": report.chunks,
+        "tokens": tokens,
+        "seconds": total,
+        "chunks_per_s": report.chunks / total,
+        "tokens_per_s": tokens / total,
+        "embed_seconds": pure,
+        "embed_tokens_per_s": tokens / pure,
+        "ratio": total / pure,
     }, services
 
 
-def build_synthetic(source: Services, size: int, work: Path, embedder: E5Embedder, analyzer: Analyzer) -> Services:
+def build_synthetic(
+    source: Services, size: int, work: Path, embedder: E5Embedder, analyzer: Analyzer
+) -> Services:
     """Fill a fresh store with `size` chunks made from the sample corpus's real vectors and terms."""
-    services = build_services(settings_for(work / f"syn{size}"), embedder=embedder, analyzer=analyzer)
+    services = build_services(
+        settings_for(work / f"syn{size}"), embedder=embedder, analyzer=analyzer
+    )
     got = source.retriever.vectors._collection.get(include=["embeddings"])  # noqa: SLF001
     ids, vectors = got["ids"], np.asarray(got["embeddings"], dtype=np.float32)
     chunks = source.store.chunks(ids)
@@ -86,16 +101,38 @@ def build_synthetic(source: Services, size: int, work: Path, embedder: E5Embedde
             base = chunks[ids[picks[0]]]
             doc = base.doc
             source_name = f"synthetic/{d // per_doc:05d}-{doc.source}"
-            s.add(DocumentRow(source=source_name, root="", content_hash=str(d), title=doc.title, kind=doc.kind,
-                              partner=doc.partner, date=doc.date, language=doc.language,
-                              visibility=doc.visibility.value, webinar="", chunk_count=n))
+            s.add(
+                DocumentRow(
+                    source=source_name,
+                    root="",
+                    content_hash=str(d),
+                    title=doc.title,
+                    kind=doc.kind,
+                    partner=doc.partner,
+                    date=doc.date,
+                    language=doc.language,
+                    visibility=doc.visibility.value,
+                    webinar="",
+                    chunk_count=n,
+                )
+            )
             s.flush()  # the document row first: chunks reference it
             for j, p in enumerate(picks):
                 c = chunks[ids[p]]
                 origin.append((f"s{d + j:07d}", ids[p]))
-                s.add(ChunkRow(id=f"s{d + j:07d}", source=source_name, ordinal=j, heading=c.heading, text=c.text,
-                               sentences=list(c.sentences), terms=list(c.tokens), language=c.language,
-                               sentence_terms=[list(x) for x in c.sentence_terms]))
+                s.add(
+                    ChunkRow(
+                        id=f"s{d + j:07d}",
+                        source=source_name,
+                        ordinal=j,
+                        heading=c.heading,
+                        text=c.text,
+                        sentences=list(c.sentences),
+                        terms=list(c.tokens),
+                        language=c.language,
+                        sentence_terms=[list(x) for x in c.sentence_terms],
+                    )
+                )
     # vectors: the picked real vector plus noise, renormalised (cosine to the original ≈ 0.95)
     index = {cid: k for k, cid in enumerate(ids)}
     for start in range(0, len(origin), 2000):
@@ -124,8 +161,13 @@ def bench_queries(services: Services, questions: list[str], repeat: int = 1) -> 
             t0 = time.perf_counter()
             services.extractive.answer(q, asker)
             answer.append((time.perf_counter() - t0) * 1000)
-    return {"n": len(retrieve), "retrieve_p50": pct(retrieve, 0.5), "retrieve_p95": pct(retrieve, 0.95),
-            "answer_p50": pct(answer, 0.5), "answer_p95": pct(answer, 0.95)}
+    return {
+        "n": len(retrieve),
+        "retrieve_p50": pct(retrieve, 0.5),
+        "retrieve_p95": pct(retrieve, 0.95),
+        "answer_p50": pct(answer, 0.5),
+        "answer_p95": pct(answer, 0.95),
+    }
 
 
 def main() -> int:
@@ -137,16 +179,22 @@ def main() -> int:
     work = args.keep or Path(tempfile.mkdtemp(prefix="exchange-bench-"))
     embedder, analyzer = E5Embedder(), Analyzer()
     analyzer.warm_up()
-    print(f"# Benchmarks — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
-          f"{platform.python_version()}, {__import__('os').cpu_count()} cores\n")
+    print(
+        f"# Benchmarks — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
+        f"{platform.python_version()}, {__import__('os').cpu_count()} cores\n"
+    )
 
     ingest, sample = bench_ingest(embedder, analyzer, work)
     print("## Ingest (sample knowledge base, from scratch)\n")
-    print("| files | chunks | e5 tokens | seconds | chunks/s | tokens/s | embedding only (s) | ingest ÷ embedding |")
+    print(
+        "| files | chunks | e5 tokens | seconds | chunks/s | tokens/s | embedding only (s) | ingest ÷ embedding |"
+    )
     print("|---|---|---|---|---|---|---|---|")
-    print(f"| {ingest['files']} | {ingest['chunks']} | {ingest['tokens']} | {ingest['seconds']:.1f} | "
-          f"{ingest['chunks_per_s']:.1f} | {ingest['tokens_per_s']:.0f} | {ingest['embed_seconds']:.1f} | "
-          f"{ingest['ratio']:.2f} |\n")
+    print(
+        f"| {ingest['files']} | {ingest['chunks']} | {ingest['tokens']} | {ingest['seconds']:.1f} | "
+        f"{ingest['chunks_per_s']:.1f} | {ingest['tokens_per_s']:.0f} | {ingest['embed_seconds']:.1f} | "
+        f"{ingest['ratio']:.2f} |\n"
+    )
 
     questions_file = ROOT / "knowledge" / "eval.jsonl"
     questions = load_questions(questions_file)
@@ -156,8 +204,10 @@ def main() -> int:
     for mode in ("dense", "sparse", "rrf", "hybrid"):
         sample.retriever.mode = mode
         row = run_eval(sample, questions, k=5)["groups"]["all"]
-        print(f"| {mode} | {row['hit@1']:.3f} | {row['recall@k']:.3f} | {row['mrr']:.3f} | {row['answer_hit']:.3f} | "
-              f"{row['decline_acc']:.3f} | {row['false_decline']:.3f} |")
+        print(
+            f"| {mode} | {row['hit@1']:.3f} | {row['recall@k']:.3f} | {row['mrr']:.3f} | {row['answer_hit']:.3f} | "
+            f"{row['decline_acc']:.3f} | {row['false_decline']:.3f} |"
+        )
     sample.retriever.mode = "hybrid"
     report = run_eval(sample, questions, k=5)
     print("\nPer language (hybrid):\n")
@@ -167,25 +217,34 @@ def main() -> int:
         if lang == "all":
             continue
         fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-        print(f"| {lang} | {row['n']} | {fmt(row['hit@1'])} | {fmt(row['recall@k'])} | {fmt(row['mrr'])} | "
-              f"{fmt(row['answer_hit'])} | {fmt(row['decline_acc'])} |")
+        print(
+            f"| {lang} | {row['n']} | {fmt(row['hit@1'])} | {fmt(row['recall@k'])} | {fmt(row['mrr'])} | "
+            f"{fmt(row['answer_hit'])} | {fmt(row['decline_acc'])} |"
+        )
 
     print("\n## Query latency (hybrid, extractive; question embedding included, no LLM)\n")
-    print("| chunks | queries | retrieve p50 ms | retrieve p95 ms | answer p50 ms | answer p95 ms | build s |")
+    print(
+        "| chunks | queries | retrieve p50 ms | retrieve p95 ms | answer p50 ms | answer p95 ms | build s |"
+    )
     print("|---|---|---|---|---|---|---|")
     texts = [q.question for q in questions]
     bench_queries(sample, texts[:10])  # warm caches
     row = bench_queries(sample, texts)
-    print(f"| {sample.store.count_chunks()} (sample) | {row['n']} | {row['retrieve_p50']:.1f} | {row['retrieve_p95']:.1f} | "
-          f"{row['answer_p50']:.1f} | {row['answer_p95']:.1f} | - |")
+    print(
+        f"| {sample.store.count_chunks()} (sample) | {row['n']} | {row['retrieve_p50']:.1f} | {row['retrieve_p95']:.1f} | "
+        f"{row['answer_p50']:.1f} | {row['answer_p95']:.1f} | - |"
+    )
     for size in args.sizes:
         t0 = time.perf_counter()
         synthetic = build_synthetic(sample, size, work, embedder, analyzer)
         built = time.perf_counter() - t0
         bench_queries(synthetic, texts[:10])
         row = bench_queries(synthetic, texts)
-        print(f"| {size} | {row['n']} | {row['retrieve_p50']:.1f} | {row['retrieve_p95']:.1f} | "
-              f"{row['answer_p50']:.1f} | {row['answer_p95']:.1f} | {built:.0f} |", flush=True)
+        print(
+            f"| {size} | {row['n']} | {row['retrieve_p50']:.1f} | {row['retrieve_p95']:.1f} | "
+            f"{row['answer_p50']:.1f} | {row['answer_p95']:.1f} | {built:.0f} |",
+            flush=True,
+        )
         synthetic.close()
     sample.close()
     if not args.keep:

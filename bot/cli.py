@@ -29,15 +29,22 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser; other tools script these names, keep them stable."""
-    parser = _Parser(prog="exchange-bot", description="Cited answers over a city's exchange documents.")
-    parser.add_argument("--data-dir", type=Path, help="where the index and database live (BOT_DATA_DIR)")
+    parser = _Parser(
+        prog="exchange-bot", description="Cited answers over a city's exchange documents."
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, help="where the index and database live (BOT_DATA_DIR)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("ingest", help="read files or folders into the knowledge base")
     p.add_argument("paths", nargs="+", type=Path)
-    p.add_argument("--visibility", choices=[v.value for v in Visibility],
-                   help="for files without metadata (default: internal)")
+    p.add_argument(
+        "--visibility",
+        choices=[v.value for v in Visibility],
+        help="for files without metadata (default: internal)",
+    )
 
     p = sub.add_parser("ask", help="answer a question (QUESTION '-' reads one per line from stdin)")
     p.add_argument("question")
@@ -53,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--fusion", choices=list(FUSION_MODES), help="override the fusion mode")
 
-    sub.add_parser("run", help="run the bot: Telegram when TELEGRAM_BOT_TOKEN is set, else console chat")
+    sub.add_parser(
+        "run", help="run the bot: Telegram when TELEGRAM_BOT_TOKEN is set, else console chat"
+    )
 
     from bot.scheduling.cli import add_meetings_parser
 
@@ -74,7 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs index building at DEBUG by default
+    logging.getLogger("bm25s").setLevel(
+        logging.WARNING
+    )  # it logs index building at DEBUG by default
     try:
         overrides: dict[str, Any] = {}
         if args.data_dir is not None:
@@ -155,8 +166,13 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "mode": answer.mode,
         "sources": [
             {
-                "n": c.n, "source": c.source, "title": c.title, "heading": c.heading,
-                "text": c.text, "score": c.score, "visibility": c.visibility.value,
+                "n": c.n,
+                "source": c.source,
+                "title": c.title,
+                "heading": c.heading,
+                "text": c.text,
+                "score": c.score,
+                "visibility": c.visibility.value,
             }
             for c in answer.citations
         ],
@@ -184,7 +200,11 @@ def cited_numbers(answer: Answer) -> set[int]:
     """Return the citation numbers the answer text actually uses."""
     import re
 
-    found = {int(n) for group in re.findall(r"\[([\d,\s]+)\]", answer.text) for n in re.findall(r"\d+", group)}
+    found = {
+        int(n)
+        for group in re.findall(r"\[([\d,\s]+)\]", answer.text)
+        for n in re.findall(r"\d+", group)
+    }
     return {c.n for c in answer.citations if c.n in found}
 
 
@@ -195,7 +215,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError("the question is empty")
     services = _services(settings)
     _require_documents(services)
-    questions = (line.strip() for line in sys.stdin) if args.question == "-" else iter([args.question])
+    questions = (
+        (line.strip() for line in sys.stdin) if args.question == "-" else iter([args.question])
+    )
     for question in questions:
         if not question:
             continue
@@ -231,8 +253,14 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
             from bot.i18n import t
             from bot.nlp import detect_language
 
-            print(t("question_too_long", detect_language(question), length=len(question),
-                    limit=settings.max_question_chars))
+            print(
+                t(
+                    "question_too_long",
+                    detect_language(question),
+                    length=len(question),
+                    limit=settings.max_question_chars,
+                )
+            )
             continue
         print(answer_text(services.answerer.answer(question, asker)), end="\n\n", flush=True)
     services.close()
@@ -260,7 +288,17 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 def format_report(report: dict[str, Any]) -> str:
     """Render an eval report as a small table."""
-    cols = ["n", "hit@1", "recall@k", "mrr", "answer_hit", "decline_acc", "false_decline", "p50_ms", "p95_ms"]
+    cols = [
+        "n",
+        "hit@1",
+        "recall@k",
+        "mrr",
+        "answer_hit",
+        "decline_acc",
+        "false_decline",
+        "p50_ms",
+        "p95_ms",
+    ]
     lines = [f"{'group':<8}" + "".join(f"{c:>14}" for c in cols)]
     for group, row in report["groups"].items():
         cells = []
@@ -293,7 +331,11 @@ def cmd_meetings(args: argparse.Namespace, settings: Settings) -> int:
 
 
 _COMMANDS = {
-    "ingest": cmd_ingest, "ask": cmd_ask, "chat": cmd_chat, "eval": cmd_eval, "run": cmd_run,
+    "ingest": cmd_ingest,
+    "ask": cmd_ask,
+    "chat": cmd_chat,
+    "eval": cmd_eval,
+    "run": cmd_run,
     "meetings": cmd_meetings,
 }
 

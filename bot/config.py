@@ -20,7 +20,9 @@ def _parse_ids(value: object) -> object:
         try:
             return [int(p) for p in parts]
         except ValueError as exc:
-            raise ValueError(f"expected Telegram user ids separated by commas, got {value!r}") from exc
+            raise ValueError(
+                f"expected Telegram user ids separated by commas, got {value!r}"
+            ) from exc
     if isinstance(value, int):
         return [value]
     return value
@@ -69,13 +71,19 @@ class Settings(BaseSettings):
 
     # meetings with partner cities
     video_url_template: str = "https://meet.jit.si/{room}"
-    meeting_reminder_minutes: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [1440, 15])
+    meeting_reminder_minutes: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [1440, 15]
+    )
     meeting_organizer_email: str = "noreply@exchange-bot.invalid"
     reminder_poll_s: float = Field(30.0, gt=0, le=3600)  # how often due reminders are looked for
 
     # webinar follow-up
-    staff_chat_id: int | None = None  # a staff group for escalations; unset: each staff member privately
-    escalation_repost_after_min: int = Field(60, ge=1)  # an open question is posted again once after this
+    staff_chat_id: int | None = (
+        None  # a staff group for escalations; unset: each staff member privately
+    )
+    escalation_repost_after_min: int = Field(
+        60, ge=1
+    )  # an open question is posted again once after this
     broadcast_per_second: float = Field(20.0, gt=0, le=30)  # Telegram allows about 30 messages/s
 
     # ingestion and retrieval knobs
@@ -86,7 +94,9 @@ class Settings(BaseSettings):
     fusion: str = "hybrid"  # hybrid | rrf | dense | sparse
     keyword_weight: float = Field(0.05, ge=0.0, le=1.0)  # hybrid: weight of keyword coverage
     rrf_k: int = Field(60, ge=1)
-    min_relevance: float = Field(0.80, ge=0.0, le=1.0)  # dense cosine below which nothing is grounded
+    min_relevance: float = Field(
+        0.80, ge=0.0, le=1.0
+    )  # dense cosine below which nothing is grounded
     answer_max_sentences: int = Field(3, ge=1, le=10)
     embed_batch_size: int = Field(32, ge=1, le=512)
 
@@ -130,7 +140,9 @@ class Settings(BaseSettings):
             return None
         return value
 
-    @field_validator("telegram_api_base_url", "openai_base_url", "telegram_api_file_url", "telegram_webhook_url")
+    @field_validator(
+        "telegram_api_base_url", "openai_base_url", "telegram_api_file_url", "telegram_webhook_url"
+    )
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is None or value == "":
@@ -164,7 +176,10 @@ class Settings(BaseSettings):
     @property
     def sqlite_url(self) -> str:
         """Return the database URL (SQLite in the data directory unless set)."""
-        return self.database_url or f"sqlite:///{(self.bot_data_dir / 'exchange_bot.sqlite3').resolve()}"
+        return (
+            self.database_url
+            or f"sqlite:///{(self.bot_data_dir / 'exchange_bot.sqlite3').resolve()}"
+        )
 
 
 def load_settings(**overrides: object) -> Settings:

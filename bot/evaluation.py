@@ -78,7 +78,8 @@ def run_eval(services: Any, questions: list[EvalQuestion], k: int = 5) -> dict[s
                 "answerable": q.answerable,
                 "rank": rank,
                 "grounded": answer.grounded,
-                "answer_hit": answer.grounded and all(s.lower() in answer_text for s in q.answer_contains),
+                "answer_hit": answer.grounded
+                and all(s.lower() in answer_text for s in q.answer_contains),
                 "latency_ms": latency,
                 "top_source": sources[0] if sources else None,
             }
@@ -108,7 +109,9 @@ def _metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "answer_hit": sum(1 for r in answerable if r["answer_hit"]) / n if n else None,
         "false_decline": sum(1 for r in answerable if not r["grounded"]) / n if n else None,
         "decline_acc": (
-            sum(1 for r in unanswerable if not r["grounded"]) / len(unanswerable) if unanswerable else None
+            sum(1 for r in unanswerable if not r["grounded"]) / len(unanswerable)
+            if unanswerable
+            else None
         ),
         "p50_ms": round(_pct(latencies, 0.5), 1),
         "p95_ms": round(_pct(latencies, 0.95), 1),

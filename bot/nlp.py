@@ -16,25 +16,153 @@ _LATIN_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _VI_CHARS = set("ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ")
 _DE_CHARS = set("äöüß")
 _DE_WORDS = {
-    "der", "die", "das", "und", "ist", "wer", "wie", "was", "welche", "welcher", "wann", "mit",
-    "für", "nicht", "ein", "eine", "den", "dem", "des", "zu", "von", "auf", "im", "sind", "wird",
-    "werden", "kosten", "stadt", "trägt", "vereinbarung", "partnerschaft", "gibt", "es", "bei",
+    "der",
+    "die",
+    "das",
+    "und",
+    "ist",
+    "wer",
+    "wie",
+    "was",
+    "welche",
+    "welcher",
+    "wann",
+    "mit",
+    "für",
+    "nicht",
+    "ein",
+    "eine",
+    "den",
+    "dem",
+    "des",
+    "zu",
+    "von",
+    "auf",
+    "im",
+    "sind",
+    "wird",
+    "werden",
+    "kosten",
+    "stadt",
+    "trägt",
+    "vereinbarung",
+    "partnerschaft",
+    "gibt",
+    "es",
+    "bei",
 }
 _VI_WORDS = {"và", "của", "là", "có", "không", "những", "các", "được", "cho", "thành", "phố"}
 
 # Terms that carry no meaning for keyword search.
 _EN_STOP = {
-    "a", "an", "the", "of", "to", "in", "on", "for", "and", "or", "is", "are", "was", "were", "be",
-    "by", "with", "at", "as", "it", "its", "this", "that", "these", "those", "what", "which", "who",
-    "whom", "how", "when", "where", "why", "do", "does", "did", "can", "could", "should", "would",
-    "will", "shall", "may", "our", "we", "us", "you", "your", "they", "their", "there", "from",
-    "about", "much", "many", "any", "have", "has", "had", "i", "me", "my", "if", "than", "then",
-    "so", "not", "no", "yes", "per", "into", "each", "under", "over", "also", "tell", "please",
+    "a",
+    "an",
+    "the",
+    "of",
+    "to",
+    "in",
+    "on",
+    "for",
+    "and",
+    "or",
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "by",
+    "with",
+    "at",
+    "as",
+    "it",
+    "its",
+    "this",
+    "that",
+    "these",
+    "those",
+    "what",
+    "which",
+    "who",
+    "whom",
+    "how",
+    "when",
+    "where",
+    "why",
+    "do",
+    "does",
+    "did",
+    "can",
+    "could",
+    "should",
+    "would",
+    "will",
+    "shall",
+    "may",
+    "our",
+    "we",
+    "us",
+    "you",
+    "your",
+    "they",
+    "their",
+    "there",
+    "from",
+    "about",
+    "much",
+    "many",
+    "any",
+    "have",
+    "has",
+    "had",
+    "i",
+    "me",
+    "my",
+    "if",
+    "than",
+    "then",
+    "so",
+    "not",
+    "no",
+    "yes",
+    "per",
+    "into",
+    "each",
+    "under",
+    "over",
+    "also",
+    "tell",
+    "please",
 }
-_STOP = _EN_STOP | _DE_WORDS | _VI_WORDS | {"er", "sie", "wir", "uns", "ich", "man", "oder", "zum", "zur", "am"}
+_STOP = (
+    _EN_STOP
+    | _DE_WORDS
+    | _VI_WORDS
+    | {"er", "sie", "wir", "uns", "ich", "man", "oder", "zum", "zur", "am"}
+)
 # Kiwi tags kept as terms: nouns, verb/adjective stems, roots, numbers, foreign words, hanja.
 _KEEP_TAGS = ("NNG", "NNP", "NR", "NP", "VV", "VA", "XR", "SL", "SH", "SN", "MAG")
-_KO_STOP = {"하", "있", "되", "없", "것", "수", "등", "및", "그", "이", "저", "무엇", "어떻", "누구", "언제", "어디", "얼마", "무슨", "어느", "알려주"}
+_KO_STOP = {
+    "하",
+    "있",
+    "되",
+    "없",
+    "것",
+    "수",
+    "등",
+    "및",
+    "그",
+    "이",
+    "저",
+    "무엇",
+    "어떻",
+    "누구",
+    "언제",
+    "어디",
+    "얼마",
+    "무슨",
+    "어느",
+    "알려주",
+}
 
 _SENT_END = re.compile(
     r"(?<=[.!?。;])\s+(?=\(?[a-z0-9]{1,3}\)\s|[\"'(\[]?[A-Z0-9ÄÖÜĐ\u00C0-\u024F\u1E00-\u1EFF\uac00-\ud7a3])"
@@ -81,7 +209,9 @@ def detect_language(text: str) -> str:
     words = _LATIN_WORD.findall(lowered)
     if vi >= 2 or (vi and any(w in _VI_WORDS for w in words)):
         return "vi"
-    de_score = sum(1 for ch in lowered if ch in _DE_CHARS) + 2 * sum(1 for w in words if w in _DE_WORDS)
+    de_score = sum(1 for ch in lowered if ch in _DE_CHARS) + 2 * sum(
+        1 for w in words if w in _DE_WORDS
+    )
     en_score = 2 * sum(1 for w in words if w in _EN_STOP)
     if de_score > en_score:
         return "de"
@@ -112,7 +242,9 @@ class Analyzer:
     def split_sentences(self, text: str) -> list[str]:
         """Split text into sentences: Kiwi for Korean runs, punctuation rules elsewhere."""
         out: list[str] = []
-        for para in re.split(r"\n\s*\n|\n(?=\s*(?:[-*•·▪]|\d+[.)]|제\s*\d+\s*조)\s)|\s(?=[①-⑳]\s?)", text):
+        for para in re.split(
+            r"\n\s*\n|\n(?=\s*(?:[-*•·▪]|\d+[.)]|제\s*\d+\s*조)\s)|\s(?=[①-⑳]\s?)", text
+        ):
             para = " ".join(para.split())
             if not para:
                 continue
@@ -122,7 +254,9 @@ class Analyzer:
             else:
                 pieces = [para]
             for piece in pieces:
-                out.extend(_merge_abbreviations([s.strip() for s in _SENT_END.split(piece) if s.strip()]))
+                out.extend(
+                    _merge_abbreviations([s.strip() for s in _SENT_END.split(piece) if s.strip()])
+                )
         return out
 
     def terms(self, text: str) -> list[str]:
@@ -139,13 +273,14 @@ class Analyzer:
                 form = tok.form.lower()
                 if tag == "SL":
                     terms.extend(_latin_terms(form))
-                elif form not in _KO_STOP and (len(form) > 1 or tag in ("NNG", "NNP", "SH", "SN", "XR")):
+                elif form not in _KO_STOP and (
+                    len(form) > 1 or tag in ("NNG", "NNP", "SH", "SN", "XR")
+                ):
                     terms.append(form)
         else:
             terms.extend(_latin_terms(text.lower()))
             terms.extend(re.findall(r"\d+(?:[.,]\d+)*", text))
         return terms
-
 
     def proper_nouns(self, text: str) -> list[str]:
         """Return the Korean proper nouns Kiwi finds (place and person names)."""
@@ -156,7 +291,10 @@ class Analyzer:
         return [tok.form.lower() for tok in tokens if tok.tag == "NNP"]
 
 
-_ABBREV = re.compile(r"(?:^|\s)(?:p|pp|no|nr|art|abs|dr|mr|mrs|ms|st|vs|etc|e\.g|i\.e|z\.b|ca|approx|tel|fig)\.$", re.I)
+_ABBREV = re.compile(
+    r"(?:^|\s)(?:p|pp|no|nr|art|abs|dr|mr|mrs|ms|st|vs|etc|e\.g|i\.e|z\.b|ca|approx|tel|fig)\.$",
+    re.I,
+)
 
 
 def _merge_abbreviations(pieces: list[str]) -> list[str]:

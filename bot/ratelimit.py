@@ -11,7 +11,9 @@ from collections.abc import Callable, Hashable
 class RateLimiter:
     """Allow at most `limit` events per `window` seconds for each key."""
 
-    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, limit: int, window: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         if limit < 1 or window <= 0:
             raise ValueError("limit must be >= 1 and window > 0")
         self.limit = limit

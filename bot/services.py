@@ -83,20 +83,33 @@ def build_services(
     )
     keywords = BM25Index(data / "bm25")
     ingestor = Ingestor(
-        store, vectors, keywords, embedder, analyzer,
+        store,
+        vectors,
+        keywords,
+        embedder,
+        analyzer,
         max_tokens=settings.chunk_max_tokens,
         overlap_sentences=settings.chunk_overlap_sentences,
         batch_size=settings.embed_batch_size,
     )
     retriever = HybridRetriever(
-        store, vectors, keywords, embedder, analyzer,
+        store,
+        vectors,
+        keywords,
+        embedder,
+        analyzer,
         glossary=Glossary.from_directory(settings.partners_file, analyzer),
-        candidates=settings.retrieval_candidates, mode=settings.fusion, rrf_k=settings.rrf_k,
+        candidates=settings.retrieval_candidates,
+        mode=settings.fusion,
+        rrf_k=settings.rrf_k,
         keyword_weight=settings.keyword_weight,
     )
     judge = EvidenceJudge(retriever, settings.min_relevance)
     extractive = ExtractiveAnswerer(
-        retriever, judge, top_k=settings.retrieval_top_k, max_sentences=settings.answer_max_sentences
+        retriever,
+        judge,
+        top_k=settings.retrieval_top_k,
+        max_sentences=settings.answer_max_sentences,
     )
     answerer: Answerer = extractive
     llm_model: Any = None
@@ -106,31 +119,58 @@ def build_services(
         if chat_model is None:
             key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
             chat_model = build_chat_model(
-                settings.openai_base_url, key, settings.openai_model,
-                settings.openai_timeout_s, settings.openai_max_retries,
+                settings.openai_base_url,
+                key,
+                settings.openai_model,
+                settings.openai_timeout_s,
+                settings.openai_max_retries,
             )
         answerer = LLMAnswerer(chat_model, extractive, load_prompts())
         llm_model = chat_model
-        log.info("answers: LLM %s at %s", settings.openai_model, settings.openai_base_url or "OpenAI")
+        log.info(
+            "answers: LLM %s at %s", settings.openai_model, settings.openai_base_url or "OpenAI"
+        )
     accounts = AccountService(
-        db, settings.staff_user_ids, settings.admin_user_ids,
-        invite_ttl=timedelta(days=settings.invite_ttl_days), public_access=settings.public_access,
+        db,
+        settings.staff_user_ids,
+        settings.admin_user_ids,
+        invite_ttl=timedelta(days=settings.invite_ttl_days),
+        public_access=settings.public_access,
     )
     limiter = RateLimiter(settings.rate_limit_questions, settings.rate_limit_window_s)
     scheduling, parser = _scheduling(settings, db, llm_model)
     return Services(
-        settings, db, store, ingestor, retriever, answerer, extractive, analyzer, embedder,
-        accounts, FeedbackService(db), limiter, scheduling, parser,
-        WebinarService(db), EscalationService(db), CuratedAnswers(data, ingestor), SurveyService(db),
+        settings,
+        db,
+        store,
+        ingestor,
+        retriever,
+        answerer,
+        extractive,
+        analyzer,
+        embedder,
+        accounts,
+        FeedbackService(db),
+        limiter,
+        scheduling,
+        parser,
+        WebinarService(db),
+        EscalationService(db),
+        CuratedAnswers(data, ingestor),
+        SurveyService(db),
     )
 
 
-def _scheduling(settings: Settings, db: Database, chat_model: Any) -> tuple[SchedulingService | None, MeetingParser | None]:
+def _scheduling(
+    settings: Settings, db: Database, chat_model: Any
+) -> tuple[SchedulingService | None, MeetingParser | None]:
     """Build the meeting services; a broken directory stops start-up, a missing one disables meetings."""
     if not settings.partners_file.exists():
         log.warning("no partner directory at %s: meetings are disabled", settings.partners_file)
         return None, None
-    service = SchedulingService.from_settings(settings, db)  # raises DirectoryError naming the entry
+    service = SchedulingService.from_settings(
+        settings, db
+    )  # raises DirectoryError naming the entry
     rules = RuleBasedParser(service.directory)
     parser: MeetingParser = rules
     if chat_model is not None:

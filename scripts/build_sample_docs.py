@@ -44,7 +44,7 @@ OUT_DIR = ROOT / "knowledge"
 FORMATS = ("pdf", "docx", "hwpx")
 META_KEYS = ("title", "kind", "partner", "date", "language", "visibility")
 # Fixed timestamp so that rebuilding without source changes gives stable files.
-FIXED_TIME = _dt.datetime(2026, 3, 1, 9, 0, 0, tzinfo=_dt.timezone.utc)
+FIXED_TIME = _dt.datetime(2026, 3, 1, 9, 0, 0, tzinfo=_dt.UTC)
 
 FONT_CANDIDATES = [
     "/usr/share/fonts/truetype/nanum/NanumGothic.ttf",
@@ -67,6 +67,7 @@ class BuildError(RuntimeError):
 
 
 # --------------------------------------------------------------------------- parsing
+
 
 @dataclass
 class Block:
@@ -160,7 +161,9 @@ def _parse_blocks(body: str) -> list:
         m = re.match(r"^[-*]\s+(.*)$", stripped)
         if m:
             flush_para()
-            blocks.append(Block("bullet", strip_inline(m.group(1)), level=1 if line.startswith("  ") else 0))
+            blocks.append(
+                Block("bullet", strip_inline(m.group(1)), level=1 if line.startswith("  ") else 0)
+            )
             continue
         m = re.match(r"^(\d+)\.\s+(.*)$", stripped)
         if m:
@@ -201,6 +204,7 @@ def plain_lines(src: Source) -> list:
 
 # --------------------------------------------------------------------------- sidecar
 
+
 def write_sidecar(src: Source) -> Path:
     side = src.out_path.with_name(src.out_path.name + ".meta.yaml")
     out = []
@@ -210,12 +214,17 @@ def write_sidecar(src: Source) -> Path:
             if key == "date" and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
                 out.append(f"{key}: {value}")
             else:
-                out.append(f'{key}: "{value}"' if re.search(r"[:#\[\]{}&*!|>'\"%@`,]", value) else f"{key}: {value}")
+                out.append(
+                    f'{key}: "{value}"'
+                    if re.search(r"[:#\[\]{}&*!|>'\"%@`,]", value)
+                    else f"{key}: {value}"
+                )
     side.write_text("\n".join(out) + "\n", encoding="utf-8")
     return side
 
 
 # --------------------------------------------------------------------------- PDF
+
 
 def find_font() -> tuple[str, str | None]:
     env = os.environ.get("HANBIT_KB_FONT")
@@ -225,7 +234,9 @@ def find_font() -> tuple[str, str | None]:
             bold = cand.replace("NanumGothic.ttf", "NanumGothicBold.ttf")
             return cand, bold if bold != cand and os.path.isfile(bold) else None
     try:
-        out = subprocess.run(["fc-list", ":lang=ko", "file"], capture_output=True, text=True, timeout=10).stdout
+        out = subprocess.run(
+            ["fc-list", ":lang=ko", "file"], capture_output=True, text=True, timeout=10
+        ).stdout
         for line in out.splitlines():
             f = line.split(":", 1)[0].strip()
             if f.lower().endswith(".ttf"):
@@ -258,8 +269,13 @@ def build_pdf(src: Source) -> None:
     fallback = next((f for f in FALLBACK_FONTS if os.path.isfile(f)), None)
     if fallback:
         pdf.add_font("KBFallback", "", fallback)
-        pdf.add_font("KBFallback", "B", fallback.replace("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
-                     if os.path.isfile(fallback.replace("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")) else fallback)
+        pdf.add_font(
+            "KBFallback",
+            "B",
+            fallback.replace("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
+            if os.path.isfile(fallback.replace("DejaVuSans.ttf", "DejaVuSans-Bold.ttf"))
+            else fallback,
+        )
         pdf.set_fallback_fonts(["KBFallback"])
     pdf.set_auto_page_break(True, margin=18)
     pdf.set_margins(20, 18, 20)
@@ -285,8 +301,9 @@ def build_pdf(src: Source) -> None:
             line(f"{b.level}. {b.text}", indent=5, gap=0.8)
         elif b.kind == "table":
             pdf.set_font("KB", "", 9.5)
-            with pdf.table(width=width, line_height=5.8, text_align="LEFT",
-                           headings_style=_pdf_heading_style()) as table:
+            with pdf.table(
+                width=width, line_height=5.8, text_align="LEFT", headings_style=_pdf_heading_style()
+            ) as table:
                 for row in b.rows:
                     r = table.row()
                     for cell in row:
@@ -297,10 +314,12 @@ def build_pdf(src: Source) -> None:
 
 def _pdf_heading_style():
     from fpdf.fonts import FontFace
+
     return FontFace(emphasis="BOLD", fill_color=(225, 232, 242))
 
 
 # --------------------------------------------------------------------------- DOCX
+
 
 def build_docx(src: Source) -> None:
     try:
@@ -310,7 +329,9 @@ def build_docx(src: Source) -> None:
     except ImportError:
         raise BuildError("python-docx is not installed: pip install python-docx") from None
     document = docx.Document()
-    lang_tag = {"ko": "ko-KR", "en": "en-US", "de": "de-DE", "vi": "vi-VN"}.get(src.meta["language"], "en-US")
+    lang_tag = {"ko": "ko-KR", "en": "en-US", "de": "de-DE", "vi": "vi-VN"}.get(
+        src.meta["language"], "en-US"
+    )
     # Korean-capable East Asian font + document language on the Normal style.
     normal = document.styles["Normal"]
     normal.font.size = Pt(10.5)
@@ -410,12 +431,17 @@ def _hwpx_header(meta: dict) -> str:
         f'armStyle="1" letterform="1" midline="1" xHeight="1"/></hh:font></hh:fontface>'
         for lang in langs
     )
-    font_ref = '<hh:fontRef hangul="0" latin="0" hanja="0" japanese="0" other="0" symbol="0" user="0"/>'
-    seven = lambda tag, v: f'<hh:{tag} hangul="{v}" latin="{v}" hanja="{v}" japanese="{v}" other="{v}" symbol="{v}" user="{v}"/>'  # noqa: E731
+    font_ref = (
+        '<hh:fontRef hangul="0" latin="0" hanja="0" japanese="0" other="0" symbol="0" user="0"/>'
+    )
+
+    def seven(tag: str, v: object) -> str:
+        return f'<hh:{tag} hangul="{v}" latin="{v}" hanja="{v}" japanese="{v}" other="{v}" symbol="{v}" user="{v}"/>'
+
     char_prs = "".join(
         f'<hh:charPr id="{i}" height="{h}" textColor="#000000" shadeColor="none" useFontSpace="0" useKerning="0" '
         f'symMark="NONE" borderFillIDRef="1">{font_ref}{seven("ratio", 100)}{seven("spacing", 0)}'
-        f'{seven("relSz", 100)}{seven("offset", 0)}{"<hh:bold/>" if b else ""}'
+        f"{seven('relSz', 100)}{seven('offset', 0)}{'<hh:bold/>' if b else ''}"
         f'<hh:underline type="NONE" shape="SOLID" color="#000000"/><hh:strikeout shape="NONE" color="#000000"/>'
         f'<hh:outline type="NONE"/><hh:shadow type="NONE" color="#B2B2B2" offsetX="10" offsetY="10"/></hh:charPr>'
         for i, (h, b) in enumerate(CHAR_PRS)
@@ -437,7 +463,9 @@ def _hwpx_header(meta: dict) -> str:
             f'connect="0" ignoreMargin="0"/></hh:paraPr>'
         )
 
-    para_prs = para_pr(0, "JUSTIFY", 0, 0) + para_pr(1, "LEFT", 0, 1200) + para_pr(2, "LEFT", 2000, 0)
+    para_prs = (
+        para_pr(0, "JUSTIFY", 0, 0) + para_pr(1, "LEFT", 0, 1200) + para_pr(2, "LEFT", 2000, 0)
+    )
     border_fills = (
         '<hh:borderFill id="1" threeD="0" shadow="0" centerLine="NONE" breakCellSeparateLine="0">'
         '<hh:slash type="NONE" Crooked="0" isCounter="0"/><hh:backSlash type="NONE" Crooked="0" isCounter="0"/>'
@@ -549,28 +577,39 @@ def _hwpx_section(src: Source) -> str:
             paras.append(_hwpx_table(ids, b.rows))
         elif b.kind == "heading":
             cp = {1: 1, 2: 2}.get(b.level, 3)
-            paras.append(_hwpx_para(ids, b.text, char_pr=cp, para_pr=1, style=1 if b.level <= 2 else 2, extra_run=extra))
+            paras.append(
+                _hwpx_para(
+                    ids,
+                    b.text,
+                    char_pr=cp,
+                    para_pr=1,
+                    style=1 if b.level <= 2 else 2,
+                    extra_run=extra,
+                )
+            )
         elif b.kind == "bullet":
-            paras.append(_hwpx_para(ids, ("- " if b.level else "○ ") + b.text, para_pr=2, extra_run=extra))
+            paras.append(
+                _hwpx_para(ids, ("- " if b.level else "○ ") + b.text, para_pr=2, extra_run=extra)
+            )
         elif b.kind == "number":
             paras.append(_hwpx_para(ids, f"{b.level}. {b.text}", para_pr=2, extra_run=extra))
         else:
             paras.append(_hwpx_para(ids, b.text, extra_run=extra))
         first = False
-    return f'{XML_DECL}<hs:sec {XMLNS}>{"".join(paras)}</hs:sec>'
+    return f"{XML_DECL}<hs:sec {XMLNS}>{''.join(paras)}</hs:sec>"
 
 
 def _hwpx_content_hpf(meta: dict) -> str:
     e = _xml_escape
     return (
         f'{XML_DECL}<opf:package {XMLNS} version="" unique-identifier="" id="">'
-        f'<opf:metadata><opf:title>{e(meta["title"])}</opf:title><opf:language>{e(meta["language"])}</opf:language>'
+        f"<opf:metadata><opf:title>{e(meta['title'])}</opf:title><opf:language>{e(meta['language'])}</opf:language>"
         '<opf:meta name="creator" content="text">City of Hanbit, International Exchange Division (fictional)</opf:meta>'
         f'<opf:meta name="subject" content="text">{e(meta.get("kind", ""))}</opf:meta>'
         f'<opf:meta name="description" content="text">visibility={e(meta.get("visibility", ""))}</opf:meta>'
         f'<opf:meta name="CreatedDate" content="text">{e(str(meta.get("date", "")))}T00:00:00Z</opf:meta>'
         f'<opf:meta name="ModifiedDate" content="text">{FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")}</opf:meta>'
-        '</opf:metadata><opf:manifest>'
+        "</opf:metadata><opf:manifest>"
         '<opf:item id="header" href="Contents/header.xml" media-type="application/xml"/>'
         '<opf:item id="section0" href="Contents/section0.xml" media-type="application/xml"/>'
         '<opf:item id="settings" href="settings.xml" media-type="application/xml"/>'
@@ -582,22 +621,30 @@ def _hwpx_content_hpf(meta: dict) -> str:
 def build_hwpx(src: Source) -> None:
     files = [
         ("mimetype", "application/hwp+zip"),
-        ("version.xml",
-         f'{XML_DECL}<hv:HCFVersion xmlns:hv="http://www.hancom.co.kr/hwpml/2011/version" '
-         'tagetApplication="WORDPROCESSOR" major="5" minor="1" micro="1" buildNumber="0" os="1" '
-         'xmlVersion="1.4" application="Hancom Office Hangul" appVersion="12, 0, 0, 0 WIN32LEWindows_10"/>'),
+        (
+            "version.xml",
+            f'{XML_DECL}<hv:HCFVersion xmlns:hv="http://www.hancom.co.kr/hwpml/2011/version" '
+            'tagetApplication="WORDPROCESSOR" major="5" minor="1" micro="1" buildNumber="0" os="1" '
+            'xmlVersion="1.4" application="Hancom Office Hangul" appVersion="12, 0, 0, 0 WIN32LEWindows_10"/>',
+        ),
         ("Contents/header.xml", _hwpx_header(src.meta)),
         ("Contents/section0.xml", _hwpx_section(src)),
-        ("settings.xml",
-         f'{XML_DECL}<ha:HWPApplicationSetting xmlns:ha="{NS["ha"]}" xmlns:config="{NS["config"]}">'
-         '<ha:CaretPosition listIDRef="0" paraIDRef="0" pos="0"/></ha:HWPApplicationSetting>'),
-        ("META-INF/container.xml",
-         f'{XML_DECL}<ocf:container xmlns:ocf="urn:oasis:names:tc:opendocument:xmlns:container" '
-         f'xmlns:hpf="{NS["hpf"]}"><ocf:rootfiles>'
-         '<ocf:rootfile full-path="Contents/content.hpf" media-type="application/hwpml-package+xml"/>'
-         '</ocf:rootfiles></ocf:container>'),
-        ("META-INF/manifest.xml",
-         f'{XML_DECL}<odf:manifest xmlns:odf="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"/>'),
+        (
+            "settings.xml",
+            f'{XML_DECL}<ha:HWPApplicationSetting xmlns:ha="{NS["ha"]}" xmlns:config="{NS["config"]}">'
+            '<ha:CaretPosition listIDRef="0" paraIDRef="0" pos="0"/></ha:HWPApplicationSetting>',
+        ),
+        (
+            "META-INF/container.xml",
+            f'{XML_DECL}<ocf:container xmlns:ocf="urn:oasis:names:tc:opendocument:xmlns:container" '
+            f'xmlns:hpf="{NS["hpf"]}"><ocf:rootfiles>'
+            '<ocf:rootfile full-path="Contents/content.hpf" media-type="application/hwpml-package+xml"/>'
+            "</ocf:rootfiles></ocf:container>",
+        ),
+        (
+            "META-INF/manifest.xml",
+            f'{XML_DECL}<odf:manifest xmlns:odf="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"/>',
+        ),
         ("Contents/content.hpf", _hwpx_content_hpf(src.meta)),
     ]
     stamp = FIXED_TIME.timetuple()[:6]
@@ -611,12 +658,15 @@ def build_hwpx(src: Source) -> None:
 
 # --------------------------------------------------------------------------- verification
 
+
 def extract_text(path: Path, fmt: str) -> str:
     if fmt == "pdf":
         from pypdf import PdfReader
+
         return "\n".join((page.extract_text() or "") for page in PdfReader(str(path)).pages)
     if fmt == "docx":
         import docx
+
         d = docx.Document(str(path))
         parts = [p.text for p in d.paragraphs]
         for t in d.tables:
@@ -625,6 +675,7 @@ def extract_text(path: Path, fmt: str) -> str:
         return "\n".join(parts)
     if fmt == "hwpx":
         from hwp_hwpx_parser import Reader
+
         with Reader(str(path)) as r:
             return r.text
     raise BuildError(f"unknown format {fmt}")
@@ -638,7 +689,9 @@ def verify(src: Source) -> str:
     try:
         text = extract_text(src.out_path, src.fmt)
     except ImportError as exc:
-        raise BuildError(f"cannot verify {src.out_path.name}: {exc} (pip install pypdf python-docx hwp-hwpx-parser)") from None
+        raise BuildError(
+            f"cannot verify {src.out_path.name}: {exc} (pip install pypdf python-docx hwp-hwpx-parser)"
+        ) from None
     hay = _norm(text)
     missing = [ln for ln in plain_lines(src) if ln and _norm(ln) not in hay]
     if missing:
@@ -672,7 +725,9 @@ def main(argv=None) -> int:
                 write_sidecar(src)
             if not args.no_verify:
                 text = verify(src)
-                print(f"ok  {rel}  ({src.out_path.stat().st_size:,} bytes, {len(text):,} chars read back)")
+                print(
+                    f"ok  {rel}  ({src.out_path.stat().st_size:,} bytes, {len(text):,} chars read back)"
+                )
             else:
                 print(f"built {rel}")
     except BuildError as exc:

@@ -23,8 +23,16 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep a developer's own .env and secrets out of the tests."""
-    for name in ("TELEGRAM_BOT_TOKEN", "OPENAI_API_KEY", "OPENAI_BASE_URL", "CHROMA_HOST", "BOT_DATA_DIR",
-                 "DATABASE_URL", "STAFF_USER_IDS", "ADMIN_USER_IDS"):
+    for name in (
+        "TELEGRAM_BOT_TOKEN",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "CHROMA_HOST",
+        "BOT_DATA_DIR",
+        "DATABASE_URL",
+        "STAFF_USER_IDS",
+        "ADMIN_USER_IDS",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -54,7 +62,9 @@ def make_services(tmp_path: Path, embedder: E5Embedder, analyzer: Analyzer) -> I
 
     def factory(data_dir: Path | None = None, **overrides: object) -> Services:
         services = build_services(
-            make_settings(data_dir or tmp_path / "data", **overrides), embedder=embedder, analyzer=analyzer
+            make_settings(data_dir or tmp_path / "data", **overrides),
+            embedder=embedder,
+            analyzer=analyzer,
         )
         built.append(services)
         return services

@@ -20,10 +20,16 @@ SECRET = "---\ntitle: Budget note\nvisibility: internal\nlanguage: en\n---\nThe 
 
 
 def run(*args: str, data: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TELEGRAM_", "BOT_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TELEGRAM_", "BOT_"))
+    }
     return subprocess.run(
         [sys.executable, "-m", "bot", "--data-dir", str(data), *args],
-        input=stdin, capture_output=True, text=True, env=env, timeout=240,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
     )
 
 
@@ -70,10 +76,28 @@ def test_plain_ask_prints_the_answer_and_its_sources(ingested: Path) -> None:
 def test_eval_reports_metrics_per_language(ingested: Path, tmp_path: Path) -> None:
     qs = tmp_path / "q.jsonl"
     qs.write_text(
-        json.dumps({"id": "1", "question": "How often is the Riverton agreement reviewed?", "language": "en",
-                    "expected_source": "agreements/riverton.md", "answer_contains": ["three years"], "answerable": True}) + "\n"
-        + json.dumps({"id": "2", "question": "What is the population of Paris?", "language": "en",
-                      "expected_source": None, "answer_contains": [], "answerable": False}) + "\n",
+        json.dumps(
+            {
+                "id": "1",
+                "question": "How often is the Riverton agreement reviewed?",
+                "language": "en",
+                "expected_source": "agreements/riverton.md",
+                "answer_contains": ["three years"],
+                "answerable": True,
+            }
+        )
+        + "\n"
+        + json.dumps(
+            {
+                "id": "2",
+                "question": "What is the population of Paris?",
+                "language": "en",
+                "expected_source": None,
+                "answer_contains": [],
+                "answerable": False,
+            }
+        )
+        + "\n",
         "utf-8",
     )
     result = run("eval", str(qs), "--k", "3", "--json", data=ingested)
@@ -94,7 +118,9 @@ def test_eval_reports_metrics_per_language(ingested: Path, tmp_path: Path) -> No
         (("frobnicate",), "invalid choice"),
     ],
 )
-def test_bad_arguments_give_one_line_and_nonzero_exit(ingested: Path, args: tuple[str, ...], needle: str) -> None:
+def test_bad_arguments_give_one_line_and_nonzero_exit(
+    ingested: Path, args: tuple[str, ...], needle: str
+) -> None:
     result = run(*args, data=ingested)
     assert result.returncode != 0
     assert needle in result.stderr
@@ -113,7 +139,10 @@ def test_invalid_setting_names_the_setting(tmp_path: Path) -> None:
     env = {**os.environ, "RETRIEVAL_TOP_K": "zero"}
     result = subprocess.run(
         [sys.executable, "-m", "bot", "--data-dir", str(tmp_path), "ask", "x"],
-        capture_output=True, text=True, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert result.returncode == 1
     assert "RETRIEVAL_TOP_K" in result.stderr and "Traceback" not in result.stderr

@@ -89,7 +89,9 @@ class AccountService:
 
     # ------------------------------------------------------------------ people
 
-    def touch(self, user_id: int, first_name: str = "", username: str = "", telegram_language: str = "") -> Person:
+    def touch(
+        self, user_id: int, first_name: str = "", username: str = "", telegram_language: str = ""
+    ) -> Person:
         """Record that a user wrote (name, Telegram language) and return who they are."""
         with self.db.session() as s:
             row = s.get(UserRow, user_id)
@@ -134,8 +136,15 @@ class AccountService:
     def partners(self) -> list[tuple[int, str, str, datetime | None]]:
         """List partner officials: (user id, name, city, since)."""
         with self.db.session() as s:
-            rows = s.scalars(select(UserRow).where(UserRow.partner_city.is_not(None)).order_by(UserRow.partner_city))
-            return [(r.user_id, r.first_name or r.username, r.partner_city or "", r.partner_since) for r in rows]
+            rows = s.scalars(
+                select(UserRow)
+                .where(UserRow.partner_city.is_not(None))
+                .order_by(UserRow.partner_city)
+            )
+            return [
+                (r.user_id, r.first_name or r.username, r.partner_city or "", r.partner_since)
+                for r in rows
+            ]
 
     def partner_ids(self, city: str) -> list[int]:
         """Return the user ids of a city's registered partner officials."""
@@ -163,7 +172,15 @@ class AccountService:
         code = secrets.token_urlsafe(12)  # 16 URL-safe characters: fits a deep-link payload
         expires = self.clock() + self.invite_ttl
         with self.db.session() as s:
-            s.add(InviteRow(code=code, city=city, created_by=created_by, created_at=self.clock(), expires_at=expires))
+            s.add(
+                InviteRow(
+                    code=code,
+                    city=city,
+                    created_by=created_by,
+                    created_at=self.clock(),
+                    expires_at=expires,
+                )
+            )
         return Invite(code, city, expires)
 
     def redeem(self, code: str, user_id: int) -> str:
@@ -188,12 +205,16 @@ class AccountService:
         """List open invites (unused, unexpired, not revoked)."""
         now = self.clock()
         with self.db.session() as s:
-            rows = s.scalars(select(InviteRow).where(InviteRow.used_by.is_(None), InviteRow.revoked.is_(False)))
+            rows = s.scalars(
+                select(InviteRow).where(InviteRow.used_by.is_(None), InviteRow.revoked.is_(False))
+            )
             return [Invite(r.code, r.city, r.expires_at) for r in rows if r.expires_at > now]
 
     # ------------------------------------------------------------------ groups
 
-    def set_group_level(self, chat_id: int, level: GroupLevel, city: str | None, set_by: int) -> None:
+    def set_group_level(
+        self, chat_id: int, level: GroupLevel, city: str | None, set_by: int
+    ) -> None:
         """Set what a group may be shown (admins only)."""
         if set_by not in self.admin_ids:
             raise PermissionError("only admins set group levels")

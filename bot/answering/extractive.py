@@ -101,13 +101,19 @@ class EvidenceJudge:
 
     def _unknown(self, name: str) -> bool:
         """Tell whether no chunk in the whole index mentions the name (in any known spelling)."""
-        analyzer, keywords, glossary = self.retriever.analyzer, self.retriever.keywords, self.retriever.glossary
+        analyzer, keywords, glossary = (
+            self.retriever.analyzer,
+            self.retriever.keywords,
+            self.retriever.glossary,
+        )
         terms = analyzer.terms(name)
         if not terms:
             return False
         variants = set(glossary.expand(terms))
         # a Korean name with a particle Kiwi did not split ("비엔호아랑"): try without it
-        variants.update(t[:-cut] for t in terms for cut in (1, 2) if _HANGUL_END.search(t) and len(t) - cut >= 2)
+        variants.update(
+            t[:-cut] for t in terms for cut in (1, 2) if _HANGUL_END.search(t) and len(t) - cut >= 2
+        )
         return all(keywords.df(v) == 0 for v in variants)
 
 
@@ -115,7 +121,11 @@ class ExtractiveAnswerer:
     """Builds an answer from the best sentences of the top chunks; declines on weak evidence."""
 
     def __init__(
-        self, retriever: HybridRetriever, judge: EvidenceJudge, top_k: int = 5, max_sentences: int = 3
+        self,
+        retriever: HybridRetriever,
+        judge: EvidenceJudge,
+        top_k: int = 5,
+        max_sentences: int = 3,
     ) -> None:
         self.retriever = retriever
         self.judge = judge
@@ -139,7 +149,10 @@ class ExtractiveAnswerer:
             grounded=True,
             language=language,
             latency_ms=(time.perf_counter() - started) * 1000,
-            extra={"best_dense": round(evidence.best_dense, 4), "coverage": round(evidence.coverage, 3)},
+            extra={
+                "best_dense": round(evidence.best_dense, 4),
+                "coverage": round(evidence.coverage, 3),
+            },
         )
 
     def compose(self, retrieval: Retrieval) -> str:
@@ -171,11 +184,16 @@ class ExtractiveAnswerer:
         return " ".join(parts)
 
 
-def decline(question: str, language: str, started: float, evidence: Evidence | None = None) -> Answer:
+def decline(
+    question: str, language: str, started: float, evidence: Evidence | None = None
+) -> Answer:
     """Return the polite 'not in the documents' answer in the asker's language."""
     extra: dict[str, object] = {}
     if evidence is not None:
-        extra = {"best_dense": round(evidence.best_dense, 4), "coverage": round(evidence.coverage, 3)}
+        extra = {
+            "best_dense": round(evidence.best_dense, 4),
+            "coverage": round(evidence.coverage, 3),
+        }
     return Answer(
         question=question,
         text=t("no_answer", language),

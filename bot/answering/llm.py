@@ -60,7 +60,9 @@ def clean_citations(text: str, n_sources: int) -> str:
 class LLMAnswerer:
     """Generates the answer from retrieved context; any failure falls back to the extractive answer."""
 
-    def __init__(self, chat_model: Any, extractive: ExtractiveAnswerer, prompts: tuple[str, str]) -> None:
+    def __init__(
+        self, chat_model: Any, extractive: ExtractiveAnswerer, prompts: tuple[str, str]
+    ) -> None:
         self.chat_model = chat_model
         self.extractive = extractive
         self.system_prompt, self.user_prompt = prompts
@@ -76,16 +78,26 @@ class LLMAnswerer:
         language = detect_language(question)
         retrieval = self.extractive.retriever.retrieve(question, asker, self.extractive.top_k)
         evidence = self.judge.judge(question, retrieval)
-        if not retrieval.hits or (not evidence.grounded and evidence.best_dense < self.judge.min_relevance - 0.05):
+        if not retrieval.hits or (
+            not evidence.grounded and evidence.best_dense < self.judge.min_relevance - 0.05
+        ):
             return decline(question, language, started, evidence)
         messages = [
-            ("system", self.system_prompt.format(language_name=LANGUAGE_NAMES.get(language, "English"))),
-            ("human", self.user_prompt.format(context=format_context(retrieval.hits), question=question)),
+            (
+                "system",
+                self.system_prompt.format(language_name=LANGUAGE_NAMES.get(language, "English")),
+            ),
+            (
+                "human",
+                self.user_prompt.format(context=format_context(retrieval.hits), question=question),
+            ),
         ]
         try:
             reply = self.chat_model.invoke(messages)
             content = reply.content if isinstance(reply.content, str) else str(reply.content)
-        except Exception as exc:  # timeouts, 5xx, refused connections: the office still gets an answer
+        except (
+            Exception
+        ) as exc:  # timeouts, 5xx, refused connections: the office still gets an answer
             log.warning("LLM call failed (%s); using the extractive answer", type(exc).__name__)
             fallback = self.extractive.answer(question, asker)
             extra = {**fallback.extra, "llm_error": type(exc).__name__}
@@ -106,7 +118,11 @@ class LLMAnswerer:
 
 
 def build_chat_model(
-    base_url: str | None, api_key: str | None, model: str, timeout: float, max_retries: int,
+    base_url: str | None,
+    api_key: str | None,
+    model: str,
+    timeout: float,
+    max_retries: int,
     http_client: Any = None,
 ) -> Any:
     """Build langchain's ChatOpenAI for any OpenAI-compatible endpoint."""

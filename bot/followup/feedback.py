@@ -55,15 +55,28 @@ class FeedbackService:
     def log(self, user_id: int, chat_id: int, asker: Asker, answer: Answer) -> int:
         """Store an answer with its sources; return its id (the vote buttons carry it)."""
         sources = [
-            {"n": c.n, "source": c.source, "title": c.title, "heading": c.shown_heading, "text": c.text[:600]}
+            {
+                "n": c.n,
+                "source": c.source,
+                "title": c.title,
+                "heading": c.shown_heading,
+                "text": c.text[:600],
+            }
             for c in answer.citations
         ]
         with self.db.session() as s:
             row = QuestionRow(
-                user_id=user_id, chat_id=chat_id, role=asker.role.value, partner=asker.partner,
+                user_id=user_id,
+                chat_id=chat_id,
+                role=asker.role.value,
+                partner=asker.partner,
                 webinar=asker.webinar,
-                question=answer.question, answer=answer.text, grounded=answer.grounded,
-                language=answer.language, sources=sources, created_at=self.clock(),
+                question=answer.question,
+                answer=answer.text,
+                grounded=answer.grounded,
+                language=answer.language,
+                sources=sources,
+                created_at=self.clock(),
             )
             s.add(row)
             s.flush()
@@ -90,7 +103,9 @@ class FeedbackService:
                 .order_by(QuestionRow.id.desc())
                 .limit(1)
             ).first()
-            return LoggedAnswer(row.id, row.question, row.language, list(row.sources)) if row else None
+            return (
+                LoggedAnswer(row.id, row.question, row.language, list(row.sources)) if row else None
+            )
 
     def get(self, answer_id: int) -> QuestionRow | None:
         """Return one logged answer."""

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from bot.i18n import de, en, ko, vi
 
-CATALOGS: dict[str, dict[str, str]] = {"ko": ko.STRINGS, "en": en.STRINGS, "de": de.STRINGS, "vi": vi.STRINGS}
+CATALOGS: dict[str, dict[str, str]] = {
+    "ko": ko.STRINGS,
+    "en": en.STRINGS,
+    "de": de.STRINGS,
+    "vi": vi.STRINGS,
+}
 LANGUAGES = tuple(CATALOGS)
 
 

@@ -26,7 +26,9 @@ def chunk_id(source: str, ordinal: int, text: str) -> str:
 
 def embedding_text(chunk: Chunk) -> str:
     """Return what the embedder sees: title and heading path give a chunk its context."""
-    head = chunk.doc.title if not chunk.heading else f"{chunk.doc.title}{HEADING_SEP}{chunk.heading}"
+    head = (
+        chunk.doc.title if not chunk.heading else f"{chunk.doc.title}{HEADING_SEP}{chunk.heading}"
+    )
     return index_text(f"{head}\n{chunk.text}")
 
 
@@ -40,17 +42,18 @@ def chunk_document(
 ) -> list[Chunk]:
     """Split a document's sections into chunks that never cross a section or split a sentence."""
     chunks: list[Chunk] = []
+    cache: dict[str, tuple[str, ...]] = {}
+
+    def _terms(sentence: str) -> tuple[str, ...]:
+        # overlap repeats sentences across chunks: analyse each once
+        if sentence not in cache:
+            cache[sentence] = tuple(analyzer.terms(sentence))
+        return cache[sentence]
+
     for section in sections:
         heading = HEADING_SEP.join(h for h in section.heading if h != meta.title)
         sentences = [s for s in analyzer.split_sentences(section.text) if s]
         head_terms = analyzer.terms(f"{meta.title} {heading}")
-        cache: dict[str, tuple[str, ...]] = {}
-
-        def _terms(sentence: str) -> tuple[str, ...]:
-            # overlap repeats sentences across chunks: analyse each once
-            if sentence not in cache:
-                cache[sentence] = tuple(analyzer.terms(sentence))
-            return cache[sentence]
 
         for group in _pack(sentences, max_tokens, overlap_sentences, count_tokens):
             text = " ".join(group)

@@ -65,7 +65,11 @@ def _targets(paths: Iterable[Path]) -> tuple[list[_Target], list[str], list[tupl
             roots.append(str(root))
             for file in sorted(root.rglob("*")):
                 rel = file.relative_to(root)
-                if file.is_file() and is_supported(file) and not any(p.startswith(".") for p in rel.parts):
+                if (
+                    file.is_file()
+                    and is_supported(file)
+                    and not any(p.startswith(".") for p in rel.parts)
+                ):
                     targets.append(_Target(file, rel.as_posix(), str(root)))
         elif path.is_file():
             if path.name.endswith(SIDECAR_SUFFIX) or not is_supported(path):
@@ -152,7 +156,11 @@ class Ingestor:
                     webinar=overrides.get("webinar", meta.webinar),
                 )
             chunks = chunk_document(
-                meta, doc.sections, self.analyzer, self.max_tokens, self.overlap,
+                meta,
+                doc.sections,
+                self.analyzer,
+                self.max_tokens,
+                self.overlap,
                 count_tokens=self.embedder.count_tokens,
             )
             self._index(chunks, self.store.chunk_ids(target.source) if previous else [], report)

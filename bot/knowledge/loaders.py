@@ -82,7 +82,9 @@ def _meta(
     try:
         visibility = Visibility(vis_raw)
     except ValueError as exc:
-        raise LoadError(f"unknown visibility {vis_raw!r} (use public, partner or internal)") from exc
+        raise LoadError(
+            f"unknown visibility {vis_raw!r} (use public, partner or internal)"
+        ) from exc
     title = str(raw.get("title") or "").strip()
     if not title:
         first = next((s.heading[0] for s in sections if s.heading), "")
@@ -181,8 +183,21 @@ def _load_txt(path: Path) -> tuple[dict[str, Any], list[Section]]:
 
 
 # Page furniture that web pages carry around the real content.
-_HTML_DROP = ["script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe",
-              "svg", "button", "select", "template"]
+_HTML_DROP = [
+    "script",
+    "style",
+    "noscript",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "iframe",
+    "svg",
+    "button",
+    "select",
+    "template",
+]
 _HTML_DROP_HINT = re.compile(
     r"(^|[\s_-])(nav|navbar|menu|gnb|lnb|snb|breadcrumb|location|sidebar|side|footer|foot|header|"
     r"cookie|consent|banner|share|sns|skip|quick|util|family-?site|popup|copyright|pagination)($|[\s_-])",
@@ -204,9 +219,19 @@ def _load_html(path: Path) -> tuple[dict[str, Any], list[Section]]:
         if not isinstance(tag, Tag) or tag.decomposed or not tag.attrs:
             continue
         hint = " ".join([tag.get("id") or "", *(tag.get("class") or []), tag.get("role") or ""])
-        if hint.strip() and _HTML_DROP_HINT.search(hint) and tag.name not in ("body", "html", "main"):
+        if (
+            hint.strip()
+            and _HTML_DROP_HINT.search(hint)
+            and tag.name not in ("body", "html", "main")
+        ):
             tag.decompose()
-    root = soup.find("main") or soup.find("article") or soup.find(id=re.compile("content", re.I)) or soup.body or soup
+    root = (
+        soup.find("main")
+        or soup.find("article")
+        or soup.find(id=re.compile("content", re.I))
+        or soup.body
+        or soup
+    )
     for table in root.find_all("table"):
         rows = []
         for tr in table.find_all("tr"):
@@ -217,7 +242,9 @@ def _load_html(path: Path) -> tuple[dict[str, Any], list[Section]]:
     for heading in root.find_all(["h1", "h2", "h3", "h4", "h5", "h6"]):
         text = heading.get_text(" ", strip=True)
         heading.replace_with(soup.new_string(f"\n\x01{heading.name[1]}\x01{text}\n"))
-    for block in root.find_all(["p", "li", "div", "dd", "dt", "blockquote", "section", "pre", "br"]):
+    for block in root.find_all(
+        ["p", "li", "div", "dd", "dt", "blockquote", "section", "pre", "br"]
+    ):
         block.append(soup.new_string("\n\n"))
     lines: list[tuple[int | None, str]] = []
     for line in root.get_text("").splitlines():
@@ -261,9 +288,14 @@ def _join_pdf_lines(text: str) -> str:
         if not s:
             out.append("")
             continue
-        if out and out[-1] and not out[-1].endswith((".", "!", "?", ":", "다.", "|")) \
-                and not _PLAIN_HEADING.match(s) and not _PLAIN_HEADING.match(out[-1]) \
-                and not s.startswith(("-", "•", "·", "*")):
+        if (
+            out
+            and out[-1]
+            and not out[-1].endswith((".", "!", "?", ":", "다.", "|"))
+            and not _PLAIN_HEADING.match(s)
+            and not _PLAIN_HEADING.match(out[-1])
+            and not s.startswith(("-", "•", "·", "*"))
+        ):
             out[-1] = out[-1] + " " + s
         else:
             out.append(s)

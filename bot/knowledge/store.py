@@ -58,16 +58,30 @@ class KnowledgeStore:
             s.execute(delete(ChunkRow).where(ChunkRow.source == meta.source))
             s.merge(
                 DocumentRow(
-                    source=meta.source, root=root, content_hash=content_hash, title=meta.title,
-                    kind=meta.kind, partner=meta.partner, date=meta.date, language=meta.language,
-                    visibility=meta.visibility.value, webinar=meta.webinar, chunk_count=len(chunks),
+                    source=meta.source,
+                    root=root,
+                    content_hash=content_hash,
+                    title=meta.title,
+                    kind=meta.kind,
+                    partner=meta.partner,
+                    date=meta.date,
+                    language=meta.language,
+                    visibility=meta.visibility.value,
+                    webinar=meta.webinar,
+                    chunk_count=len(chunks),
                 )
             )
             s.flush()
             s.add_all(
                 ChunkRow(
-                    id=c.id, source=meta.source, ordinal=c.ordinal, heading=c.heading, text=c.text,
-                    sentences=list(c.sentences), terms=list(c.tokens), language=c.language,
+                    id=c.id,
+                    source=meta.source,
+                    ordinal=c.ordinal,
+                    heading=c.heading,
+                    text=c.text,
+                    sentences=list(c.sentences),
+                    terms=list(c.tokens),
+                    language=c.language,
                     sentence_terms=[list(t) for t in c.sentence_terms],
                 )
                 for c in chunks
@@ -96,8 +110,13 @@ class KnowledgeStore:
             ).all()
             for chunk, doc in rows:
                 out[chunk.id] = Chunk(
-                    id=chunk.id, doc=_doc_meta(doc), ordinal=chunk.ordinal, heading=chunk.heading,
-                    text=chunk.text, sentences=tuple(chunk.sentences), language=chunk.language,
+                    id=chunk.id,
+                    doc=_doc_meta(doc),
+                    ordinal=chunk.ordinal,
+                    heading=chunk.heading,
+                    text=chunk.text,
+                    sentences=tuple(chunk.sentences),
+                    language=chunk.language,
                     tokens=tuple(chunk.terms),
                     sentence_terms=tuple(tuple(t) for t in chunk.sentence_terms),
                 )
@@ -108,8 +127,12 @@ class KnowledgeStore:
         with self.db.session() as s:
             rows = s.execute(
                 select(
-                    ChunkRow.id, ChunkRow.terms, DocumentRow.visibility, DocumentRow.partner,
-                    ChunkRow.language, DocumentRow.webinar,
+                    ChunkRow.id,
+                    ChunkRow.terms,
+                    DocumentRow.visibility,
+                    DocumentRow.partner,
+                    ChunkRow.language,
+                    DocumentRow.webinar,
                 )
                 .join(DocumentRow, ChunkRow.source == DocumentRow.source)
                 .order_by(ChunkRow.source, ChunkRow.ordinal)
@@ -119,7 +142,9 @@ class KnowledgeStore:
     def documents(self) -> list[DocMeta]:
         """Return the metadata of every ingested document."""
         with self.db.session() as s:
-            return [_doc_meta(r) for r in s.scalars(select(DocumentRow).order_by(DocumentRow.source))]
+            return [
+                _doc_meta(r) for r in s.scalars(select(DocumentRow).order_by(DocumentRow.source))
+            ]
 
     def count_chunks(self) -> int:
         """Return how many chunks are stored."""

@@ -34,7 +34,11 @@ class AccessScope:
         if role is Role.STAFF:
             return True
         if webinar:
-            return role is Role.ATTENDEE and webinar == self.asker.webinar and visibility == Visibility.PUBLIC
+            return (
+                role is Role.ATTENDEE
+                and webinar == self.asker.webinar
+                and visibility == Visibility.PUBLIC
+            )
         if visibility == Visibility.PUBLIC:
             return True
         if role is Role.PARTNER and visibility == Visibility.PARTNER:
@@ -52,7 +56,9 @@ class AccessScope:
             webinars.append(self.asker.webinar)
         if role is Role.PARTNER:
             cities = [""] + ([city_key(self.asker.partner)] if self.asker.partner else [])
-            partner = {"$and": [{"visibility": Visibility.PARTNER.value}, {"partner": {"$in": cities}}]}
+            partner = {
+                "$and": [{"visibility": Visibility.PARTNER.value}, {"partner": {"$in": cities}}]
+            }
             return {"$and": [{"webinar": ""}, {"$or": [public, partner]}]}
         return {"$and": [public, {"webinar": {"$in": webinars}}]}
 
@@ -65,7 +71,11 @@ class AccessScope:
         allowed = (visibility == Visibility.PUBLIC.value) & untagged
         if role is Role.PARTNER:
             city = city_key(self.asker.partner)
-            allowed |= (visibility == Visibility.PARTNER.value) & ((partner == "") | (partner == city)) & untagged
+            allowed |= (
+                (visibility == Visibility.PARTNER.value)
+                & ((partner == "") | (partner == city))
+                & untagged
+            )
         if role is Role.ATTENDEE and self.asker.webinar:
             allowed |= (visibility == Visibility.PUBLIC.value) & (webinar == self.asker.webinar)
         return allowed

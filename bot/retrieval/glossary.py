@@ -34,7 +34,9 @@ class Glossary:
             log.warning("partner directory %s unreadable for the glossary: %s", path, exc)
             return cls([], analyzer)
         entries = [data.get("home") or {}, *(data.get("partners") or [])]
-        groups = [[str(e["name"]), *map(str, e.get("aliases") or [])] for e in entries if e.get("name")]
+        groups = [
+            [str(e["name"]), *map(str, e.get("aliases") or [])] for e in entries if e.get("name")
+        ]
         return cls(groups, analyzer)
 
     def expand(self, terms: Sequence[str]) -> list[str]:

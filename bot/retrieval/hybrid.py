@@ -80,7 +80,9 @@ class HybridRetriever:
         self.rrf_k = rrf_k
         self.keyword_weight = keyword_weight
 
-    def retrieve(self, question: str, asker: Asker, k: int = 5, mode: str | None = None) -> Retrieval:
+    def retrieve(
+        self, question: str, asker: Asker, k: int = 5, mode: str | None = None
+    ) -> Retrieval:
         """Return the k best chunks the asker may see, best first."""
         mode = mode or self.mode
         scope = AccessScope(asker)
@@ -136,7 +138,9 @@ class HybridRetriever:
     @staticmethod
     def _visible(scope: AccessScope, chunk: Chunk) -> bool:
         # defence in depth: the stored metadata is checked again before anything leaves
-        return scope.allows(chunk.doc.visibility.value, city_key(chunk.doc.partner), chunk.doc.webinar)
+        return scope.allows(
+            chunk.doc.visibility.value, city_key(chunk.doc.partner), chunk.doc.webinar
+        )
 
     def _dense_per_language(
         self, vector: np.ndarray, scope: AccessScope

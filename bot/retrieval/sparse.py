@@ -130,7 +130,11 @@ class BM25Index:
                 self._row = {cid: i for i, cid in enumerate(self.ids)}
             rows = {self._row[cid]: cid for cid in ids if cid in self._row}
             found = dict.fromkeys(ids, 0.0)
-            vocab, postings, indptr = self._model.vocab_dict, self._model.scores["indices"], self._model.scores["indptr"]
+            vocab, postings, indptr = (
+                self._model.vocab_dict,
+                self._model.scores["indices"],
+                self._model.scores["indptr"],
+            )
             for term, weight in weights.items():
                 tid = vocab.get(term)
                 if tid is None or not weight:

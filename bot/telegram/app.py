@@ -24,13 +24,30 @@ from bot.telegram import webinars as w
 log = logging.getLogger(__name__)
 
 COMMANDS = {
-    "en": [("help", "What I can do"), ("sources", "Documents of my last answer"),
-           ("language", "Change the language"), ("whoami", "Your role")],
-    "ko": [("help", "도움말"), ("sources", "마지막 답변의 근거 문서"), ("language", "언어 변경"), ("whoami", "내 권한")],
-    "de": [("help", "Was ich kann"), ("sources", "Quellen der letzten Antwort"),
-           ("language", "Sprache ändern"), ("whoami", "Ihre Rolle")],
-    "vi": [("help", "Tôi làm được gì"), ("sources", "Nguồn của câu trả lời trước"),
-           ("language", "Đổi ngôn ngữ"), ("whoami", "Vai trò của bạn")],
+    "en": [
+        ("help", "What I can do"),
+        ("sources", "Documents of my last answer"),
+        ("language", "Change the language"),
+        ("whoami", "Your role"),
+    ],
+    "ko": [
+        ("help", "도움말"),
+        ("sources", "마지막 답변의 근거 문서"),
+        ("language", "언어 변경"),
+        ("whoami", "내 권한"),
+    ],
+    "de": [
+        ("help", "Was ich kann"),
+        ("sources", "Quellen der letzten Antwort"),
+        ("language", "Sprache ändern"),
+        ("whoami", "Ihre Rolle"),
+    ],
+    "vi": [
+        ("help", "Tôi làm được gì"),
+        ("sources", "Nguồn của câu trả lời trước"),
+        ("language", "Đổi ngôn ngữ"),
+        ("whoami", "Vai trò của bạn"),
+    ],
 }
 
 
@@ -106,7 +123,9 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
     services.analyzer.warm_up()
     if services.scheduling is not None and app.job_queue is not None:
         # reminders live in the database: polling them survives restarts and sends late ones once
-        app.job_queue.run_repeating(m.send_due_reminders, interval=services.settings.reminder_poll_s, first=1)
+        app.job_queue.run_repeating(
+            m.send_due_reminders, interval=services.settings.reminder_poll_s, first=1
+        )
     if app.job_queue is not None:
         app.job_queue.run_repeating(w.repost_stale, interval=60, first=30)
     log.info("bot @%s ready", app.bot.username)
@@ -114,14 +133,22 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
 
 def run_bot(settings: Settings) -> int:
     """Run the bot until stopped: long polling, or a webhook when TELEGRAM_WEBHOOK_URL is set."""
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the bot token in URLs
+    logging.getLogger("httpx").setLevel(
+        logging.WARNING
+    )  # its INFO lines carry the bot token in URLs
     services = build_services(settings)
     app = build_application(settings, services)
     try:
         if settings.telegram_webhook_url:
             token = settings.telegram_bot_token.get_secret_value()  # type: ignore[union-attr]
-            path = hashlib.sha256(token.encode()).hexdigest()[:32]  # never the token itself in a URL
-            secret = settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret else None
+            path = hashlib.sha256(token.encode()).hexdigest()[
+                :32
+            ]  # never the token itself in a URL
+            secret = (
+                settings.telegram_webhook_secret.get_secret_value()
+                if settings.telegram_webhook_secret
+                else None
+            )
             app.run_webhook(
                 listen=settings.telegram_webhook_listen,
                 port=settings.telegram_webhook_port,

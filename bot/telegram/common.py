@@ -25,7 +25,9 @@ def sender(update: Update, context: Context) -> Person:
     """Record the sender and return who they are."""
     user = update.effective_user
     assert user is not None
-    return services(context).accounts.touch(user.id, user.first_name or "", user.username or "", user.language_code or "")
+    return services(context).accounts.touch(
+        user.id, user.first_name or "", user.username or "", user.language_code or ""
+    )
 
 
 def is_group(update: Update) -> bool:
@@ -48,5 +50,3 @@ async def refuse_if_not_allowed(update: Update, context: Context, person: Person
         return False
     await reply(update, t("not_allowed", person.language))
     return True
-
-

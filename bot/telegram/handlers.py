@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 import re
@@ -51,7 +52,11 @@ async def start(update: Update, context: Context) -> None:
         return
     user = update.effective_user
     name = user.first_name if user and user.first_name else ""
-    lines = [t("start", person.language, name=name), _capabilities(person), t("help_common", person.language)]
+    lines = [
+        t("start", person.language, name=name),
+        _capabilities(person),
+        t("help_common", person.language),
+    ]
     await reply(update, "\n\n".join(lines))
 
 
@@ -84,21 +89,31 @@ async def whoami(update: Update, context: Context) -> None:
     lang = person.language
     await reply(
         update,
-        t("whoami", lang, role=t(f"role_{person.role.value}", lang), city=person.partner or t("none", lang),
-          language=LANGUAGE_NAMES[lang]),
+        t(
+            "whoami",
+            lang,
+            role=t(f"role_{person.role.value}", lang),
+            city=person.partner or t("none", lang),
+            language=LANGUAGE_NAMES[lang],
+        ),
     )
 
 
 async def language(update: Update, context: Context) -> None:
     """Set the language from an argument, or offer buttons."""
     person = sender(update, context)
-    choice = (context.args[0].lower()[:2] if context.args else "")
+    choice = context.args[0].lower()[:2] if context.args else ""
     if choice in LANGUAGES:
         services(context).accounts.set_language(person.user_id, choice)
         await reply(update, t("language_set", choice))
         return
-    buttons = [[InlineKeyboardButton(LANGUAGE_NAMES[code], callback_data=f"lang:{code}")] for code in LANGUAGES]
-    await reply(update, t("language_choose", person.language), reply_markup=InlineKeyboardMarkup(buttons))
+    buttons = [
+        [InlineKeyboardButton(LANGUAGE_NAMES[code], callback_data=f"lang:{code}")]
+        for code in LANGUAGES
+    ]
+    await reply(
+        update, t("language_choose", person.language), reply_markup=InlineKeyboardMarkup(buttons)
+    )
 
 
 async def language_button(update: Update, context: Context) -> None:
@@ -141,11 +156,15 @@ def _addressed_to_bot(update: Update, context: Context) -> str | None:
     username = (context.bot.username or "").lower()
     mention = f"@{username}"
     mentioned = any(
-        entity.type == "mention" and text[entity.offset : entity.offset + entity.length].lower() == mention
+        entity.type == "mention"
+        and text[entity.offset : entity.offset + entity.length].lower() == mention
         for entity in message.entities
     )
-    replied = message.reply_to_message is not None and message.reply_to_message.from_user is not None \
+    replied = (
+        message.reply_to_message is not None
+        and message.reply_to_message.from_user is not None
         and message.reply_to_message.from_user.id == context.bot.id
+    )
     if not (mentioned or replied):
         return None
     return re.sub(re.escape(mention), "", text, flags=re.I).strip()
@@ -157,7 +176,9 @@ async def question(update: Update, context: Context) -> None:
     if text is None:
         return  # group chatter not meant for the bot
     person = sender(update, context)
-    attendee, closed = webinars.attendee_asker(context, person) if not is_group(update) else (None, False)
+    attendee, closed = (
+        webinars.attendee_asker(context, person) if not is_group(update) else (None, False)
+    )
     if closed:
         await reply(update, t("webinar_closed", person.language))
         return
@@ -181,23 +202,34 @@ async def question(update: Update, context: Context) -> None:
     await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
     answer = await asyncio.to_thread(svc.answerer.answer, text, asker)
     answer_id = svc.feedback.log(person.user_id, chat.id, asker, answer)
-    log.info("answered update %s: grounded=%s sources=%d %.0f ms", update.update_id, answer.grounded,
-             len(answer.citations), answer.latency_ms)
+    log.info(
+        "answered update %s: grounded=%s sources=%d %.0f ms",
+        update.update_id,
+        answer.grounded,
+        len(answer.citations),
+        answer.latency_ms,
+    )
     messages = render_answer(answer)
     keyboard = InlineKeyboardMarkup(
-        [[InlineKeyboardButton("👍", callback_data=f"v:{answer_id}:1"),
-          InlineKeyboardButton("👎", callback_data=f"v:{answer_id}:-1")]]
+        [
+            [
+                InlineKeyboardButton("👍", callback_data=f"v:{answer_id}:1"),
+                InlineKeyboardButton("👎", callback_data=f"v:{answer_id}:-1"),
+            ]
+        ]
     )
     for i, body in enumerate(messages):
         last = i == len(messages) - 1
         await update.effective_message.reply_text(  # type: ignore[union-attr]
-            body, parse_mode=ParseMode.HTML, reply_markup=keyboard if last else None,
+            body,
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard if last else None,
             disable_web_page_preview=True,
         )
-    if not answer.grounded and person.role is not Role.STAFF and not is_group(update):
-        # what the bot cannot answer goes to the office; the asker hears back in this chat
-        if await webinars.escalate(context, answer_id, "ungrounded"):
-            await reply(update, t("escalated", person.language))
+    # what the bot cannot answer goes to the office; the asker hears back in this chat
+    unanswered = not answer.grounded and person.role is not Role.STAFF and not is_group(update)
+    if unanswered and await webinars.escalate(context, answer_id, "ungrounded"):
+        await reply(update, t("escalated", person.language))
 
 
 async def vote(update: Update, context: Context) -> None:
@@ -212,15 +244,16 @@ async def vote(update: Update, context: Context) -> None:
     except ValueError:
         accepted = False
     await query.answer(t("vote_thanks" if accepted else "vote_not_yours", person.language))
-    if accepted and value == "-1" and person.role is not Role.STAFF:
-        if await webinars.escalate(context, int(answer_id), "downvote"):
-            await context.bot.send_message(query.from_user.id, html.escape(t("escalated", person.language)),
-                                           parse_mode=ParseMode.HTML)
+    downvoted = accepted and value == "-1" and person.role is not Role.STAFF
+    if downvoted and await webinars.escalate(context, int(answer_id), "downvote"):
+        await context.bot.send_message(
+            query.from_user.id,
+            html.escape(t("escalated", person.language)),
+            parse_mode=ParseMode.HTML,
+        )
     if accepted:
-        try:
+        with contextlib.suppress(BadRequest):  # already removed by an earlier press
             await query.edit_message_reply_markup(reply_markup=None)
-        except BadRequest:  # already removed by an earlier press
-            pass
 
 
 # ---------------------------------------------------------------- admin
@@ -245,7 +278,9 @@ async def invite(update: Update, context: Context) -> None:
     created = services(context).accounts.create_invite(city, person.user_id)
     link = f"https://t.me/{context.bot.username}?start=join_{created.code}"
     expires = created.expires_at.strftime("%Y-%m-%d %H:%M UTC")
-    await reply(update, t("invite_created", person.language, city=created.city, link=link, expires=expires))
+    await reply(
+        update, t("invite_created", person.language, city=created.city, link=link, expires=expires)
+    )
 
 
 async def partners(update: Update, context: Context) -> None:
@@ -258,8 +293,12 @@ async def partners(update: Update, context: Context) -> None:
         await reply(update, t("partners_none", person.language))
         return
     lines = [t("partners_header", person.language)]
-    lines += [f"{uid} · {name or '-'} · {city} · {since:%Y-%m-%d}" if since else f"{uid} · {name} · {city}"
-              for uid, name, city, since in rows]
+    lines += [
+        f"{uid} · {name or '-'} · {city} · {since:%Y-%m-%d}"
+        if since
+        else f"{uid} · {name} · {city}"
+        for uid, name, city, since in rows
+    ]
     await reply(update, "\n".join(lines))
 
 
@@ -290,7 +329,10 @@ async def grouplevel(update: Update, context: Context) -> None:
     chat = update.effective_chat
     assert chat is not None
     services(context).accounts.set_group_level(chat.id, level, city, person.user_id)
-    await reply(update, t("grouplevel_set", person.language, level=level.value, city=f" ({city})" if city else ""))
+    await reply(
+        update,
+        t("grouplevel_set", person.language, level=level.value, city=f" ({city})" if city else ""),
+    )
 
 
 # ---------------------------------------------------------------- staff
@@ -304,7 +346,13 @@ async def stats(update: Update, context: Context) -> None:
         return
     data = services(context).feedback.stats(days=7)
     lang = person.language
-    lines = [t("stats", lang, **{k: data[k] for k in ("days", "total", "answered", "declined", "up", "down")})]
+    lines = [
+        t(
+            "stats",
+            lang,
+            **{k: data[k] for k in ("days", "total", "answered", "declined", "up", "down")},
+        )
+    ]
     per_role: dict[str, dict[str, int]] = data["per_role"]  # type: ignore[assignment]
     per_day: dict[str, dict[str, int]] = data["per_day"]  # type: ignore[assignment]
     if per_role:
@@ -344,12 +392,28 @@ async def document(update: Update, context: Context) -> None:
         return
     token = secrets.token_hex(4)
     context.user_data.setdefault("uploads", {})[token] = {"file_id": doc.file_id, "name": name}  # type: ignore[union-attr]
-    buttons = [[InlineKeyboardButton(t(f"vis_{v.value}", person.language), callback_data=f"up:{token}:{v.value}")]
-               for v in Visibility]
-    buttons += [[InlineKeyboardButton(t("webinar_option", person.language, title=w.title[:40]),
-                                      callback_data=f"up:{token}:webinar:{w.code}")]
-                for w in services(context).webinars.list(open_only=True)]
-    await reply(update, t("upload_visibility", person.language, name=name), reply_markup=InlineKeyboardMarkup(buttons))
+    buttons = [
+        [
+            InlineKeyboardButton(
+                t(f"vis_{v.value}", person.language), callback_data=f"up:{token}:{v.value}"
+            )
+        ]
+        for v in Visibility
+    ]
+    buttons += [
+        [
+            InlineKeyboardButton(
+                t("webinar_option", person.language, title=w.title[:40]),
+                callback_data=f"up:{token}:webinar:{w.code}",
+            )
+        ]
+        for w in services(context).webinars.list(open_only=True)
+    ]
+    await reply(
+        update,
+        t("upload_visibility", person.language, name=name),
+        reply_markup=InlineKeyboardMarkup(buttons),
+    )
 
 
 async def upload_visibility(update: Update, context: Context) -> None:
@@ -363,7 +427,9 @@ async def upload_visibility(update: Update, context: Context) -> None:
     parts = query.data.split(":")
     pending = (context.user_data or {}).get("uploads", {}).get(parts[1])
     if pending is None:
-        await query.edit_message_text(html.escape(t("upload_expired", person.language)), parse_mode=ParseMode.HTML)
+        await query.edit_message_text(
+            html.escape(t("upload_expired", person.language)), parse_mode=ParseMode.HTML
+        )
         return
     if parts[2] == "webinar":
         await _attach_to_webinar(query, context, person, pending, parts[1], parts[3])
@@ -371,18 +437,30 @@ async def upload_visibility(update: Update, context: Context) -> None:
     visibility = Visibility(parts[2])
     if visibility is Visibility.PARTNER and len(parts) == 3:
         cities = context.application.bot_data.get("partner_cities", [])
-        rows = [[InlineKeyboardButton(c, callback_data=f"up:{parts[1]}:partner:{i}")] for i, c in enumerate(cities)]
-        rows.append([InlineKeyboardButton(t("upload_all_partners", person.language),
-                                          callback_data=f"up:{parts[1]}:partner:-")])
+        rows = [
+            [InlineKeyboardButton(c, callback_data=f"up:{parts[1]}:partner:{i}")]
+            for i, c in enumerate(cities)
+        ]
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    t("upload_all_partners", person.language),
+                    callback_data=f"up:{parts[1]}:partner:-",
+                )
+            ]
+        )
         await query.edit_message_text(
             html.escape(t("upload_partner", person.language, name=pending["name"])),
-            parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(rows),
+            parse_mode=ParseMode.HTML,
+            reply_markup=InlineKeyboardMarkup(rows),
         )
         return
     partner = ""
     if len(parts) == 4 and parts[3] != "-":
         cities = context.application.bot_data.get("partner_cities", [])
-        partner = cities[int(parts[3])] if parts[3].isdigit() and int(parts[3]) < len(cities) else ""
+        partner = (
+            cities[int(parts[3])] if parts[3].isdigit() and int(parts[3]) < len(cities) else ""
+        )
     context.user_data["uploads"].pop(parts[1], None)  # type: ignore[index]
     await context.bot.send_chat_action(query.message.chat.id, ChatAction.TYPING)  # type: ignore[union-attr]
     svc = services(context)
@@ -395,7 +473,13 @@ async def upload_visibility(update: Update, context: Context) -> None:
     else:
         label = t(f"vis_{visibility.value}", person.language) + (f" · {partner}" if partner else "")
         text = t("upload_done", person.language, name=name, chunks=report.chunks, visibility=label)
-    log.info("upload by %s: %s chunks=%d failed=%d", person.user_id, name, report.chunks, len(report.failed))
+    log.info(
+        "upload by %s: %s chunks=%d failed=%d",
+        person.user_id,
+        name,
+        report.chunks,
+        len(report.failed),
+    )
     await query.edit_message_text(html.escape(text), parse_mode=ParseMode.HTML)
 
 
@@ -408,8 +492,14 @@ async def _download(context: Context, pending: dict[str, str], folder: Path) -> 
     return target
 
 
-async def _attach_to_webinar(query: CallbackQuery, context: Context, person: Person, pending: dict[str, str], token: str,
-                             code: str) -> None:
+async def _attach_to_webinar(
+    query: CallbackQuery,
+    context: Context,
+    person: Person,
+    pending: dict[str, str],
+    token: str,
+    code: str,
+) -> None:
     """Ingest an upload as a webinar document (for that webinar's attendees)."""
     context.user_data["uploads"].pop(token, None)  # type: ignore[index]
     svc = services(context)
@@ -417,14 +507,21 @@ async def _attach_to_webinar(query: CallbackQuery, context: Context, person: Per
     try:
         report = await asyncio.to_thread(svc.webinars.attach, code, path, svc.ingestor, "public")
     except WebinarError as exc:
-        await query.edit_message_text(html.escape(t(exc.reason, person.language)), parse_mode=ParseMode.HTML)
+        await query.edit_message_text(
+            html.escape(t(exc.reason, person.language)), parse_mode=ParseMode.HTML
+        )
         return
     name = pending["name"]
     if report.failed:
         text = t("upload_failed", person.language, name=name, reason=report.failed[0][1])
     else:
-        text = t("upload_done", person.language, name=name, chunks=report.chunks,
-                 visibility=t("webinar_option", person.language, title=code))
+        text = t(
+            "upload_done",
+            person.language,
+            name=name,
+            chunks=report.chunks,
+            visibility=t("webinar_option", person.language, title=code),
+        )
     await query.edit_message_text(html.escape(text), parse_mode=ParseMode.HTML)
 
 
@@ -437,7 +534,11 @@ async def unknown_command(update: Update, context: Context) -> None:
     if message is None or message.text is None:
         return
     command = message.text.split()[0]
-    if is_group(update) and "@" in command and not command.lower().endswith(f"@{(context.bot.username or '').lower()}"):
+    if (
+        is_group(update)
+        and "@" in command
+        and not command.lower().endswith(f"@{(context.bot.username or '').lower()}")
+    ):
         return
     person = sender(update, context)
     await reply(update, t("unknown_command", person.language))
@@ -452,6 +553,8 @@ async def on_error(update: object, context: Context) -> None:
         if update.effective_user is not None:
             lang = services(context).accounts.person(update.effective_user.id).language
         try:
-            await context.bot.send_message(update.effective_chat.id, html.escape(t("error", lang)), parse_mode=ParseMode.HTML)
+            await context.bot.send_message(
+                update.effective_chat.id, html.escape(t("error", lang)), parse_mode=ParseMode.HTML
+            )
         except Exception:  # the error may be that we cannot send at all
             log.warning("could not tell chat %s about the error", update.effective_chat.id)

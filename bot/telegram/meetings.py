@@ -35,14 +35,18 @@ Context = ContextTypes.DEFAULT_TYPE
 DURATIONS = (30, 45, 60, 90)
 MAX_SLOT_BUTTONS = 8
 # A sentence is treated as a meeting request only when it names a meeting and a partner city.
-MEETING_WORDS = re.compile(r"회의|미팅|화상|통화|meeting|call|video\s*conference|termin|cuộc họp", re.I)
+MEETING_WORDS = re.compile(
+    r"회의|미팅|화상|통화|meeting|call|video\s*conference|termin|cuộc họp", re.I
+)
 
 
 def _scheduling(context: Context) -> SchedulingService | None:
     return services(context).scheduling
 
 
-async def _staff_scheduling(update: Update, context: Context) -> tuple[Person, SchedulingService] | None:
+async def _staff_scheduling(
+    update: Update, context: Context
+) -> tuple[Person, SchedulingService] | None:
     """Return the staff member and the service, or reply why not."""
     person = sender(update, context)
     if person.role is not Role.STAFF:
@@ -55,7 +59,13 @@ async def _staff_scheduling(update: Update, context: Context) -> tuple[Person, S
     return person, service
 
 
-def _when(meeting_start: datetime, meeting_end: datetime, service: SchedulingService, city: City, lang: str) -> str:
+def _when(
+    meeting_start: datetime,
+    meeting_end: datetime,
+    service: SchedulingService,
+    city: City,
+    lang: str,
+) -> str:
     """Both cities' local times, the reader's language for both halves."""
     home = service.home
     return (
@@ -92,7 +102,10 @@ async def meet(update: Update, context: Context) -> None:
         return
     person, service = found
     context.user_data["meet"] = {}  # type: ignore[index]
-    rows = [[InlineKeyboardButton(c.name, callback_data=f"m:p:{i}")] for i, c in enumerate(service.directory.partners)]
+    rows = [
+        [InlineKeyboardButton(c.name, callback_data=f"m:p:{i}")]
+        for i, c in enumerate(service.directory.partners)
+    ]
     await reply(update, t("meet_partner", person.language), reply_markup=InlineKeyboardMarkup(rows))
 
 
@@ -111,16 +124,26 @@ async def meet_button(update: Update, context: Context) -> None:
 
     async def edit(text: str, rows: list[list[InlineKeyboardButton]] | None = None) -> None:
         markup = InlineKeyboardMarkup(rows) if rows else None
-        await query.edit_message_text(html.escape(text), parse_mode=ParseMode.HTML, reply_markup=markup)
+        await query.edit_message_text(
+            html.escape(text), parse_mode=ParseMode.HTML, reply_markup=markup
+        )
 
     if step == "p":
         state.clear()
         state["partner"] = service.directory.partners[int(value)].name
-        await edit(t("meet_duration", lang), [[InlineKeyboardButton(f"{m}′", callback_data=f"m:d:{m}") for m in DURATIONS]])
+        await edit(
+            t("meet_duration", lang),
+            [[InlineKeyboardButton(f"{m}′", callback_data=f"m:d:{m}") for m in DURATIONS]],
+        )
     elif step == "d" and "partner" in state:
         state["duration"] = int(value)
-        await edit(t("meet_week", lang), [[InlineKeyboardButton(t(f"meet_week_{w}", lang), callback_data=f"m:w:{w}")]
-                                          for w in range(4)])
+        await edit(
+            t("meet_week", lang),
+            [
+                [InlineKeyboardButton(t(f"meet_week_{w}", lang), callback_data=f"m:w:{w}")]
+                for w in range(4)
+            ],
+        )
     elif step == "w" and "duration" in state:
         today = service.now().astimezone(service.home.tz).date()
         first = today if value == "0" else first_day_of_week(today, int(value))
@@ -133,13 +156,22 @@ async def meet_button(update: Update, context: Context) -> None:
             return
         picked = _spread(slots, MAX_SLOT_BUTTONS)
         state["slots"] = [s.start.isoformat() for s in picked]
-        rows = [[InlineKeyboardButton(_when(s.start, s.end, service, city, lang), callback_data=f"m:s:{i}")]
-                for i, s in enumerate(picked)]
+        rows = [
+            [
+                InlineKeyboardButton(
+                    _when(s.start, s.end, service, city, lang), callback_data=f"m:s:{i}"
+                )
+            ]
+            for i, s in enumerate(picked)
+        ]
         await edit(t("meet_slots", lang), rows)
     elif step == "s" and "slots" in state:
         state["start"] = state["slots"][int(value)]
         state["awaiting_title"] = True
-        await edit(t("meet_title", lang), [[InlineKeyboardButton(t("meet_skip", lang), callback_data="m:t:-")]])
+        await edit(
+            t("meet_title", lang),
+            [[InlineKeyboardButton(t("meet_skip", lang), callback_data="m:t:-")]],
+        )
     elif step == "t" and "start" in state:
         state["awaiting_title"] = False
         await edit(*_confirmation(state, service, lang))
@@ -147,7 +179,15 @@ async def meet_button(update: Update, context: Context) -> None:
         context.user_data.pop("meet", None)  # type: ignore[union-attr]
         start = datetime.fromisoformat(state["start"])
         try:
-            meeting = _book(context, service, person, state["partner"], start, state["duration"], state.get("title"))
+            meeting = _book(
+                context,
+                service,
+                person,
+                state["partner"],
+                start,
+                state["duration"],
+                state.get("title"),
+            )
         except BookingRefused as refused:  # someone booked that slot meanwhile
             await edit(_refusal_text(refused, service, state["partner"], lang))
             return
@@ -166,15 +206,27 @@ def _spread(slots: list, n: int) -> list:  # type: ignore[type-arg]
     return [slots[int(i * step)] for i in range(n)]
 
 
-def _confirmation(state: dict, service: SchedulingService, lang: str) -> tuple[str, list[list[InlineKeyboardButton]]]:  # type: ignore[type-arg]
+def _confirmation(
+    state: dict, service: SchedulingService, lang: str
+) -> tuple[str, list[list[InlineKeyboardButton]]]:  # type: ignore[type-arg]
     city = service.directory.get(state["partner"])
     start = datetime.fromisoformat(state["start"])
     end = start + timedelta(minutes=state["duration"])
     title = state.get("title") or f"{service.home.name} · {city.name}"
-    text = t("meet_confirm", lang, title=title, partner=city.name, minutes=state["duration"],
-             when=_when(start, end, service, city, lang))
-    rows = [[InlineKeyboardButton(t("meet_book", lang), callback_data="m:ok:-"),
-             InlineKeyboardButton(t("meet_abort", lang), callback_data="m:no:-")]]
+    text = t(
+        "meet_confirm",
+        lang,
+        title=title,
+        partner=city.name,
+        minutes=state["duration"],
+        when=_when(start, end, service, city, lang),
+    )
+    rows = [
+        [
+            InlineKeyboardButton(t("meet_book", lang), callback_data="m:ok:-"),
+            InlineKeyboardButton(t("meet_abort", lang), callback_data="m:no:-"),
+        ]
+    ]
     return text, rows
 
 
@@ -211,7 +263,9 @@ async def text_message(update: Update, context: Context) -> None:
         svc = services(context)
         if message is not None and message.text and svc.scheduling is not None:
             person = sender(update, context)
-            if person.role is Role.STAFF and looks_like_meeting_request(message.text, svc.scheduling):
+            if person.role is Role.STAFF and looks_like_meeting_request(
+                message.text, svc.scheduling
+            ):
                 await meeting_sentence(update, context, message.text, person)
                 return
     await question(update, context)
@@ -222,7 +276,9 @@ def looks_like_meeting_request(text: str, service: SchedulingService) -> bool:
     if not MEETING_WORDS.search(text):
         return False
     folded = text.casefold()
-    return any(name.casefold() in folded for city in service.directory.partners for name in city.names())
+    return any(
+        name.casefold() in folded for city in service.directory.partners for name in city.names()
+    )
 
 
 async def meeting_sentence(update: Update, context: Context, text: str, person: Person) -> None:
@@ -240,39 +296,74 @@ async def meeting_sentence(update: Update, context: Context, text: str, person: 
     city = request.partner
     violations = service.check(city, request.start, request.duration_minutes)
     if violations:
-        refused = BookingRefused(violations, service.nearest(city, request.start, request.duration_minutes))
-        state = {"partner": city.name, "duration": request.duration_minutes, "title": request.title,
-                 "slots": [s.start.isoformat() for s in refused.nearest]}
+        refused = BookingRefused(
+            violations, service.nearest(city, request.start, request.duration_minutes)
+        )
+        state = {
+            "partner": city.name,
+            "duration": request.duration_minutes,
+            "title": request.title,
+            "slots": [s.start.isoformat() for s in refused.nearest],
+        }
         context.user_data["meet"] = state  # type: ignore[index]
-        rows = [[InlineKeyboardButton(_when(s.start, s.end, service, city, lang), callback_data=f"m:s:{i}")]
-                for i, s in enumerate(refused.nearest)]
-        await reply(update, _refusal_text(refused, service, city.name, lang, with_nearest=False)
-                     + ("\n\n" + t("meet_nearest", lang) if rows else ""),
-                     reply_markup=InlineKeyboardMarkup(rows) if rows else None)
+        rows = [
+            [
+                InlineKeyboardButton(
+                    _when(s.start, s.end, service, city, lang), callback_data=f"m:s:{i}"
+                )
+            ]
+            for i, s in enumerate(refused.nearest)
+        ]
+        await reply(
+            update,
+            _refusal_text(refused, service, city.name, lang, with_nearest=False)
+            + ("\n\n" + t("meet_nearest", lang) if rows else ""),
+            reply_markup=InlineKeyboardMarkup(rows) if rows else None,
+        )
         return
-    state = {"partner": city.name, "duration": request.duration_minutes, "start": request.start.isoformat(),
-             "title": request.title}
+    state = {
+        "partner": city.name,
+        "duration": request.duration_minutes,
+        "start": request.start.isoformat(),
+        "title": request.title,
+    }
     context.user_data["meet"] = state  # type: ignore[index]
     body, rows = _confirmation(state, service, lang)
     await reply(update, body, reply_markup=InlineKeyboardMarkup(rows))
 
 
-def _refusal_text(refused: BookingRefused, service: SchedulingService, partner: str, lang: str,
-                  with_nearest: bool = True) -> str:
+def _refusal_text(
+    refused: BookingRefused,
+    service: SchedulingService,
+    partner: str,
+    lang: str,
+    with_nearest: bool = True,
+) -> str:
     reasons = "\n".join(f"• {violation_text(v, lang)}" for v in refused.violations)
     text = t("meet_refused", lang, reasons=reasons)
     if with_nearest and refused.nearest:
         city = service.directory.get(partner)
-        text += "\n\n" + t("meet_nearest", lang) + "\n" + "\n".join(
-            f"• {_when(s.start, s.end, service, city, lang)}" for s in refused.nearest)
+        text += (
+            "\n\n"
+            + t("meet_nearest", lang)
+            + "\n"
+            + "\n".join(f"• {_when(s.start, s.end, service, city, lang)}" for s in refused.nearest)
+        )
     return text
 
 
 # ---------------------------------------------------------------- booking and notices
 
 
-def _book(context: Context, service: SchedulingService, person: Person, partner: str, start: datetime,
-          duration: int, title: str | None) -> Meeting:
+def _book(
+    context: Context,
+    service: SchedulingService,
+    person: Person,
+    partner: str,
+    start: datetime,
+    duration: int,
+    title: str | None,
+) -> Meeting:
     city = service.directory.get(partner)
     accounts = services(context).accounts
     invitees = [
@@ -285,28 +376,57 @@ def _book(context: Context, service: SchedulingService, person: Person, partner:
 
 def _booked_text(meeting: Meeting, service: SchedulingService, lang: str) -> str:
     city = service.directory.get(meeting.partner)
-    others = [i for i in meeting.invitees if meeting.organizer is None or i.user_id != meeting.organizer.user_id]
-    return t("meet_booked", lang, id=meeting.id, partner=city.name, title=meeting.title,
-             when=_when(meeting.start, meeting.end, service, city, lang), url=meeting.video_url, count=len(others))
+    others = [
+        i
+        for i in meeting.invitees
+        if meeting.organizer is None or i.user_id != meeting.organizer.user_id
+    ]
+    return t(
+        "meet_booked",
+        lang,
+        id=meeting.id,
+        partner=city.name,
+        title=meeting.title,
+        when=_when(meeting.start, meeting.end, service, city, lang),
+        url=meeting.video_url,
+        count=len(others),
+    )
 
 
-async def send_invites(context: Context, service: SchedulingService, meeting: Meeting, key: str) -> None:
+async def send_invites(
+    context: Context, service: SchedulingService, meeting: Meeting, key: str
+) -> None:
     """Send each invitee the notice in their language and zone, with the `.ics` in their zone."""
     city = service.directory.get(meeting.partner)
     for invitee in meeting.invitees:
         when = format_local(meeting.start, meeting.end, invitee.timezone, invitee.language)
-        text = t(key, invitee.language, title=meeting.title, partner=city.name if invitee.timezone != city.timezone
-                 else service.home.name, when=when, url=meeting.video_url)
+        text = t(
+            key,
+            invitee.language,
+            title=meeting.title,
+            partner=city.name if invitee.timezone != city.timezone else service.home.name,
+            when=when,
+            url=meeting.video_url,
+        )
         ics = service.ics(meeting.id, timezone=invitee.timezone)
         try:
             await context.bot.send_document(
-                invitee.user_id, document=BytesIO(ics), filename=f"meeting-{meeting.id}.ics",
-                caption=html.escape(text)[:1000], parse_mode=ParseMode.HTML,
+                invitee.user_id,
+                document=BytesIO(ics),
+                filename=f"meeting-{meeting.id}.ics",
+                caption=html.escape(text)[:1000],
+                parse_mode=ParseMode.HTML,
             )
         except Forbidden:
-            log.info("invitee %s blocked the bot; meeting %s notice not delivered", invitee.user_id, meeting.id)
+            log.info(
+                "invitee %s blocked the bot; meeting %s notice not delivered",
+                invitee.user_id,
+                meeting.id,
+            )
         except TelegramError as exc:
-            log.warning("could not send meeting %s notice to %s: %s", meeting.id, invitee.user_id, exc)
+            log.warning(
+                "could not send meeting %s notice to %s: %s", meeting.id, invitee.user_id, exc
+            )
 
 
 # ---------------------------------------------------------------- /meetings, /cancel, /reschedule
@@ -335,7 +455,9 @@ async def meetings(update: Update, context: Context) -> None:
     tz = service.home.tz if person.role is Role.STAFF else partner.tz  # type: ignore[union-attr]
     lines = [t("meetings_header", person.language)]
     for m in upcoming:
-        lines.append(f"#{m.id} {format_local(m.start, m.end, tz, person.language)} · {m.partner} · {m.title}\n   {m.video_url}")
+        lines.append(
+            f"#{m.id} {format_local(m.start, m.end, tz, person.language)} · {m.partner} · {m.title}\n   {m.video_url}"
+        )
     await reply(update, "\n".join(lines))
 
 
@@ -372,7 +494,11 @@ async def reschedule(update: Update, context: Context) -> None:
     person, service = found
     meeting_id = _meeting_id(context)
     try:
-        new_start = datetime.fromisoformat(context.args[1]) if meeting_id and len(context.args or []) > 1 else None  # type: ignore[index]
+        new_start = (
+            datetime.fromisoformat(context.args[1])
+            if meeting_id and len(context.args or []) > 1
+            else None
+        )  # type: ignore[index]
     except ValueError:
         new_start = None
     if meeting_id is None or new_start is None:
@@ -391,8 +517,15 @@ async def reschedule(update: Update, context: Context) -> None:
         return
     await send_invites(context, service, meeting, "meet_reschedule_notice")
     city = service.directory.get(meeting.partner)
-    await reply(update, t("meet_rescheduled", person.language, id=meeting.id,
-                           when=_when(meeting.start, meeting.end, service, city, person.language)))
+    await reply(
+        update,
+        t(
+            "meet_rescheduled",
+            person.language,
+            id=meeting.id,
+            when=_when(meeting.start, meeting.end, service, city, person.language),
+        ),
+    )
 
 
 # ---------------------------------------------------------------- reminders
@@ -410,13 +543,26 @@ async def send_due_reminders(context: Context) -> None:
         for invitee in reminder.recipients:
             lang = invitee.language
             minutes = max(1, round((meeting.start - now).total_seconds() / 60))
-            rel = t("meet_in_hours", lang, n=round(minutes / 60)) if minutes >= 120 else t("meet_in_minutes", lang, n=minutes)
+            rel = (
+                t("meet_in_hours", lang, n=round(minutes / 60))
+                if minutes >= 120
+                else t("meet_in_minutes", lang, n=minutes)
+            )
             key = "meet_reminder_late" if reminder.late else "meet_reminder"
             partner = city.name if invitee.timezone != city.timezone else service.home.name
-            text = t(key, lang, title=meeting.title, partner=partner, when_rel=rel,
-                     when=format_local(meeting.start, meeting.end, invitee.timezone, lang), url=meeting.video_url)
+            text = t(
+                key,
+                lang,
+                title=meeting.title,
+                partner=partner,
+                when_rel=rel,
+                when=format_local(meeting.start, meeting.end, invitee.timezone, lang),
+                url=meeting.video_url,
+            )
             try:
-                await context.bot.send_message(invitee.user_id, html.escape(text), parse_mode=ParseMode.HTML)
+                await context.bot.send_message(
+                    invitee.user_id, html.escape(text), parse_mode=ParseMode.HTML
+                )
             except TelegramError as exc:
                 log.info("reminder %s not delivered to %s: %s", reminder.id, invitee.user_id, exc)
         service.mark_reminder_sent(reminder.id, now)

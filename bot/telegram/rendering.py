@@ -34,7 +34,9 @@ def render_answer(answer: Answer, limit: int = TELEGRAM_LIMIT) -> list[str]:
     return split_html(blocks, limit)
 
 
-def render_sources(question: str, sources: Sequence[dict[str, object]], lang: str, excerpt: int = 300) -> list[str]:
+def render_sources(
+    question: str, sources: Sequence[dict[str, object]], lang: str, excerpt: int = 300
+) -> list[str]:
     """Return /sources messages: each document's title, heading, path and a short excerpt."""
     blocks = [html.escape(t("sources_header", lang, question=_shorten(question, 200)))]
     for src in sources:

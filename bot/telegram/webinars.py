@@ -85,10 +85,19 @@ async def webinar_command(update: Update, context: Context) -> None:
             return
         webinar = svc.webinars.create(" ".join(args[3:])[:200], day, args[2], person.user_id)
         link = deep_link(context.bot.username or "", webinar.code)
-        text = t("webinar_created", lang, title=webinar.title, date=webinar.date, language=webinar.language,
-                 code=webinar.code, link=link)
+        text = t(
+            "webinar_created",
+            lang,
+            title=webinar.title,
+            date=webinar.date,
+            language=webinar.language,
+            code=webinar.code,
+            link=link,
+        )
         await reply(update, text)
-        await update.effective_message.reply_photo(qr_png(link), filename=f"webinar-{webinar.code}.png")  # type: ignore[union-attr]
+        await update.effective_message.reply_photo(
+            qr_png(link), filename=f"webinar-{webinar.code}.png"
+        )  # type: ignore[union-attr]
     elif len(args) == 2 and args[0] == "close":
         try:
             svc.webinars.close(args[1])
@@ -101,8 +110,11 @@ async def webinar_command(update: Update, context: Context) -> None:
         if not items:
             await reply(update, t("webinar_list_none", lang))
             return
-        lines = [f"{w.code} · {w.date} · {w.language} · {'open' if w.is_open else 'closed'} · {w.title} · "
-                 f"{len(svc.webinars.attendees(w.code))}" for w in items]
+        lines = [
+            f"{w.code} · {w.date} · {w.language} · {'open' if w.is_open else 'closed'} · {w.title} · "
+            f"{len(svc.webinars.attendees(w.code))}"
+            for w in items
+        ]
         await reply(update, "\n".join(lines))
     else:
         await reply(update, t("webinar_usage", lang))
@@ -120,16 +132,29 @@ def _staff_targets(context: Context) -> list[int]:
 
 def _post_text(item: EscalationItem, lang: str) -> str:
     webinar = f", {item.webinar}" if item.webinar else ""
-    return t("esc_post", lang, id=item.id, reason=t(f"esc_reason_{item.reason}", lang), webinar=webinar,
-             language=item.language, question=item.question)
+    return t(
+        "esc_post",
+        lang,
+        id=item.id,
+        reason=t(f"esc_reason_{item.reason}", lang),
+        webinar=webinar,
+        language=item.language,
+        question=item.question,
+    )
 
 
 def _post_buttons(item: EscalationItem, lang: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[
-        InlineKeyboardButton(t("esc_btn_answer", lang), callback_data=f"esc:ans:{item.id}"),
-        InlineKeyboardButton(t("esc_btn_mine", lang), callback_data=f"esc:mine:{item.id}"),
-        InlineKeyboardButton(t("esc_btn_dismiss", lang), callback_data=f"esc:dis:{item.id}"),
-    ]])
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(t("esc_btn_answer", lang), callback_data=f"esc:ans:{item.id}"),
+                InlineKeyboardButton(t("esc_btn_mine", lang), callback_data=f"esc:mine:{item.id}"),
+                InlineKeyboardButton(
+                    t("esc_btn_dismiss", lang), callback_data=f"esc:dis:{item.id}"
+                ),
+            ]
+        ]
+    )
 
 
 async def post_to_staff(context: Context, item: EscalationItem) -> None:
@@ -139,7 +164,9 @@ async def post_to_staff(context: Context, item: EscalationItem) -> None:
         lang = svc.accounts.person(chat_id).language if chat_id > 0 else "en"
         try:
             message = await context.bot.send_message(
-                chat_id, html.escape(_post_text(item, lang)), parse_mode=ParseMode.HTML,
+                chat_id,
+                html.escape(_post_text(item, lang)),
+                parse_mode=ParseMode.HTML,
                 reply_markup=_post_buttons(item, lang),
             )
         except TelegramError as exc:
@@ -172,9 +199,11 @@ async def escalation_button(update: Update, context: Context) -> None:
     try:
         if action == "ans":
             await query.answer()
-            prompt = await context.bot.send_message(query.message.chat.id,  # type: ignore[union-attr]
-                                                    html.escape(t("esc_answer_prompt", lang, id=item_id)),
-                                                    parse_mode=ParseMode.HTML)
+            prompt = await context.bot.send_message(
+                query.message.chat.id,  # type: ignore[union-attr]
+                html.escape(t("esc_answer_prompt", lang, id=item_id)),
+                parse_mode=ParseMode.HTML,
+            )
             svc.escalations.record_post(item_id, prompt.chat.id, prompt.message_id)
             return
         if action == "mine":
@@ -189,7 +218,8 @@ async def escalation_button(update: Update, context: Context) -> None:
     await query.answer(note)
     await query.edit_message_text(
         html.escape(f"{query.message.text}\n\n{note}"),  # type: ignore[union-attr]
-        parse_mode=ParseMode.HTML, reply_markup=None if action == "dis" else query.message.reply_markup,  # type: ignore[union-attr]
+        parse_mode=ParseMode.HTML,
+        reply_markup=None if action == "dis" else query.message.reply_markup,  # type: ignore[union-attr]
     )
 
 
@@ -222,7 +252,9 @@ async def reply_command(update: Update, context: Context) -> None:
     await _answer_item(update, context, person, int(args[0].lstrip("#")), text)
 
 
-async def _answer_item(update: Update, context: Context, person: Person, item_id: int, text: str) -> None:
+async def _answer_item(
+    update: Update, context: Context, person: Person, item_id: int, text: str
+) -> None:
     """Store the staff answer, deliver it to the asker, and offer to curate it."""
     svc = services(context)
     try:
@@ -233,7 +265,10 @@ async def _answer_item(update: Update, context: Context, person: Person, item_id
     delivered = True
     try:  # only the asker's own chat: nothing one attendee writes reaches another
         await context.bot.send_message(
-            item.chat_id, html.escape(t("staff_answer", item.language, question=item.question, answer=text.strip())),
+            item.chat_id,
+            html.escape(
+                t("staff_answer", item.language, question=item.question, answer=text.strip())
+            ),
             parse_mode=ParseMode.HTML,
         )
     except Forbidden:
@@ -242,9 +277,14 @@ async def _answer_item(update: Update, context: Context, person: Person, item_id
     if not delivered:
         await reply(update, t("esc_undeliverable", lang, id=item.id))
     scopes = ["public", "internal"] + (["webinar"] if item.webinar else [])
-    rows = [[InlineKeyboardButton(t(f"curated_{s}", lang), callback_data=f"cur:{item.id}:{s}")] for s in scopes]
+    rows = [
+        [InlineKeyboardButton(t(f"curated_{s}", lang), callback_data=f"cur:{item.id}:{s}")]
+        for s in scopes
+    ]
     rows.append([InlineKeyboardButton(t("curated_skip", lang), callback_data=f"cur:{item.id}:-")])
-    await reply(update, t("esc_delivered", lang, id=item.id), reply_markup=InlineKeyboardMarkup(rows))
+    await reply(
+        update, t("esc_delivered", lang, id=item.id), reply_markup=InlineKeyboardMarkup(rows)
+    )
 
 
 async def curated_button(update: Update, context: Context) -> None:
@@ -259,13 +299,19 @@ async def curated_button(update: Update, context: Context) -> None:
     _, raw_id, scope = query.data.split(":")
     lang = person.language
     if scope == "-":
-        await query.edit_message_text(html.escape(t("curated_skipped", lang)), parse_mode=ParseMode.HTML)
+        await query.edit_message_text(
+            html.escape(t("curated_skipped", lang)), parse_mode=ParseMode.HTML
+        )
         return
     item = svc.escalations.get(int(raw_id))
     if item is None:
         return
     report = await asyncio.to_thread(svc.curated.publish, item, scope, item.webinar)
-    text = t("curated_done", lang, scope=t(f"curated_{scope}", lang)) if not report.failed else str(report.failed[0][1])
+    text = (
+        t("curated_done", lang, scope=t(f"curated_{scope}", lang))
+        if not report.failed
+        else str(report.failed[0][1])
+    )
     await query.edit_message_text(html.escape(text), parse_mode=ParseMode.HTML)
 
 
@@ -276,7 +322,11 @@ async def assign_command(update: Update, context: Context) -> None:
         return
     args = context.args or []
     svc = services(context)
-    if len(args) != 2 or not all(a.lstrip("#").isdigit() for a in args) or int(args[1]) not in svc.accounts.staff_ids:
+    if (
+        len(args) != 2
+        or not all(a.lstrip("#").isdigit() for a in args)
+        or int(args[1]) not in svc.accounts.staff_ids
+    ):
         await reply(update, t("assign_usage", person.language))
         return
     item_id, staff_id = int(args[0].lstrip("#")), int(args[1])
@@ -285,13 +335,18 @@ async def assign_command(update: Update, context: Context) -> None:
     except EscalationError as exc:
         await reply(update, t(exc.reason, person.language))
         return
-    name = svc.accounts.person(staff_id)
+    colleague = svc.accounts.person(staff_id)
     await reply(update, t("esc_assigned", person.language, id=item.id, name=staff_id))
-    try:
-        await context.bot.send_message(staff_id, html.escape(_post_text(item, name.language)),
-                                       parse_mode=ParseMode.HTML, reply_markup=_post_buttons(item, name.language))
-    except TelegramError:
-        pass
+    try:  # the colleague gets the question with its buttons
+        message = await context.bot.send_message(
+            staff_id,
+            html.escape(_post_text(item, colleague.language)),
+            parse_mode=ParseMode.HTML,
+            reply_markup=_post_buttons(item, colleague.language),
+        )
+        svc.escalations.record_post(item.id, staff_id, message.message_id)
+    except TelegramError as exc:
+        log.info("could not hand #%s to %s: %s", item.id, staff_id, exc)
 
 
 async def pending_command(update: Update, context: Context) -> None:
@@ -308,7 +363,9 @@ async def pending_command(update: Update, context: Context) -> None:
         hours = p.age.total_seconds() / 3600
         age = f"{hours:.0f} h" if hours >= 1 else f"{p.age.total_seconds() / 60:.0f} min"
         who = f" → {p.item.assigned_to}" if p.item.assigned_to else ""
-        lines.append(f"#{p.item.id} · {age}{who} · {p.item.webinar or '-'} · {p.item.question[:120]}")
+        lines.append(
+            f"#{p.item.id} · {age}{who} · {p.item.webinar or '-'} · {p.item.question[:120]}"
+        )
     await reply(update, "\n".join(lines))
 
 
@@ -338,10 +395,16 @@ async def survey_command(update: Update, context: Context) -> None:
     sent = 0
     for user_id in svc.surveys.ask(code):
         lang = attendees.get(user_id, "en")
-        buttons = [[InlineKeyboardButton(str(n), callback_data=f"sv:{code}:{n}") for n in range(1, 6)]]
+        buttons = [
+            [InlineKeyboardButton(str(n), callback_data=f"sv:{code}:{n}") for n in range(1, 6)]
+        ]
         try:
-            await context.bot.send_message(user_id, html.escape(t("survey_question", lang, title=webinar.title)),
-                                           parse_mode=ParseMode.HTML, reply_markup=InlineKeyboardMarkup(buttons))
+            await context.bot.send_message(
+                user_id,
+                html.escape(t("survey_question", lang, title=webinar.title)),
+                parse_mode=ParseMode.HTML,
+                reply_markup=InlineKeyboardMarkup(buttons),
+            )
             sent += 1
         except TelegramError as exc:
             log.info("survey not delivered to %s: %s", user_id, exc)
@@ -364,8 +427,10 @@ async def survey_button(update: Update, context: Context) -> None:
     await query.edit_message_reply_markup(reply_markup=None)
     # only a reply to this prompt is a comment: the attendee's next question stays a question
     prompt = await context.bot.send_message(
-        query.from_user.id, html.escape(t("survey_thanks_comment", person.language)),
-        parse_mode=ParseMode.HTML, reply_markup=ForceReply(selective=True),
+        query.from_user.id,
+        html.escape(t("survey_thanks_comment", person.language)),
+        parse_mode=ParseMode.HTML,
+        reply_markup=ForceReply(selective=True),
     )
     context.user_data["survey_comment"] = (code, prompt.message_id)  # type: ignore[index]
 
@@ -405,11 +470,22 @@ async def report_command(update: Update, context: Context) -> None:
     report = await asyncio.to_thread(build_report, code, svc.db, svc.analyzer, tz=tz)
     message = update.effective_message
     assert message is not None
-    caption = t("report_caption", person.language, title=webinar.title, questions=report.figures["questions"],
-                attendees=report.figures["attendees"])
-    await message.reply_document(BytesIO(report.markdown.encode()), filename=f"report-{code}.md",
-                                 caption=html.escape(caption), parse_mode=ParseMode.HTML)
-    await message.reply_document(BytesIO(report.csv.encode("utf-8-sig")), filename=f"report-{code}.csv")
+    caption = t(
+        "report_caption",
+        person.language,
+        title=webinar.title,
+        questions=report.figures["questions"],
+        attendees=report.figures["attendees"],
+    )
+    await message.reply_document(
+        BytesIO(report.markdown.encode()),
+        filename=f"report-{code}.md",
+        caption=html.escape(caption),
+        parse_mode=ParseMode.HTML,
+    )
+    await message.reply_document(
+        BytesIO(report.csv.encode("utf-8-sig")), filename=f"report-{code}.csv"
+    )
     await message.reply_photo(report.chart_png, filename=f"questions-per-day-{code}.png")
 
 
@@ -432,10 +508,23 @@ async def broadcast_command(update: Update, context: Context) -> None:
         except Forbidden as exc:
             raise RecipientBlocked(user_id) from exc
         except RetryAfter as exc:
-            raise RetryLater(float(exc.retry_after if isinstance(exc.retry_after, int | float)
-                                   else exc.retry_after.total_seconds())) from exc
+            raise RetryLater(
+                float(
+                    exc.retry_after
+                    if isinstance(exc.retry_after, int | float)
+                    else exc.retry_after.total_seconds()
+                )
+            ) from exc
 
     recipients = [a.user_id for a in svc.webinars.attendees(parts[1])]
     result = await broadcast(recipients, send, per_second=svc.settings.broadcast_per_second)
-    await reply(update, t("broadcast_done", person.language, delivered=result.delivered, blocked=result.blocked,
-                          failed=result.failed))
+    await reply(
+        update,
+        t(
+            "broadcast_done",
+            person.language,
+            delivered=result.delivered,
+            blocked=result.blocked,
+            failed=result.failed,
+        ),
+    )

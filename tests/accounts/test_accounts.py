@@ -88,7 +88,11 @@ def test_revoke_takes_the_partner_role_away(accounts: AccountService) -> None:
 def test_group_level_caps_what_anyone_asking_there_may_see(accounts: AccountService) -> None:
     group = -100
     accounts.redeem(accounts.create_invite("Riverton", ADMIN).code, USER)
-    staff, partner, public = accounts.person(STAFF), accounts.person(USER), accounts.person(USER + 9)
+    staff, partner, public = (
+        accounts.person(STAFF),
+        accounts.person(USER),
+        accounts.person(USER + 9),
+    )
     assert accounts.asker_in_chat(staff, group, True) == Asker(Role.PUBLIC)  # default public
     accounts.set_group_level(group, GroupLevel.PARTNER, "Riverton", ADMIN)
     assert accounts.asker_in_chat(staff, group, True) == Asker(Role.PARTNER, partner="Riverton")
@@ -110,7 +114,9 @@ def test_public_access_switch(db: Database) -> None:
     assert closed.may_use(closed.touch(STAFF))
 
 
-def test_language_choice_beats_telegrams_and_unknown_falls_back_to_english(accounts: AccountService) -> None:
+def test_language_choice_beats_telegrams_and_unknown_falls_back_to_english(
+    accounts: AccountService,
+) -> None:
     assert accounts.touch(USER, telegram_language="de-DE").language == "de"
     accounts.set_language(USER, "vi")
     assert accounts.touch(USER, telegram_language="de").language == "vi"

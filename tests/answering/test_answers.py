@@ -42,7 +42,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def services(corpus: Path, tmp_path_factory: pytest.TempPathFactory, embedder, analyzer):  # type: ignore[no-untyped-def]
-    s = build_services(make_settings(tmp_path_factory.mktemp("answers-data")), embedder=embedder, analyzer=analyzer)
+    s = build_services(
+        make_settings(tmp_path_factory.mktemp("answers-data")), embedder=embedder, analyzer=analyzer
+    )
     s.ingestor.ingest([corpus])
     yield s
     s.close()
@@ -59,7 +61,9 @@ def test_extractive_answer_quotes_the_fact_with_a_citation(services: Services) -
 
 
 def test_english_question_is_answered_from_the_english_manual(services: Services) -> None:
-    answer = services.answerer.answer("When should the test call with the partner city happen?", Asker.staff())
+    answer = services.answerer.answer(
+        "When should the test call with the partner city happen?", Asker.staff()
+    )
     assert answer.grounded
     assert "two working days" in answer.text
 
@@ -72,7 +76,9 @@ def test_english_question_is_answered_from_the_english_manual(services: Services
         ("Wie viele Einwohner hat München?", "de"),
     ],
 )
-def test_unrelated_question_is_declined_in_the_askers_language(services: Services, question: str, lang: str) -> None:
+def test_unrelated_question_is_declined_in_the_askers_language(
+    services: Services, question: str, lang: str
+) -> None:
     answer = services.answerer.answer(question, Asker.staff())
     assert not answer.grounded
     assert answer.text == t("no_answer", lang)
@@ -94,8 +100,17 @@ def test_clean_citations_drops_numbers_that_name_no_source() -> None:
 
 def _completion(content: str) -> dict[str, object]:
     return {
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "fake",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "fake",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+            }
+        ],
         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
     }
 
@@ -104,19 +119,25 @@ def _llm_services(services: Services, tmp_path: Path, handler, embedder, analyze
     from bot.answering.llm import build_chat_model
 
     client = httpx.Client(transport=httpx.MockTransport(handler))
-    model = build_chat_model("http://llm.test/v1", "sk-test", "fake", timeout=2, max_retries=0, http_client=client)
+    model = build_chat_model(
+        "http://llm.test/v1", "sk-test", "fake", timeout=2, max_retries=0, http_client=client
+    )
     settings = services.settings.model_copy(update={"openai_base_url": "http://llm.test/v1"})
     return build_services(settings, embedder=embedder, analyzer=analyzer, chat_model=model)
 
 
-def test_llm_answer_uses_the_context_and_keeps_only_real_citations(services, tmp_path, embedder, analyzer) -> None:  # type: ignore[no-untyped-def]
+def test_llm_answer_uses_the_context_and_keeps_only_real_citations(
+    services, tmp_path, embedder, analyzer
+) -> None:  # type: ignore[no-untyped-def]
     seen: list[dict[str, object]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         assert request.url.path == "/v1/chat/completions"
         assert request.headers["authorization"] == "Bearer sk-test"
         seen.append(json.loads(request.content))
-        return httpx.Response(200, json=_completion("항공료는 파견 도시가 부담합니다 [1]. 근거 없음 [9]."))
+        return httpx.Response(
+            200, json=_completion("항공료는 파견 도시가 부담합니다 [1]. 근거 없음 [9].")
+        )
 
     llm = _llm_services(services, tmp_path, handler, embedder, analyzer)
     answer = llm.answerer.answer("청소년 교류 항공료는 누가 부담하나요?", Asker())
@@ -132,14 +153,20 @@ def test_llm_answer_uses_the_context_and_keeps_only_real_citations(services, tmp
 
 def test_llm_no_answer_becomes_a_decline(services, tmp_path, embedder, analyzer) -> None:  # type: ignore[no-untyped-def]
     llm = _llm_services(
-        services, tmp_path, lambda r: httpx.Response(200, json=_completion("NO_ANSWER")), embedder, analyzer
+        services,
+        tmp_path,
+        lambda r: httpx.Response(200, json=_completion("NO_ANSWER")),
+        embedder,
+        analyzer,
     )
     answer = llm.answerer.answer("청소년 교류 항공료는 누가 부담하나요?", Asker())
     assert not answer.grounded and answer.text == t("no_answer", "ko")
 
 
 @pytest.mark.parametrize("failure", ["error", "timeout"])
-def test_llm_failure_falls_back_to_the_extractive_answer(services, tmp_path, embedder, analyzer, failure, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_llm_failure_falls_back_to_the_extractive_answer(
+    services, tmp_path, embedder, analyzer, failure, caplog
+) -> None:  # type: ignore[no-untyped-def]
     def handler(request: httpx.Request) -> httpx.Response:
         if failure == "timeout":
             raise httpx.ReadTimeout("timed out", request=request)

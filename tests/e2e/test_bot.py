@@ -40,7 +40,9 @@ DOCS = {
 
 def start_bot(emu: BotApiEmulator, data: Path, **extra_env: str) -> subprocess.Popen[bytes]:
     """Start `exchange-bot run` as a separate process against the emulator."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TELEGRAM_", "BOT_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TELEGRAM_", "BOT_"))
+    }
     env.update(
         TELEGRAM_BOT_TOKEN=TOKEN,
         TELEGRAM_API_BASE_URL=emu.base_url,
@@ -50,16 +52,20 @@ def start_bot(emu: BotApiEmulator, data: Path, **extra_env: str) -> subprocess.P
         PARTNERS_FILE=str(ROOT / "knowledge" / "partners.yaml"),
         RATE_LIMIT_QUESTIONS="30",
         LOG_LEVEL="INFO",
-        **extra_env,
     )
+    env.update(extra_env)
     exe = Path(sys.executable).with_name("exchange-bot")
     cmd = [str(exe), "run"] if exe.exists() else [sys.executable, "-m", "bot", "run"]
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         emu.wait_until_polling(timeout=90)
     except AssertionError:
         proc.kill()
-        raise AssertionError(proc.stderr.read().decode()[-3000:] if proc.stderr else "bot did not start") from None
+        raise AssertionError(
+            proc.stderr.read().decode()[-3000:] if proc.stderr else "bot did not start"
+        ) from None
     return proc
 
 
@@ -89,8 +95,13 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory, embedder, analyzer) -> Pa
 @pytest.fixture(scope="module")
 def bot(data_dir: Path) -> Iterator[BotApiEmulator]:
     emu = BotApiEmulator(token=TOKEN, bot_username="exchange_test_bot").start()
-    for uid, name, lang in [(STAFF, "Kim", "ko"), (ADMIN, "Admin", "en"), (PUBLIC, "Pat", "en"),
-                            (PARTNER, "Dana", "en"), (OTHER, "Otto", "de")]:
+    for uid, name, lang in [
+        (STAFF, "Kim", "ko"),
+        (ADMIN, "Admin", "en"),
+        (PUBLIC, "Pat", "en"),
+        (PARTNER, "Dana", "en"),
+        (OTHER, "Otto", "de"),
+    ]:
         emu.user(uid, name, lang)
     emu.group(GROUP, "Hanbit–Riverton working group", "supergroup")
     proc = start_bot(emu, data_dir)
@@ -100,10 +111,17 @@ def bot(data_dir: Path) -> Iterator[BotApiEmulator]:
     assert TOKEN not in log, "the bot token must never reach the logs"
 
 
-def reply_to(emu: BotApiEmulator, chat: int, since: int, *, markup: bool = False, timeout: float = 30) -> dict:  # type: ignore[type-arg]
+def reply_to(
+    emu: BotApiEmulator, chat: int, since: int, *, markup: bool = False, timeout: float = 30
+) -> dict:  # type: ignore[type-arg]
     return emu.wait_for(
-        lambda r: r["chat_id"] == chat and r["method"] == "sendMessage" and (not markup or r.get("reply_markup")),
-        timeout=timeout, since=since,
+        lambda r: (
+            r["chat_id"] == chat
+            and r["method"] == "sendMessage"
+            and (not markup or r.get("reply_markup"))
+        ),
+        timeout=timeout,
+        since=since,
     )
 
 
@@ -144,11 +162,22 @@ def test_public_and_partner_users_get_nothing_of_an_internal_document(bot: BotAp
     assert "96,000,000" in reply_to(bot, STAFF, mark, markup=True)["text"]
 
 
-def test_group_message_without_mention_is_ignored_and_with_mention_answered(bot: BotApiEmulator) -> None:
+def test_group_message_without_mention_is_ignored_and_with_mention_answered(
+    bot: BotApiEmulator,
+) -> None:
     mark = bot.mark()
-    bot.send_text(STAFF, "How often is the Riverton agreement reviewed?", chat_id=GROUP, chat_type="supergroup")
-    bot.send_text(STAFF, "@exchange_test_bot What is the internal negotiation ceiling for the Riverton joint fund?",
-                  chat_id=GROUP, chat_type="supergroup")
+    bot.send_text(
+        STAFF,
+        "How often is the Riverton agreement reviewed?",
+        chat_id=GROUP,
+        chat_type="supergroup",
+    )
+    bot.send_text(
+        STAFF,
+        "@exchange_test_bot What is the internal negotiation ceiling for the Riverton joint fund?",
+        chat_id=GROUP,
+        chat_type="supergroup",
+    )
     answer = reply_to(bot, GROUP, mark, markup=True)
     group_messages = [r for r in bot.sent[mark:] if r["chat_id"] == GROUP]
     assert len(group_messages) == 1, "the unmentioned message must not be answered"
@@ -156,8 +185,13 @@ def test_group_message_without_mention_is_ignored_and_with_mention_answered(bot:
     assert "96,000,000" not in answer["text"]
     # a reply to the bot's message counts as addressing it
     mark = bot.mark()
-    bot.send_text(PUBLIC, "And who is the contact in Riverton?", chat_id=GROUP, chat_type="supergroup",
-                  reply_to_message_id=answer["message_id"])
+    bot.send_text(
+        PUBLIC,
+        "And who is the contact in Riverton?",
+        chat_id=GROUP,
+        chat_type="supergroup",
+        reply_to_message_id=answer["message_id"],
+    )
     assert "Whitfield" in reply_to(bot, GROUP, mark, markup=True)["text"]
 
 
@@ -166,13 +200,20 @@ def test_admin_raises_group_level_and_staff_then_sees_internal_there(bot: BotApi
     bot.group(chat, "Office staff", "group")
     mark = bot.mark()
     bot.send_text(STAFF, "/grouplevel staff", chat_id=chat, chat_type="group")
-    assert "Only an administrator" in reply_to(bot, chat, mark)["text"] or "관리자" in reply_to(bot, chat, mark)["text"]
+    assert (
+        "Only an administrator" in reply_to(bot, chat, mark)["text"]
+        or "관리자" in reply_to(bot, chat, mark)["text"]
+    )
     mark = bot.mark()
     bot.send_text(ADMIN, "/grouplevel staff", chat_id=chat, chat_type="group")
     reply_to(bot, chat, mark)
     mark = bot.mark()
-    bot.send_text(STAFF, "@exchange_test_bot What is the internal negotiation ceiling for the Riverton joint fund?",
-                  chat_id=chat, chat_type="group")
+    bot.send_text(
+        STAFF,
+        "@exchange_test_bot What is the internal negotiation ceiling for the Riverton joint fund?",
+        chat_id=chat,
+        chat_type="group",
+    )
     assert "96,000,000" in reply_to(bot, chat, mark, markup=True)["text"]
 
 
@@ -203,11 +244,13 @@ def test_non_admin_cannot_invite(bot: BotApiEmulator) -> None:
     assert "Only an administrator" in reply_to(bot, PUBLIC, mark)["text"]
 
 
-def test_staff_upload_is_ingested_and_answerable_and_non_staff_is_refused(bot: BotApiEmulator) -> None:
+def test_staff_upload_is_ingested_and_answerable_and_non_staff_is_refused(
+    bot: BotApiEmulator,
+) -> None:
     body = (
-        "---\ntitle: Homestay guide\nlanguage: en\n---\n# Homestay allowance\n\n"
-        "Host families receive an allowance of 40,000 won per night for each guest student.\n"
-    ).encode()
+        b"---\ntitle: Homestay guide\nlanguage: en\n---\n# Homestay allowance\n\n"
+        b"Host families receive an allowance of 40,000 won per night for each guest student.\n"
+    )
     mark = bot.mark()
     bot.send_document(PUBLIC, "homestay.md", body)
     assert "staff" in reply_to(bot, PUBLIC, mark)["text"].lower()
@@ -219,7 +262,9 @@ def test_staff_upload_is_ingested_and_answerable_and_non_staff_is_refused(bot: B
     public_button = next(d for d in data if d.endswith(":public"))
     edits = len(bot.edited)
     bot.press_button(STAFF, prompt["message_id"], public_button)
-    done = bot.wait_for_edit(lambda r: r["chat_id"] == STAFF and "homestay.md" in r["text"], timeout=60, since=edits)
+    done = bot.wait_for_edit(
+        lambda r: r["chat_id"] == STAFF and "homestay.md" in r["text"], timeout=60, since=edits
+    )
     assert "1" in done["text"]  # one passage added
     assert any(c[0] == "getFile" for c in bot.calls)
 
@@ -230,16 +275,25 @@ def test_staff_upload_is_ingested_and_answerable_and_non_staff_is_refused(bot: B
     mark = bot.mark()
     bot.send_document(STAFF, "broken.pdf", b"%PDF-1.4 not really")
     prompt = reply_to(bot, STAFF, mark, markup=True)
-    button = next(b["callback_data"] for row in prompt["reply_markup"]["inline_keyboard"] for b in row
-                  if b["callback_data"].endswith(":internal"))
+    button = next(
+        b["callback_data"]
+        for row in prompt["reply_markup"]["inline_keyboard"]
+        for b in row
+        if b["callback_data"].endswith(":internal")
+    )
     edits = len(bot.edited)
     bot.press_button(STAFF, prompt["message_id"], button)
-    failed = bot.wait_for_edit(lambda r: r["chat_id"] == STAFF and "broken.pdf" in r["text"], timeout=60, since=edits)
+    failed = bot.wait_for_edit(
+        lambda r: r["chat_id"] == STAFF and "broken.pdf" in r["text"], timeout=60, since=edits
+    )
     assert "PDF" in failed["text"]
 
     mark = bot.mark()
     bot.send_document(STAFF, "photo.exe", b"MZ")
-    assert ".exe" in reply_to(bot, STAFF, mark)["text"] or "photo.exe" in reply_to(bot, STAFF, mark)["text"]
+    assert (
+        ".exe" in reply_to(bot, STAFF, mark)["text"]
+        or "photo.exe" in reply_to(bot, STAFF, mark)["text"]
+    )
 
 
 def test_a_ten_thousand_character_message_gets_a_clear_answer(bot: BotApiEmulator) -> None:
@@ -263,7 +317,9 @@ def test_a_vote_is_stored_and_counted_in_stats(bot: BotApiEmulator) -> None:
     edits = len(bot.edited)
     bot.press_button(STAFF, answer["message_id"], up)
     bot.wait_for_call("answerCallbackQuery")
-    bot.wait_for_edit(lambda r: r["chat_id"] == STAFF and r["message_id"] == answer["message_id"], since=edits)
+    bot.wait_for_edit(
+        lambda r: r["chat_id"] == STAFF and r["message_id"] == answer["message_id"], since=edits
+    )
     assert not bot.message(STAFF, answer["message_id"]).get("reply_markup")
     mark = bot.mark()
     bot.send_text(STAFF, "/stats")
@@ -318,28 +374,52 @@ def test_webhook_mode_checks_the_secret_token(data_dir: Path) -> None:
         port = s.getsockname()[1]
     with BotApiEmulator(token=TOKEN, bot_username="exchange_test_bot") as emu:
         emu.user(PUBLIC, "Pat", "en")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TELEGRAM_", "BOT_"))}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("OPENAI_", "TELEGRAM_", "BOT_"))
+        }
         env.update(
-            TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=emu.base_url, BOT_DATA_DIR=str(data_dir),
-            TELEGRAM_WEBHOOK_URL="https://bot.example.org/tg", TELEGRAM_WEBHOOK_SECRET="s3cret-token",
-            TELEGRAM_WEBHOOK_LISTEN="127.0.0.1", TELEGRAM_WEBHOOK_PORT=str(port),
+            TELEGRAM_BOT_TOKEN=TOKEN,
+            TELEGRAM_API_BASE_URL=emu.base_url,
+            BOT_DATA_DIR=str(data_dir),
+            TELEGRAM_WEBHOOK_URL="https://bot.example.org/tg",
+            TELEGRAM_WEBHOOK_SECRET="s3cret-token",
+            TELEGRAM_WEBHOOK_LISTEN="127.0.0.1",
+            TELEGRAM_WEBHOOK_PORT=str(port),
         )
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         try:
             hook = emu.wait_for_call("setWebhook", timeout=90)
             path = hashlib.sha256(TOKEN.encode()).hexdigest()[:32]
             assert hook["url"] == f"https://bot.example.org/tg/{path}"
             assert hook["secret_token"] == "s3cret-token"
-            update = {"update_id": 9000, "message": {
-                "message_id": 1, "date": int(time.time()), "chat": {"id": PUBLIC, "type": "private"},
-                "from": {"id": PUBLIC, "is_bot": False, "first_name": "Pat"}, "text": "/whoami",
-                "entities": [{"type": "bot_command", "offset": 0, "length": 7}]}}
+            update = {
+                "update_id": 9000,
+                "message": {
+                    "message_id": 1,
+                    "date": int(time.time()),
+                    "chat": {"id": PUBLIC, "type": "private"},
+                    "from": {"id": PUBLIC, "is_bot": False, "first_name": "Pat"},
+                    "text": "/whoami",
+                    "entities": [{"type": "bot_command", "offset": 0, "length": 7}],
+                },
+            }
 
             def post(secret: str) -> int:
                 request = urllib.request.Request(
-                    f"http://127.0.0.1:{port}/{path}", data=json.dumps(update).encode(),
-                    headers={"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret},
+                    f"http://127.0.0.1:{port}/{path}",
+                    data=json.dumps(update).encode(),
+                    headers={
+                        "Content-Type": "application/json",
+                        "X-Telegram-Bot-Api-Secret-Token": secret,
+                    },
                 )
                 deadline = time.monotonic() + 30
                 while True:
@@ -355,6 +435,34 @@ def test_webhook_mode_checks_the_secret_token(data_dir: Path) -> None:
 
             assert post("wrong") == 403
             assert post("s3cret-token") == 200
-            assert "Your role: public" in emu.wait_for(lambda r: r["chat_id"] == PUBLIC, timeout=30)["text"]
+            assert (
+                "Your role: public"
+                in emu.wait_for(lambda r: r["chat_id"] == PUBLIC, timeout=30)["text"]
+            )
+        finally:
+            stop_bot(proc)
+
+
+def test_a_429_from_telegram_is_waited_out_and_the_answer_still_arrives(bot: BotApiEmulator) -> None:
+    import time
+
+    bot.rate_limit_next("sendMessage", retry_after=2)
+    mark = bot.mark()
+    started = time.monotonic()
+    bot.send_text(OTHER, "How often is the Riverton agreement reviewed?")
+    answer = reply_to(bot, OTHER, mark, markup=True)
+    assert "three years" in answer["text"]
+    assert time.monotonic() - started >= 2, "the bot honoured retry_after"
+    assert any(e.get("error_code") == 429 for e in bot.errors)
+
+
+def test_questions_beyond_the_per_user_limit_get_a_friendly_message(data_dir: Path) -> None:
+    with BotApiEmulator(token=TOKEN, bot_username="exchange_test_bot") as emu:
+        emu.user(PUBLIC, "Pat", "en")
+        proc = start_bot(emu, data_dir, RATE_LIMIT_QUESTIONS="2", RATE_LIMIT_WINDOW_S="600")
+        try:
+            for _ in range(3):
+                emu.send_text(PUBLIC, "How often is the Riverton agreement reviewed?")
+            emu.wait_for(lambda r: r["chat_id"] == PUBLIC and "faster than I can answer" in r["text"], timeout=60)
         finally:
             stop_bot(proc)

@@ -37,23 +37,41 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotApiEmulator]:
 
 
 def buttons(record: dict) -> list[tuple[str, str]]:  # type: ignore[type-arg]
-    return [(b["text"], b["callback_data"]) for row in record["reply_markup"]["inline_keyboard"] for b in row]
+    return [
+        (b["text"], b["callback_data"])
+        for row in record["reply_markup"]["inline_keyboard"]
+        for b in row
+    ]
 
 
 def press(emu: BotApiEmulator, user: int, message_id: int, data: str) -> dict:  # type: ignore[type-arg]
     edits = len(emu.edited)
     emu.press_button(user, message_id, data)
-    return emu.wait_for_edit(lambda r: r["chat_id"] == user and r["message_id"] == message_id, since=edits, timeout=30)
+    return emu.wait_for_edit(
+        lambda r: r["chat_id"] == user and r["message_id"] == message_id, since=edits, timeout=30
+    )
 
 
-def test_meet_walks_staff_through_to_a_booked_meeting_and_the_partner_gets_the_ics(bot: BotApiEmulator) -> None:
+def test_meet_walks_staff_through_to_a_booked_meeting_and_the_partner_gets_the_ics(
+    bot: BotApiEmulator,
+) -> None:
     mark = bot.mark()
     bot.send_text(STAFF, "/meet")
     prompt = reply_to(bot, STAFF, mark, markup=True)
     riverton = next(d for text, d in buttons(prompt) if text == "Riverton")
     step = press(bot, STAFF, prompt["message_id"], riverton)
-    step = press(bot, STAFF, prompt["message_id"], next(d for text, d in buttons(step) if text.startswith("60")))
-    step = press(bot, STAFF, prompt["message_id"], next(d for text, d in buttons(step) if text == "Next week"))
+    step = press(
+        bot,
+        STAFF,
+        prompt["message_id"],
+        next(d for text, d in buttons(step) if text.startswith("60")),
+    )
+    step = press(
+        bot,
+        STAFF,
+        prompt["message_id"],
+        next(d for text, d in buttons(step) if text == "Next week"),
+    )
     slot_text, slot = buttons(step)[0]
     assert "KST" in slot_text and ("PST" in slot_text or "PDT" in slot_text)
     press(bot, STAFF, prompt["message_id"], slot)
@@ -66,17 +84,24 @@ def test_meet_walks_staff_through_to_a_booked_meeting_and_the_partner_gets_the_i
     booked = press(bot, STAFF, confirm["message_id"], book)
     assert "Booked meeting #" in booked["text"] and "https://meet.jit.si/" in booked["text"]
 
-    invite = bot.wait_for(lambda r: r["chat_id"] == PARTNER and r["method"] == "sendDocument", since=mark, timeout=30)
+    invite = bot.wait_for(
+        lambda r: r["chat_id"] == PARTNER and r["method"] == "sendDocument", since=mark, timeout=30
+    )
     assert invite["filename"].endswith(".ics")
     assert "Wildfire follow-up call" in invite["caption"]
     calendar = icalendar.Calendar.from_ical(invite["document"])
     event = next(iter(calendar.walk("VEVENT")))
     start = event.decoded("DTSTART")
-    assert str(start.tzinfo) in ("America/Los_Angeles", "US/Pacific") or start.utcoffset().total_seconds() in (-8 * 3600, -7 * 3600)
+    assert str(start.tzinfo) in (
+        "America/Los_Angeles",
+        "US/Pacific",
+    ) or start.utcoffset().total_seconds() in (-8 * 3600, -7 * 3600)
     assert calendar.walk("VTIMEZONE"), "the invite carries its time-zone definition"
     seoul = start.astimezone(ZoneInfo("Asia/Seoul"))
     assert seoul.strftime("%H:%M") in slot_text
-    organizer_copy = bot.wait_for(lambda r: r["chat_id"] == STAFF and r["method"] == "sendDocument", since=mark)
+    organizer_copy = bot.wait_for(
+        lambda r: r["chat_id"] == STAFF and r["method"] == "sendDocument", since=mark
+    )
     assert organizer_copy["filename"].endswith(".ics")
 
     # the partner lists it; staff cancel it and the partner gets the cancellation
@@ -87,15 +112,22 @@ def test_meet_walks_staff_through_to_a_booked_meeting_and_the_partner_gets_the_i
     meeting_id = listing.split("#")[1].split()[0]
     mark = bot.mark()
     bot.send_text(STAFF, f"/cancel {meeting_id}")
-    cancel = bot.wait_for(lambda r: r["chat_id"] == PARTNER and r["method"] == "sendDocument", since=mark, timeout=30)
+    cancel = bot.wait_for(
+        lambda r: r["chat_id"] == PARTNER and r["method"] == "sendDocument", since=mark, timeout=30
+    )
     cancelled = icalendar.Calendar.from_ical(cancel["document"])
     assert str(cancelled["METHOD"]) == "CANCEL"
     event2 = next(iter(cancelled.walk("VEVENT")))
-    assert str(event2["UID"]) == str(event["UID"]) and int(event2["SEQUENCE"]) == int(event.get("SEQUENCE", 0)) + 1
+    assert (
+        str(event2["UID"]) == str(event["UID"])
+        and int(event2["SEQUENCE"]) == int(event.get("SEQUENCE", 0)) + 1
+    )
     assert "cancelled" in reply_to(bot, STAFF, mark)["text"]
 
 
-def test_a_meeting_in_a_sentence_outside_hours_is_refused_with_nearest_slots(bot: BotApiEmulator) -> None:
+def test_a_meeting_in_a_sentence_outside_hours_is_refused_with_nearest_slots(
+    bot: BotApiEmulator,
+) -> None:
     mark = bot.mark()
     bot.send_text(STAFF, "meeting with Riverton next Wednesday 3am their time for 45 minutes")
     reply = reply_to(bot, STAFF, mark, markup=True)

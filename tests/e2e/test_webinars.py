@@ -25,11 +25,19 @@ PROCEEDINGS = (
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory, embedder, analyzer) -> Iterator[tuple[BotApiEmulator, Path]]:  # type: ignore[no-untyped-def]
+def env(
+    tmp_path_factory: pytest.TempPathFactory, embedder, analyzer
+) -> Iterator[tuple[BotApiEmulator, Path]]:  # type: ignore[no-untyped-def]
     root = tmp_path_factory.mktemp("webinar")
-    write(root / "kb" / "internal.md", f"---\ntitle: Reserve note\nvisibility: internal\nlanguage: en\n---\n{SECRET}\n")
-    write(root / "kb" / "partner.md", "---\ntitle: Partner memo\nvisibility: partner\nlanguage: en\n---\n"
-          "Partner cities may send two transit engineers to the card workshop in March.\n")
+    write(
+        root / "kb" / "internal.md",
+        f"---\ntitle: Reserve note\nvisibility: internal\nlanguage: en\n---\n{SECRET}\n",
+    )
+    write(
+        root / "kb" / "partner.md",
+        "---\ntitle: Partner memo\nvisibility: partner\nlanguage: en\n---\n"
+        "Partner cities may send two transit engineers to the card workshop in March.\n",
+    )
     services = build_services(make_settings(root / "data"), embedder=embedder, analyzer=analyzer)
     services.ingestor.ingest([root / "kb"])
     services.close()
@@ -47,7 +55,11 @@ def env(tmp_path_factory: pytest.TempPathFactory, embedder, analyzer) -> Iterato
 
 
 def buttons(record: dict) -> list[tuple[str, str]]:  # type: ignore[type-arg]
-    return [(b["text"], b["callback_data"]) for row in record["reply_markup"]["inline_keyboard"] for b in row]
+    return [
+        (b["text"], b["callback_data"])
+        for row in record["reply_markup"]["inline_keyboard"]
+        for b in row
+    ]
 
 
 def test_the_whole_follow_up_loop(env: tuple[BotApiEmulator, Path]) -> None:
@@ -68,7 +80,11 @@ def test_the_whole_follow_up_loop(env: tuple[BotApiEmulator, Path]) -> None:
     attach = next(d for text, d in buttons(prompt) if d.endswith(f":webinar:{code}"))
     edits = len(emu.edited)
     emu.press_button(STAFF, prompt["message_id"], attach)
-    emu.wait_for_edit(lambda r: r["chat_id"] == STAFF and "transit-proceedings.md" in r["text"], since=edits, timeout=60)
+    emu.wait_for_edit(
+        lambda r: r["chat_id"] == STAFF and "transit-proceedings.md" in r["text"],
+        since=edits,
+        timeout=60,
+    )
 
     # two attendees join by the link
     for user in (ATTENDEE_A, ATTENDEE_B):
@@ -78,18 +94,24 @@ def test_the_whole_follow_up_loop(env: tuple[BotApiEmulator, Path]) -> None:
 
     # an answerable question is answered from the webinar's material
     mark = emu.mark()
-    emu.send_text(ATTENDEE_A, "What transfer discount does the Hanbit Pass give between bus and metro?")
+    emu.send_text(
+        ATTENDEE_A, "What transfer discount does the Hanbit Pass give between bus and metro?"
+    )
     answer = reply_to(emu, ATTENDEE_A, mark, markup=True)
     assert "100 percent" in answer["text"] and "Smart transit card webinar" in answer["text"]
 
     # someone who did not attend does not see the webinar's material
     mark = emu.mark()
-    emu.send_text(OUTSIDER, "What transfer discount does the Hanbit Pass give between bus and metro?")
+    emu.send_text(
+        OUTSIDER, "What transfer discount does the Hanbit Pass give between bus and metro?"
+    )
     assert "100 percent" not in reply_to(emu, OUTSIDER, mark, markup=True)["text"]
 
     # attendees never see internal or partner documents
-    for question in ("What is the internal budget reserve for the transit webinar?",
-                     "How many transit engineers may partner cities send to the card workshop?"):
+    for question in (
+        "What is the internal budget reserve for the transit webinar?",
+        "How many transit engineers may partner cities send to the card workshop?",
+    ):
         mark = emu.mark()
         emu.send_text(ATTENDEE_A, question)
         text = reply_to(emu, ATTENDEE_A, mark, markup=True)["text"]
@@ -99,22 +121,41 @@ def test_the_whole_follow_up_loop(env: tuple[BotApiEmulator, Path]) -> None:
     question = "Will the Hanbit Pass be accepted on buses in Busan from 2027?"
     mark = emu.mark()
     emu.send_text(ATTENDEE_A, question)
-    assert "passed your question" in emu.wait_for(
-        lambda r: r["chat_id"] == ATTENDEE_A and "passed your question" in r["text"], since=mark)["text"]
+    assert (
+        "passed your question"
+        in emu.wait_for(
+            lambda r: r["chat_id"] == ATTENDEE_A and "passed your question" in r["text"], since=mark
+        )["text"]
+    )
     post = emu.wait_for(lambda r: r["chat_id"] == STAFF_CHAT and question in r["text"], since=mark)
     assert {d.split(":")[1] for _, d in buttons(post)} == {"ans", "mine", "dis"}
 
     # staff answer by replying to the post; the attendee receives it
-    staff_answer = "Yes: from March 2027 the Hanbit Pass will be accepted on all city buses in Busan."
+    staff_answer = (
+        "Yes: from March 2027 the Hanbit Pass will be accepted on all city buses in Busan."
+    )
     mark = emu.mark()
-    emu.send_text(STAFF, staff_answer, chat_id=STAFF_CHAT, chat_type="supergroup", reply_to_message_id=post["message_id"])
-    delivered = emu.wait_for(lambda r: r["chat_id"] == ATTENDEE_A and "city buses in Busan" in r["text"], since=mark)
+    emu.send_text(
+        STAFF,
+        staff_answer,
+        chat_id=STAFF_CHAT,
+        chat_type="supergroup",
+        reply_to_message_id=post["message_id"],
+    )
+    delivered = emu.wait_for(
+        lambda r: r["chat_id"] == ATTENDEE_A and "city buses in Busan" in r["text"], since=mark
+    )
     assert "Answer from the international-exchange office" in delivered["text"]
-    curate = emu.wait_for(lambda r: r["chat_id"] == STAFF_CHAT and r.get("reply_markup") and "teach" in r["text"], since=mark)
+    curate = emu.wait_for(
+        lambda r: r["chat_id"] == STAFF_CHAT and r.get("reply_markup") and "teach" in r["text"],
+        since=mark,
+    )
     scope = next(d for _, d in buttons(curate) if d.endswith(":webinar"))
     edits = len(emu.edited)
     emu.press_button(STAFF, curate["message_id"], scope, chat_id=STAFF_CHAT)
-    emu.wait_for_edit(lambda r: r["chat_id"] == STAFF_CHAT and "Added" in r["text"], since=edits, timeout=60)
+    emu.wait_for_edit(
+        lambda r: r["chat_id"] == STAFF_CHAT and "Added" in r["text"], since=edits, timeout=60
+    )
 
     # a paraphrase by another attendee is answered at once from the curated answer
     mark = emu.mark()
@@ -131,7 +172,10 @@ def test_the_whole_follow_up_loop(env: tuple[BotApiEmulator, Path]) -> None:
     down = next(d for text, d in buttons(paraphrase) if text == "👎")
     mark = emu.mark()
     emu.press_button(ATTENDEE_B, paraphrase["message_id"], down)
-    emu.wait_for(lambda r: r["chat_id"] == STAFF_CHAT and "👎" in r["text"] and "ride a bus" in r["text"], since=mark)
+    emu.wait_for(
+        lambda r: r["chat_id"] == STAFF_CHAT and "👎" in r["text"] and "ride a bus" in r["text"],
+        since=mark,
+    )
     mark = emu.mark()
     emu.send_text(STAFF, "/pending")
     assert "ride a bus in Busan" in reply_to(emu, STAFF, mark)["text"]
@@ -139,11 +183,15 @@ def test_the_whole_follow_up_loop(env: tuple[BotApiEmulator, Path]) -> None:
     # survey: attendee A rates 5
     mark = emu.mark()
     emu.send_text(STAFF, f"/survey {code}")
-    rating = emu.wait_for(lambda r: r["chat_id"] == ATTENDEE_A and r.get("reply_markup"), since=mark)
+    rating = emu.wait_for(
+        lambda r: r["chat_id"] == ATTENDEE_A and r.get("reply_markup"), since=mark
+    )
     five = next(d for text, d in buttons(rating) if text == "5")
     emu.press_button(ATTENDEE_A, rating["message_id"], five)
     assert "2" in reply_to(emu, STAFF, mark)["text"]  # sent to both attendees
-    prompt = emu.wait_for(lambda r: r["chat_id"] == ATTENDEE_A and "comment" in (r["text"] or ""), since=mark)
+    prompt = emu.wait_for(
+        lambda r: r["chat_id"] == ATTENDEE_A and "comment" in (r["text"] or ""), since=mark
+    )
     mark = emu.mark()
     emu.send_text(ATTENDEE_A, "Very useful, thank you.", reply_to_message_id=prompt["message_id"])
     assert "Thank you for your comment" in reply_to(emu, ATTENDEE_A, mark)["text"]
@@ -151,11 +199,17 @@ def test_the_whole_follow_up_loop(env: tuple[BotApiEmulator, Path]) -> None:
     # the report: Markdown, CSV and a chart
     mark = emu.mark()
     emu.send_text(STAFF, f"/report {code}")
-    md = emu.wait_for(lambda r: r["chat_id"] == STAFF and (r.get("filename") or "").endswith(".md"), since=mark)
-    csv_file = emu.wait_for(lambda r: r["chat_id"] == STAFF and (r.get("filename") or "").endswith(".csv"), since=mark)
+    md = emu.wait_for(
+        lambda r: r["chat_id"] == STAFF and (r.get("filename") or "").endswith(".md"), since=mark
+    )
+    csv_file = emu.wait_for(
+        lambda r: r["chat_id"] == STAFF and (r.get("filename") or "").endswith(".csv"), since=mark
+    )
     chart = emu.wait_for(lambda r: r["chat_id"] == STAFF and r["method"] == "sendPhoto", since=mark)
     assert b"Smart transit card webinar" in md["document"] or code.encode() in md["document"]
-    assert csv_file["document"].startswith(b"\xef\xbb\xbf") and chart["document"].startswith(b"\x89PNG")
+    assert csv_file["document"].startswith(b"\xef\xbb\xbf") and chart["document"].startswith(
+        b"\x89PNG"
+    )
 
     # a broadcast to a user who blocked the bot
     emu.block(ATTENDEE_B)

@@ -91,7 +91,8 @@ def test_a_paraphrase_by_an_attendee_of_the_webinar_is_answered_from_the_curated
         first = answer.citations[0]
         assert first.source == f"qa-{item.id}.md"
         assert first.title in (
-            f"Answer from the international-exchange office (#{item.id})", f"국제교류팀 답변 (#{item.id})"
+            f"Answer from the international-exchange office (#{item.id})",
+            f"국제교류팀 답변 (#{item.id})",
         )
         assert first.shown_heading == "", "the attendee's question is never shown to others"
         assert expected in answer.text

@@ -22,8 +22,12 @@ def test_korean_sentences_are_never_split_and_chunks_stay_under_budget(analyzer:
 
 
 def test_neighbouring_chunks_share_the_overlap_sentence(analyzer: Analyzer) -> None:
-    text = " ".join(f"Sentence number {i} explains one rule of the youth exchange." for i in range(30))
-    chunks = chunk_document(META, [Section(("Rules",), text)], analyzer, max_tokens=60, overlap_sentences=1)
+    text = " ".join(
+        f"Sentence number {i} explains one rule of the youth exchange." for i in range(30)
+    )
+    chunks = chunk_document(
+        META, [Section(("Rules",), text)], analyzer, max_tokens=60, overlap_sentences=1
+    )
     for before, after in zip(chunks, chunks[1:], strict=False):
         assert before.sentences[-1] == after.sentences[0]
 
@@ -36,8 +40,14 @@ def test_chunks_never_cross_sections(analyzer: Analyzer) -> None:
 
 
 def test_mixed_korean_english_text_is_split_into_sentences(analyzer: Analyzer) -> None:
-    got = analyzer.split_sentences("협정은 2019년에 체결되었다. The MOU was renewed in 2024. 검토 주기는 3년이다.")
-    assert got == ["협정은 2019년에 체결되었다.", "The MOU was renewed in 2024.", "검토 주기는 3년이다."]
+    got = analyzer.split_sentences(
+        "협정은 2019년에 체결되었다. The MOU was renewed in 2024. 검토 주기는 3년이다."
+    )
+    assert got == [
+        "협정은 2019년에 체결되었다.",
+        "The MOU was renewed in 2024.",
+        "검토 주기는 3년이다.",
+    ]
 
 
 def test_an_overlong_run_without_punctuation_is_cut_on_word_boundaries(analyzer: Analyzer) -> None:
@@ -54,6 +64,10 @@ def test_chunk_ids_are_stable_and_change_with_text() -> None:
 
 
 def test_terms_are_korean_morphemes_and_stemmed_words(analyzer: Analyzer) -> None:
-    assert {"청소년", "교류", "비용", "부담"} <= set(analyzer.terms("청소년 교류 비용은 누가 부담하나요?"))
-    assert {"cost", "youth", "exchange"} <= set(analyzer.terms("Who pays the costs of the youth exchange?"))
+    assert {"청소년", "교류", "비용", "부담"} <= set(
+        analyzer.terms("청소년 교류 비용은 누가 부담하나요?")
+    )
+    assert {"cost", "youth", "exchange"} <= set(
+        analyzer.terms("Who pays the costs of the youth exchange?")
+    )
     assert "the" not in analyzer.terms("the the the")

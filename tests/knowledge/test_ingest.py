@@ -12,7 +12,9 @@ DOC_B = "---\ntitle: 통역 안내\nvisibility: internal\nlanguage: ko\n---\n# �
 
 
 def _ids(services, question: str) -> list[str]:  # type: ignore[no-untyped-def]
-    return [h.chunk.doc.source for h in services.retriever.retrieve(question, Asker.staff(), 5).hits]
+    return [
+        h.chunk.doc.source for h in services.retriever.retrieve(question, Asker.staff(), 5).hits
+    ]
 
 
 def test_second_run_skips_unchanged_files(tmp_path: Path, make_services) -> None:  # type: ignore[no-untyped-def]
@@ -71,17 +73,24 @@ def test_a_broken_file_is_reported_and_the_rest_is_ingested(tmp_path: Path, make
     assert "Failed 2" in report.summary().replace("failed", "Failed")
 
 
-def test_default_visibility_applies_only_to_files_without_metadata(tmp_path: Path, make_services) -> None:  # type: ignore[no-untyped-def]
+def test_default_visibility_applies_only_to_files_without_metadata(
+    tmp_path: Path, make_services
+) -> None:  # type: ignore[no-untyped-def]
     corpus = tmp_path / "kb"
     write(corpus / "a.md", DOC_A)  # says public
-    write(corpus / "plain.txt", "Riverton delegation visits in May; the budget line is 12 million won.\n")
+    write(
+        corpus / "plain.txt",
+        "Riverton delegation visits in May; the budget line is 12 million won.\n",
+    )
     services = make_services()
     services.ingestor.ingest([corpus], default_visibility=Visibility.PARTNER)
     vis = {d.source: d.visibility for d in services.store.documents()}
     assert vis == {"a.md": Visibility.PUBLIC, "plain.txt": Visibility.PARTNER}
 
 
-def test_metadata_change_in_front_matter_reingests_with_new_visibility(tmp_path: Path, make_services) -> None:  # type: ignore[no-untyped-def]
+def test_metadata_change_in_front_matter_reingests_with_new_visibility(
+    tmp_path: Path, make_services
+) -> None:  # type: ignore[no-untyped-def]
     corpus = tmp_path / "kb"
     path = write(corpus / "a.md", DOC_A)
     services = make_services()

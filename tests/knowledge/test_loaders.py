@@ -25,12 +25,18 @@ def test_every_sample_format_loads_with_text_and_sidecar_metadata(suffix: str) -
         doc = load(path, path.name, Visibility.INTERNAL)
         assert len(doc.text) > 200, path
         assert doc.meta.title, path
-        if path.with_name(path.name + ".meta.yaml").exists() or path.read_bytes().startswith(b"---"):
+        if path.with_name(path.name + ".meta.yaml").exists() or path.read_bytes().startswith(
+            b"---"
+        ):
             assert doc.meta.language in {"ko", "en", "de", "vi"}, path
 
 
 def test_korean_pdf_text_is_not_mojibake() -> None:
-    korean = [p for p in _samples(".pdf") if "language: ko" in p.with_name(p.name + ".meta.yaml").read_text("utf-8")]
+    korean = [
+        p
+        for p in _samples(".pdf")
+        if "language: ko" in p.with_name(p.name + ".meta.yaml").read_text("utf-8")
+    ]
     assert korean, "need a Korean PDF sample"
     text = load(korean[0], "x.pdf", Visibility.INTERNAL).text
     hangul = sum(1 for ch in text if "\uac00" <= ch <= "\ud7a3")
@@ -46,7 +52,10 @@ def test_markdown_front_matter_sets_metadata_and_headings_form_paths(tmp_path: P
     doc = load(path, "a.md", Visibility.INTERNAL)
     assert doc.meta.visibility is Visibility.PARTNER
     assert doc.meta.partner == "Düsseldorf"
-    assert [s.heading for s in doc.sections] == [("협정서", "제3조(비용)"), ("협정서", "제3조(비용)", "세부")]
+    assert [s.heading for s in doc.sections] == [
+        ("협정서", "제3조(비용)"),
+        ("협정서", "제3조(비용)", "세부"),
+    ]
 
 
 def test_file_without_metadata_takes_the_default_visibility(tmp_path: Path) -> None:
@@ -69,7 +78,14 @@ def test_saved_web_page_drops_menus_footer_and_scripts(tmp_path: Path) -> None:
     text = doc.text
     assert "모집 인원은 20가정입니다." in text
     assert "지원금 | 30만 원" in text
-    for junk in ("SECRET_SCRIPT", "MENU_ITEM_ONE", "BREADCRUMB_TEXT", "SIDEBAR_LINKS", "COOKIE_TEXT", "FOOTER_TEXT"):
+    for junk in (
+        "SECRET_SCRIPT",
+        "MENU_ITEM_ONE",
+        "BREADCRUMB_TEXT",
+        "SIDEBAR_LINKS",
+        "COOKIE_TEXT",
+        "FOOTER_TEXT",
+    ):
         assert junk not in text
     assert doc.meta.title == "공지사항"
     assert doc.sections[0].heading == ("홈스테이 가정 모집",)
@@ -105,7 +121,9 @@ def test_cp949_text_file_is_decoded(tmp_path: Path) -> None:
         ("empty.md", b"", "no text"),
     ],
 )
-def test_corrupt_files_raise_a_load_error_with_a_reason(tmp_path: Path, name: str, content: bytes, reason: str) -> None:
+def test_corrupt_files_raise_a_load_error_with_a_reason(
+    tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(LoadError) as info:

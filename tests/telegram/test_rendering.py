@@ -67,7 +67,15 @@ def test_a_block_with_markup_longer_than_the_limit_is_cut_as_plain_text() -> Non
 
 
 def test_sources_command_renders_titles_paths_and_short_excerpts() -> None:
-    sources = [{"n": 1, "source": "agreements/a.md", "title": "A & B", "heading": "Art. 1", "text": "word " * 500}]
+    sources = [
+        {
+            "n": 1,
+            "source": "agreements/a.md",
+            "title": "A & B",
+            "heading": "Art. 1",
+            "text": "word " * 500,
+        }
+    ]
     [message] = render_sources("Who pays?", sources, "en")
     assert "<b>A &amp; B</b>" in message and "<code>agreements/a.md</code>" in message
     assert "…" in message and len(message) < 800
