@@ -88,8 +88,13 @@ def build_synthetic(
     services = build_services(
         settings_for(work / f"syn{size}"), embedder=embedder, analyzer=analyzer
     )
-    got = source.retriever.vectors._collection.get(include=["embeddings"])  # noqa: SLF001
-    ids, vectors = got["ids"], np.asarray(got["embeddings"], dtype=np.float32)
+    ids: list[str] = []
+    parts = []
+    for collection in source.retriever.vectors._collections.values():  # noqa: SLF001
+        got = collection.get(include=["embeddings"])
+        ids += got["ids"]
+        parts.append(np.asarray(got["embeddings"], dtype=np.float32))
+    vectors = np.concatenate(parts)
     chunks = source.store.chunks(ids)
     rng = np.random.default_rng(7)
     per_doc = 50

@@ -316,11 +316,12 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         print("TELEGRAM_BOT_TOKEN is not set: starting the console chat.", file=sys.stderr)
         args.role, args.partner = Role.STAFF.value, None
         return cmd_chat(args, settings)
+    from bot.telegram.app import StartupError, run_bot
+
     try:
-        from bot.telegram.app import run_bot
-    except ImportError as exc:
-        raise CliError(f"the Telegram front end is not available: {exc}") from None
-    return run_bot(settings)
+        return run_bot(settings)
+    except StartupError as exc:
+        raise CliError(str(exc)) from None
 
 
 def cmd_meetings(args: argparse.Namespace, settings: Settings) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -21,6 +20,9 @@ from bot.retrieval.vector import ChromaIndex
 # whatever they say (e5-small's language bias), so each language's cosines are measured
 # against that language's own best-N mean before languages compete.
 CALIBRATION_N = 20
+CALIBRATION_MIN = 5
+# How many nearest neighbours one unfiltered query per language fetches before the access filter.
+WIDE_N = 100
 # An attendee's own webinar material comes first among passages of similar relevance.
 WEBINAR_BOOST = 0.02
 
@@ -145,31 +147,34 @@ class HybridRetriever:
     def _dense_per_language(
         self, vector: np.ndarray, scope: AccessScope
     ) -> tuple[dict[str, float], dict[str, float]]:
-        """Query each language separately; return raw and language-calibrated cosines."""
+        """Return raw and language-calibrated cosines of the nearest chunks the asker may see.
+
+        Each language's collection is asked without a filter (a few ms; a Chroma `where` costs
+        10-200 ms), the access filter is applied to the results before anything is ranked, and
+        only a language left with too few visible passages is asked again with the filter.
+        """
+        n = max(self.candidates, CALIBRATION_N)
+        groups: dict[str, list[tuple[str, float]]] = {}
+        for language in self.vectors.languages:
+            wide = self.vectors.query(vector, WIDE_N, None, language)
+            visible = self.keywords.visible([cid for cid, _ in wide], scope)
+            results = [pair for pair, lang in zip(wide, visible, strict=True) if lang is not None]
+            if len(results) < CALIBRATION_N and len(wide) == WIDE_N:
+                results = self.vectors.query(vector, n, scope.chroma_where(), language)
+            if results:
+                groups[language] = results
+        baselines = {
+            lang: float(np.mean([s for _, s in results[:CALIBRATION_N]]))
+            for lang, results in groups.items()
+            if len(results) >= CALIBRATION_MIN
+        }
+        # too few passages to know a language's baseline: borrow the others'
+        fallback = float(np.mean(list(baselines.values()))) if baselines else 0.0
         raw: dict[str, float] = {}
         calibrated: dict[str, float] = {}
-        per_language: list[tuple[list[tuple[str, float]], float | None]] = []
-        n = max(self.candidates, CALIBRATION_N)
-        for language in sorted(self.keywords.languages) or [""]:
-            where = _and(scope.chroma_where(), {"language": language} if language else None)
-            results = self.vectors.query(vector, n, where)
-            top = [s for _, s in results[:CALIBRATION_N]]
-            # too few passages to know the language's baseline: borrow the others' (below)
-            baseline = float(np.mean(top)) if len(top) >= 5 else None
-            per_language.append((results, baseline))
-        known = [b for _, b in per_language if b is not None]
-        fallback = float(np.mean(known)) if known else 0.0
-        for results, baseline in per_language:
-            base = fallback if baseline is None else baseline
-            for chunk_id, score in results[: self.candidates]:
+        for lang, results in groups.items():
+            base = baselines.get(lang, fallback)
+            for chunk_id, score in results[:n]:
                 raw[chunk_id] = score
                 calibrated[chunk_id] = score - base
         return raw, calibrated
-
-
-def _and(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any] | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return {"$and": [a, b]}

@@ -38,11 +38,11 @@ class BM25Index:
         self._lock = threading.RLock()
         self._model = None
         self.ids: list[str] = []
-        self._visibility = np.array([], dtype=object)
-        self._partner = np.array([], dtype=object)
-        self._webinar = np.array([], dtype=object)
+        self._visibility = np.array([], dtype=str)
+        self._partner = np.array([], dtype=str)
+        self._webinar = np.array([], dtype=str)
+        self._language = np.array([], dtype=str)
         self._df: dict[str, int] = {}
-        self.languages: frozenset[str] = frozenset()
         self._row: dict[str, int] | None = None  # chunk id -> row, built on first use
         self._load()
 
@@ -54,11 +54,11 @@ class BM25Index:
 
         data = json.loads(meta.read_text("utf-8"))
         self.ids = data["ids"]
-        self._visibility = np.array(data["visibility"], dtype=object)
-        self._partner = np.array(data["partner"], dtype=object)
-        self._webinar = np.array(data.get("webinar") or [""] * len(self.ids), dtype=object)
+        self._visibility = np.array(data["visibility"], dtype=str)
+        self._partner = np.array(data["partner"], dtype=str)
+        self._webinar = np.array(data.get("webinar") or [""] * len(self.ids), dtype=str)
+        self._language = np.array(data.get("language") or [""] * len(self.ids), dtype=str)
         self._df = data["df"]
-        self.languages = frozenset(data.get("languages", []))
         self._model = bm25s.BM25.load(str(self.path / "bm25")) if self.ids else None
 
     def rebuild(self, entries: Sequence[SparseEntry]) -> None:
@@ -85,8 +85,8 @@ class BM25Index:
                         "visibility": [e.visibility for e in entries],
                         "partner": [e.partner for e in entries],
                         "webinar": [e.webinar for e in entries],
+                        "language": [e.language for e in entries],
                         "df": dict(df),
-                        "languages": sorted({e.language for e in entries}),
                     },
                     ensure_ascii=False,
                 ),
@@ -96,12 +96,12 @@ class BM25Index:
             tmp.rename(self.path)
             self._model = model
             self.ids = [e.id for e in entries]
-            self._visibility = np.array([e.visibility for e in entries], dtype=object)
-            self._partner = np.array([e.partner for e in entries], dtype=object)
-            self._webinar = np.array([e.webinar for e in entries], dtype=object)
+            self._visibility = np.array([e.visibility for e in entries], dtype=str)
+            self._partner = np.array([e.partner for e in entries], dtype=str)
+            self._webinar = np.array([e.webinar for e in entries], dtype=str)
+            self._language = np.array([e.language for e in entries], dtype=str)
             self._df = dict(df)
             self._row = None
-            self.languages = frozenset(e.language for e in entries)
 
     def search(self, terms: Sequence[str], scope: AccessScope, n: int) -> list[tuple[str, float]]:
         """Return up to n (id, BM25 score) pairs with a positive score, among chunks the scope admits."""
@@ -120,37 +120,44 @@ class BM25Index:
     def coverage(self, weights: dict[str, float], ids: Sequence[str]) -> dict[str, float]:
         """Return, per chunk id, the share of the query's term weight the chunk contains.
 
-        Read from the index's own term -> chunks postings, so no chunk has to be loaded.
+        Read from the index's own term -> chunks postings (vectorised), so no chunk is loaded.
         """
         with self._lock:
             total = sum(weights.values())
-            if self._model is None or not total:
+            if self._model is None or not total or not ids:
                 return dict.fromkeys(ids, 0.0)
-            if self._row is None:
-                self._row = {cid: i for i, cid in enumerate(self.ids)}
-            rows = {self._row[cid]: cid for cid in ids if cid in self._row}
-            found = dict.fromkeys(ids, 0.0)
-            vocab, postings, indptr = (
-                self._model.vocab_dict,
-                self._model.scores["indices"],
-                self._model.scores["indptr"],
-            )
+            rows = self._rows(ids)
+            found = np.zeros(len(ids), dtype=np.float64)
+            vocab = self._model.vocab_dict
+            postings, indptr = self._model.scores["indices"], self._model.scores["indptr"]
             for term, weight in weights.items():
                 tid = vocab.get(term)
                 if tid is None or not weight:
                     continue
-                for row in postings[indptr[tid] : indptr[tid + 1]]:
-                    cid = rows.get(int(row))
-                    if cid is not None:
-                        found[cid] += weight
-            return {cid: value / total for cid, value in found.items()}
+                found += weight * np.isin(rows, postings[indptr[tid] : indptr[tid + 1]])
+            return {cid: float(v) / total for cid, v in zip(ids, found, strict=True)}
+
+    def _rows(self, ids: Sequence[str]) -> np.ndarray:
+        """Return the index rows of chunk ids (-1 for an id the index does not hold)."""
+        if self._row is None:
+            self._row = {cid: i for i, cid in enumerate(self.ids)}
+        return np.fromiter((self._row.get(cid, -1) for cid in ids), dtype=np.int64, count=len(ids))
+
+    def visible(self, ids: Sequence[str], scope: AccessScope) -> list[str | None]:
+        """Return each chunk's language if the scope admits it, else None (unknown ids: None)."""
+        with self._lock:
+            rows = self._rows(ids)
+            known = rows >= 0
+            safe = np.where(known, rows, 0)
+            ok = known & scope.mask(self._visibility[safe], self._partner[safe], self._webinar[safe])
+            langs = self._language[safe]
+            return [str(lang) if allowed else None for lang, allowed in zip(langs, ok, strict=True)]
 
     def webinars(self, ids: Sequence[str]) -> dict[str, str]:
         """Return the webinar tag of each chunk id."""
         with self._lock:
-            if self._row is None:
-                self._row = {cid: i for i, cid in enumerate(self.ids)}
-            return {cid: str(self._webinar[self._row[cid]]) for cid in ids if cid in self._row}
+            rows = self._rows(ids)
+            return {cid: str(self._webinar[r]) for cid, r in zip(ids, rows, strict=True) if r >= 0}
 
     def df(self, term: str) -> int:
         """Return in how many chunks a term occurs."""

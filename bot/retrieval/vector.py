@@ -1,8 +1,17 @@
-"""The dense index: Chroma, embedded on disk or a server, always fed our own embeddings."""
+"""The dense index: Chroma, embedded on disk or a server, always fed our own embeddings.
+
+One collection per document language. A question is compared with each language on its own
+(see hybrid.py: e5-small scores passages in the question's language higher whatever they say),
+and an unfiltered HNSW query on a collection takes a few milliseconds where a `where` filter
+makes Chroma scan metadata (10-200 ms at 10k-100k chunks). So per-language collections give the
+per-language candidates without filters; the access filter is applied to their results, and a
+filtered query is the fallback when too few visible passages come back.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -10,10 +19,11 @@ from typing import Any
 import numpy as np
 
 log = logging.getLogger(__name__)
+_BATCH = 2000
 
 
 class ChromaIndex:
-    """A Chroma collection with cosine distance and no embedding function of Chroma's own."""
+    """Chroma collections (cosine, no embedding function of Chroma's own), one per language."""
 
     def __init__(
         self,
@@ -34,40 +44,79 @@ class ChromaIndex:
                 raise ValueError("an embedded Chroma needs a path")
             path.mkdir(parents=True, exist_ok=True)
             self._client = chromadb.PersistentClient(path=str(path), settings=settings)
-        # embedding_function=None: Chroma must never embed (its default downloads a model)
-        self._collection = self._client.get_or_create_collection(
-            collection, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-        )
+        self.prefix = collection
+        self._collections: dict[str, Any] = {}
+        for existing in self._client.list_collections():
+            name = existing if isinstance(existing, str) else existing.name
+            if name.startswith(f"{self.prefix}_"):
+                self._open(name.removeprefix(f"{self.prefix}_"))
+
+    def _open(self, language: str) -> Any:
+        """Return (creating if needed) the collection of one language."""
+        key = re.sub(r"[^a-z0-9]", "", language.lower()) or "xx"
+        if key not in self._collections:
+            # embedding_function=None: Chroma must never embed (its default downloads a model)
+            self._collections[key] = self._client.get_or_create_collection(
+                f"{self.prefix}_{key}",
+                embedding_function=None,
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+        return self._collections[key]
+
+    @property
+    def languages(self) -> list[str]:
+        """Return the languages that have a collection."""
+        return sorted(self._collections)
 
     def upsert(
         self, ids: Sequence[str], embeddings: np.ndarray, metadatas: Sequence[dict[str, Any]]
     ) -> None:
-        """Insert or replace vectors with their filter metadata, in batches Chroma accepts."""
-        step = 2000
-        for i in range(0, len(ids), step):
-            self._collection.upsert(
-                ids=list(ids[i : i + step]),
-                embeddings=embeddings[i : i + step],
-                metadatas=list(metadatas[i : i + step]),  # type: ignore[arg-type]
-            )
+        """Insert or replace vectors with their filter metadata, each in its language's collection."""
+        by_language: dict[str, list[int]] = {}
+        for i, meta in enumerate(metadatas):
+            by_language.setdefault(str(meta.get("language") or ""), []).append(i)
+        for language, rows in by_language.items():
+            collection = self._open(language)
+            for start in range(0, len(rows), _BATCH):
+                part = rows[start : start + _BATCH]
+                collection.upsert(
+                    ids=[ids[i] for i in part],
+                    embeddings=embeddings[part],
+                    metadatas=[metadatas[i] for i in part],  # type: ignore[misc]
+                )
 
     def delete(self, ids: Sequence[str]) -> None:
-        """Remove vectors by id."""
-        step = 2000
-        for i in range(0, len(ids), step):
-            self._collection.delete(ids=list(ids[i : i + step]))
+        """Remove vectors by id (from whichever language holds them)."""
+        for collection in self._collections.values():
+            for start in range(0, len(ids), _BATCH):
+                collection.delete(ids=list(ids[start : start + _BATCH]))
 
     def query(
-        self, vector: np.ndarray, n: int, where: dict[str, Any] | None
+        self,
+        vector: np.ndarray,
+        n: int,
+        where: dict[str, Any] | None,
+        language: str | None = None,
     ) -> list[tuple[str, float]]:
-        """Return up to n (id, cosine similarity) pairs, best first, among what `where` admits."""
-        result = self._collection.query(
-            query_embeddings=[vector], n_results=n, where=where, include=["distances"]
-        )
-        ids = result["ids"][0]
-        distances = (result.get("distances") or [[]])[0]
-        return [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
+        """Return up to n (id, cosine similarity) pairs, best first, among what `where` admits.
+
+        With `language`, only that language's collection is asked; without, all of them.
+        """
+        if language is not None:
+            key = re.sub(r"[^a-z0-9]", "", language.lower()) or "xx"
+            collections = [self._collections[key]] if key in self._collections else []
+        else:
+            collections = list(self._collections.values())
+        found: list[tuple[str, float]] = []
+        for collection in collections:
+            result = collection.query(
+                query_embeddings=[vector], n_results=n, where=where, include=["distances"]
+            )
+            distances = (result.get("distances") or [[]])[0]
+            found += [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], distances, strict=True)]
+        found.sort(key=lambda pair: -pair[1])
+        return found[:n]
 
     def count(self) -> int:
-        """Return how many vectors the collection holds."""
-        return int(self._collection.count())
+        """Return how many vectors the collections hold."""
+        return sum(int(c.count()) for c in self._collections.values())

@@ -6,6 +6,7 @@ import hashlib
 import logging
 
 from telegram import BotCommand, Update
+from telegram.error import InvalidToken, NetworkError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -131,34 +132,42 @@ async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
     log.info("bot @%s ready", app.bot.username)
 
 
+class StartupError(Exception):
+    """The bot could not start (Telegram unreachable, token refused); the message says why."""
+
+
 def run_bot(settings: Settings) -> int:
     """Run the bot until stopped: long polling, or a webhook when TELEGRAM_WEBHOOK_URL is set."""
-    logging.getLogger("httpx").setLevel(
-        logging.WARNING
-    )  # its INFO lines carry the bot token in URLs
+    # httpx logs every request URL at INFO, and Bot API URLs carry the token
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     services = build_services(settings)
     app = build_application(settings, services)
     try:
         if settings.telegram_webhook_url:
             token = settings.telegram_bot_token.get_secret_value()  # type: ignore[union-attr]
-            path = hashlib.sha256(token.encode()).hexdigest()[
-                :32
-            ]  # never the token itself in a URL
-            secret = (
-                settings.telegram_webhook_secret.get_secret_value()
-                if settings.telegram_webhook_secret
-                else None
-            )
+            path = hashlib.sha256(token.encode()).hexdigest()[:32]  # never the token in a URL
+            secret = settings.telegram_webhook_secret
             app.run_webhook(
                 listen=settings.telegram_webhook_listen,
                 port=settings.telegram_webhook_port,
                 url_path=path,
                 webhook_url=f"{settings.telegram_webhook_url.rstrip('/')}/{path}",
-                secret_token=secret,
+                secret_token=secret.get_secret_value() if secret else None,
                 allowed_updates=Update.ALL_TYPES,
             )
         else:
             app.run_polling(allowed_updates=Update.ALL_TYPES)
+    except InvalidToken:
+        raise StartupError("Telegram refused the bot token (TELEGRAM_BOT_TOKEN)") from None
+    except NetworkError as exc:
+        raise StartupError(
+            f"cannot reach the Telegram Bot API at {_redact(settings.telegram_api_base_url)}: {exc}"
+        ) from None
     finally:
         services.close()
     return 0
+
+
+def _redact(url: str) -> str:
+    """Return a Bot API URL fit for a message (the token is never part of the base URL)."""
+    return url.split("?")[0]
