@@ -57,7 +57,7 @@ def load(path: Path, source: str, default_visibility: Visibility) -> LoadedDocum
     if reader is None:
         raise LoadError(f"unsupported format {suffix or '(none)'}")
     try:
-        raw_meta, sections = reader(path)
+        raw_meta, found = reader(path)
     except LoadError:
         raise
     except Exception as exc:  # every parser fails differently; report, never crash the run
@@ -68,7 +68,7 @@ def load(path: Path, source: str, default_visibility: Visibility) -> LoadedDocum
             raw_meta = {**raw_meta, **(yaml.safe_load(sidecar.read_text("utf-8")) or {})}
         except yaml.YAMLError as exc:
             raise LoadError(f"bad sidecar {sidecar.name}: {exc}") from exc
-    sections = tuple(s for s in sections if s.text.strip())
+    sections = tuple(s for s in found if s.text.strip())
     if not sections:
         raise LoadError("no text found (scanned image or empty file?)")
     meta = _meta(raw_meta, source, path, sections, default_visibility)
@@ -218,7 +218,13 @@ def _load_html(path: Path) -> tuple[dict[str, Any], list[Section]]:
     for tag in list(soup.find_all(True)):
         if not isinstance(tag, Tag) or tag.decomposed or not tag.attrs:
             continue
-        hint = " ".join([tag.get("id") or "", *(tag.get("class") or []), tag.get("role") or ""])
+        hint = " ".join(
+            [
+                str(tag.get("id") or ""),
+                *map(str, tag.get("class") or []),
+                str(tag.get("role") or ""),
+            ]
+        )
         if (
             hint.strip()
             and _HTML_DROP_HINT.search(hint)
@@ -306,6 +312,8 @@ def _load_docx(path: Path) -> tuple[dict[str, Any], list[Section]]:
     import zipfile
 
     import docx
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
 
     try:
         document = docx.Document(str(path))
@@ -319,7 +327,7 @@ def _load_docx(path: Path) -> tuple[dict[str, Any], list[Section]]:
     for child in body.iterchildren():
         tag = child.tag.rsplit("}", 1)[-1]
         if tag == "p":
-            para = docx.text.paragraph.Paragraph(child, document)
+            para = Paragraph(child, document)
             text = para.text.strip()
             if not text:
                 continue
@@ -327,7 +335,7 @@ def _load_docx(path: Path) -> tuple[dict[str, Any], list[Section]]:
             level = _docx_heading_level(style)
             lines.append((level, text))
         elif tag == "tbl":
-            table = docx.table.Table(child, document)
+            table = Table(child, document)
             for row in table.rows:
                 cells = [c.text.strip() for c in row.cells]
                 if any(cells):

@@ -149,7 +149,9 @@ class BM25Index:
             rows = self._rows(ids)
             known = rows >= 0
             safe = np.where(known, rows, 0)
-            ok = known & scope.mask(self._visibility[safe], self._partner[safe], self._webinar[safe])
+            ok = known & scope.mask(
+                self._visibility[safe], self._partner[safe], self._webinar[safe]
+            )
             langs = self._language[safe]
             return [str(lang) if allowed else None for lang, allowed in zip(langs, ok, strict=True)]
 

@@ -82,7 +82,7 @@ class ChromaIndex:
                 collection.upsert(
                     ids=[ids[i] for i in part],
                     embeddings=embeddings[part],
-                    metadatas=[metadatas[i] for i in part],  # type: ignore[misc]
+                    metadatas=[metadatas[i] for i in part],
                 )
 
     def delete(self, ids: Sequence[str]) -> None:

@@ -63,7 +63,7 @@ def _partner_cities(settings: Settings) -> list[str]:
     return [str(p["name"]) for p in data.get("partners") or [] if p.get("name")]
 
 
-def build_application(settings: Settings, services: Services) -> Application:  # type: ignore[type-arg]
+def build_application(settings: Settings, services: Services) -> Application:
     """Wire handlers onto a PTB Application that talks to the configured Bot API URL."""
     assert settings.telegram_bot_token is not None
     app = (
@@ -114,7 +114,7 @@ def build_application(settings: Settings, services: Services) -> Application:  #
     return app
 
 
-async def _post_init(app: Application) -> None:  # type: ignore[type-arg]
+async def _post_init(app: Application) -> None:
     """Publish the command menu per language and load the models before the first question."""
     for lang, commands in COMMANDS.items():
         await app.bot.set_my_commands(

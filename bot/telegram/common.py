@@ -18,7 +18,8 @@ Context = ContextTypes.DEFAULT_TYPE
 
 def services(context: Context) -> Services:
     """Return the services the application was built with."""
-    return context.application.bot_data["services"]  # type: ignore[no-any-return]
+    found: Services = context.application.bot_data["services"]
+    return found
 
 
 def sender(update: Update, context: Context) -> Person:

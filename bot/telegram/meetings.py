@@ -7,6 +7,7 @@ import logging
 import re
 from datetime import date, datetime, timedelta
 from io import BytesIO
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
@@ -25,7 +26,7 @@ from bot.scheduling.service import (
     MeetingNotFound,
     SchedulingService,
 )
-from bot.scheduling.slots import Violation, format_local
+from bot.scheduling.slots import Slot, Violation, format_local
 from bot.telegram import webinars
 from bot.telegram.common import is_group, reply, sender, services
 from bot.telegram.handlers import question
@@ -83,7 +84,7 @@ def violation_text(v: Violation, lang: str) -> str:
         return t("rule_holiday", lang, city=v.city, holiday=d.get("holiday"), date=d.get("date"))
     if v.rule == "hours":
         start, end = d["local_start"], d["local_end"]
-        span = f"{start:%H:%M}–{end:%H:%M}"  # type: ignore[str-format]
+        span = f"{start:%H:%M}–{end:%H:%M}"
         return t("rule_hours", lang, city=v.city, span=span, hours=d.get("working_hours"))
     if v.rule == "overlap":
         return t("rule_overlap", lang, id=d.get("meeting_id"), title=d.get("title") or "")
@@ -198,7 +199,7 @@ async def meet_button(update: Update, context: Context) -> None:
         await edit(t("meet_aborted", lang))
 
 
-def _spread(slots: list, n: int) -> list:  # type: ignore[type-arg]
+def _spread(slots: list[Slot], n: int) -> list[Slot]:
     """Pick up to n slots spread over the range, so every day gets a chance."""
     if len(slots) <= n:
         return slots
@@ -207,8 +208,8 @@ def _spread(slots: list, n: int) -> list:  # type: ignore[type-arg]
 
 
 def _confirmation(
-    state: dict, service: SchedulingService, lang: str
-) -> tuple[str, list[list[InlineKeyboardButton]]]:  # type: ignore[type-arg]
+    state: dict[str, Any], service: SchedulingService, lang: str
+) -> tuple[str, list[list[InlineKeyboardButton]]]:
     city = service.directory.get(state["partner"])
     start = datetime.fromisoformat(state["start"])
     end = start + timedelta(minutes=state["duration"])
@@ -493,12 +494,9 @@ async def reschedule(update: Update, context: Context) -> None:
         return
     person, service = found
     meeting_id = _meeting_id(context)
+    args = context.args or []
     try:
-        new_start = (
-            datetime.fromisoformat(context.args[1])
-            if meeting_id and len(context.args or []) > 1
-            else None
-        )  # type: ignore[index]
+        new_start = datetime.fromisoformat(args[1]) if meeting_id and len(args) > 1 else None
     except ValueError:
         new_start = None
     if meeting_id is None or new_start is None:

@@ -95,9 +95,10 @@ async def webinar_command(update: Update, context: Context) -> None:
             link=link,
         )
         await reply(update, text)
-        await update.effective_message.reply_photo(
-            qr_png(link), filename=f"webinar-{webinar.code}.png"
-        )  # type: ignore[union-attr]
+        if update.effective_message is not None:
+            await update.effective_message.reply_photo(
+                qr_png(link), filename=f"webinar-{webinar.code}.png"
+            )
     elif len(args) == 2 and args[0] == "close":
         try:
             svc.webinars.close(args[1])

@@ -443,7 +443,9 @@ def test_webhook_mode_checks_the_secret_token(data_dir: Path) -> None:
             stop_bot(proc)
 
 
-def test_a_429_from_telegram_is_waited_out_and_the_answer_still_arrives(bot: BotApiEmulator) -> None:
+def test_a_429_from_telegram_is_waited_out_and_the_answer_still_arrives(
+    bot: BotApiEmulator,
+) -> None:
     import time
 
     bot.rate_limit_next("sendMessage", retry_after=2)
@@ -463,6 +465,9 @@ def test_questions_beyond_the_per_user_limit_get_a_friendly_message(data_dir: Pa
         try:
             for _ in range(3):
                 emu.send_text(PUBLIC, "How often is the Riverton agreement reviewed?")
-            emu.wait_for(lambda r: r["chat_id"] == PUBLIC and "faster than I can answer" in r["text"], timeout=60)
+            emu.wait_for(
+                lambda r: r["chat_id"] == PUBLIC and "faster than I can answer" in r["text"],
+                timeout=60,
+            )
         finally:
             stop_bot(proc)
