@@ -31,6 +31,9 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=40)
     parser.add_argument("--questions", type=int, default=5, help="questions per user")
     parser.add_argument("--data-dir", type=Path)
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="questions per second (0: all at once)"
+    )
     args = parser.parse_args()
     data = args.data_dir or Path(tempfile.mkdtemp(prefix="bot-load-")) / "data"
     env = {
@@ -83,6 +86,8 @@ def main() -> int:
                     emu.send_text(uid, questions[k % len(questions)])
                     k += 1
                     sent_at[(uid, round_ + 1)] = time.time()
+                    if args.rate:
+                        time.sleep(1 / args.rate)
             total = len(sent_at)
             deadline = time.monotonic() + 600
             while time.monotonic() < deadline:
@@ -106,11 +111,11 @@ def main() -> int:
             p50 = latencies[len(latencies) // 2]
             p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
             print(
-                "| users | questions | answered | seconds | updates/s | reply p50 ms | reply p95 ms |"
+                "| users | questions | offered | answered | seconds | answers/s | reply p50 ms | reply p95 ms |"
             )
-            print("|---|---|---|---|---|---|---|")
+            print("|---|---|---|---|---|---|---|---|")
             print(
-                f"| {args.users} | {total} | {len(answered)} | {elapsed:.1f} | {len(answered) / elapsed:.1f} | "
+                f"| {args.users} | {total} | {f'{args.rate:g}/s' if args.rate else 'burst'} | {len(answered)} | {elapsed:.1f} | {len(answered) / elapsed:.1f} | "
                 f"{p50:.0f} | {p95:.0f} |"
             )
         finally:

@@ -19,7 +19,7 @@ from bot.followup.broadcast import RecipientBlocked, RetryLater, broadcast
 from bot.followup.escalation import EscalationError, EscalationItem
 from bot.followup.report import build_report
 from bot.followup.survey import SurveyError
-from bot.followup.webinars import WebinarError, deep_link, qr_png
+from bot.followup.webinars import Webinar, WebinarError, deep_link, qr_png
 from bot.i18n import LANGUAGES, t
 from bot.telegram.common import Context, reply, sender, services
 
@@ -381,17 +381,27 @@ async def repost_stale(context: Context) -> None:
 # ---------------------------------------------------------------- survey, report, broadcast
 
 
-async def survey_command(update: Update, context: Context) -> None:
-    """`/survey CODE`: ask the webinar's attendees for a 1–5 rating (staff)."""
+async def _staff_webinar(
+    update: Update, context: Context, usage: str
+) -> tuple[Person, Webinar] | None:
+    """Return the staff sender and the webinar named by the first argument, or reply why not."""
     person = sender(update, context)
     if not await _require_staff(update, person):
-        return
-    svc = services(context)
-    code = (context.args or [""])[0]
-    webinar = svc.webinars.get(code)
+        return None
+    webinar = services(context).webinars.get((context.args or [""])[0])
     if webinar is None:
-        await reply(update, t("survey_usage", person.language))
+        await reply(update, t(usage, person.language))
+        return None
+    return person, webinar
+
+
+async def survey_command(update: Update, context: Context) -> None:
+    """`/survey CODE`: ask the webinar's attendees for a 1–5 rating (staff)."""
+    found = await _staff_webinar(update, context, "survey_usage")
+    if found is None:
         return
+    person, webinar = found
+    svc, code = services(context), webinar.code
     attendees = {a.user_id: a.language for a in svc.webinars.attendees(code)}
     sent = 0
     for user_id in svc.surveys.ask(code):
@@ -458,15 +468,11 @@ async def survey_comment(update: Update, context: Context) -> bool:
 
 async def report_command(update: Update, context: Context) -> None:
     """`/report CODE`: send the webinar's report as Markdown, CSV and a chart (staff)."""
-    person = sender(update, context)
-    if not await _require_staff(update, person):
+    found = await _staff_webinar(update, context, "report_usage")
+    if found is None:
         return
-    svc = services(context)
-    code = (context.args or [""])[0]
-    webinar = svc.webinars.get(code)
-    if webinar is None:
-        await reply(update, t("report_usage", person.language))
-        return
+    person, webinar = found
+    svc, code = services(context), webinar.code
     tz = svc.scheduling.home.tz if svc.scheduling is not None else ZoneInfo("Asia/Seoul")
     report = await asyncio.to_thread(build_report, code, svc.db, svc.analyzer, tz=tz)
     message = update.effective_message

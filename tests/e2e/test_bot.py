@@ -125,6 +125,25 @@ def reply_to(
     )
 
 
+def buttons(record: dict) -> list[tuple[str, str]]:  # type: ignore[type-arg]
+    """Return (text, callback data) of a sent message's inline buttons."""
+    return [
+        (b["text"], b["callback_data"])
+        for row in record["reply_markup"]["inline_keyboard"]
+        for b in row
+    ]
+
+
+def make_partner(emu: BotApiEmulator, user: int, city: str) -> None:
+    """Make a user an official of a city through a real invite link."""
+    mark = emu.mark()
+    emu.send_text(ADMIN, f"/invite {city}")
+    code = reply_to(emu, ADMIN, mark)["text"].split("start=join_")[1].split()[0]
+    mark = emu.mark()
+    emu.send_text(user, f"/start join_{code}")
+    assert city in reply_to(emu, user, mark)["text"]
+
+
 def test_question_is_answered_with_sources_and_vote_buttons(bot: BotApiEmulator) -> None:
     mark = bot.mark()
     bot.send_text(PUBLIC, "How often is the Riverton agreement reviewed?")
@@ -138,13 +157,7 @@ def test_question_is_answered_with_sources_and_vote_buttons(bot: BotApiEmulator)
 
 
 def test_public_and_partner_users_get_nothing_of_an_internal_document(bot: BotApiEmulator) -> None:
-    # make PARTNER a Riverton official through a real invite first
-    mark = bot.mark()
-    bot.send_text(ADMIN, "/invite Riverton")
-    code = reply_to(bot, ADMIN, mark)["text"].split("start=join_")[1].split()[0]
-    mark = bot.mark()
-    bot.send_text(PARTNER, f"/start join_{code}")
-    assert "Riverton" in reply_to(bot, PARTNER, mark)["text"]
+    make_partner(bot, PARTNER, "Riverton")
     for user in (PUBLIC, PARTNER):
         mark = bot.mark()
         bot.send_text(user, "What is the internal negotiation ceiling for the Riverton joint fund?")
@@ -341,12 +354,7 @@ def test_restart_keeps_roles_votes_and_documents(data_dir: Path, tmp_path: Path)
         emu.user(ADMIN, "Admin", "en")
         emu.user(800, "Rita", "en")
         proc = start_bot(emu, data_dir)
-        mark = emu.mark()
-        emu.send_text(ADMIN, "/invite Riverton")
-        code = reply_to(emu, ADMIN, mark)["text"].split("start=join_")[1].split()[0]
-        mark = emu.mark()
-        emu.send_text(800, f"/start join_{code}")
-        reply_to(emu, 800, mark)
+        make_partner(emu, 800, "Riverton")
         stop_bot(proc)
 
         proc = start_bot(emu, data_dir)

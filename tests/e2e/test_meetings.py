@@ -9,7 +9,16 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
-from tests.e2e.test_bot import ADMIN, STAFF, TOKEN, reply_to, start_bot, stop_bot
+from tests.e2e.test_bot import (
+    ADMIN,
+    STAFF,
+    TOKEN,
+    buttons,
+    make_partner,
+    reply_to,
+    start_bot,
+    stop_bot,
+)
 
 from .emulator import BotApiEmulator
 
@@ -24,24 +33,10 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotApiEmulator]:
     emu.user(ADMIN, "Admin", "en")
     emu.user(PARTNER, "Dana", "en")
     proc = start_bot(emu, data)
-    # Dana becomes a Riverton official through a real invite
-    mark = emu.mark()
-    emu.send_text(ADMIN, "/invite Riverton")
-    code = reply_to(emu, ADMIN, mark)["text"].split("start=join_")[1].split()[0]
-    mark = emu.mark()
-    emu.send_text(PARTNER, f"/start join_{code}")
-    reply_to(emu, PARTNER, mark)
+    make_partner(emu, PARTNER, "Riverton")
     yield emu
     stop_bot(proc)
     emu.stop()
-
-
-def buttons(record: dict) -> list[tuple[str, str]]:  # type: ignore[type-arg]
-    return [
-        (b["text"], b["callback_data"])
-        for row in record["reply_markup"]["inline_keyboard"]
-        for b in row
-    ]
 
 
 def press(emu: BotApiEmulator, user: int, message_id: int, data: str) -> dict:  # type: ignore[type-arg]

@@ -10,7 +10,7 @@ import pytest
 
 from bot.services import build_services
 from tests.conftest import make_settings, write
-from tests.e2e.test_bot import ADMIN, STAFF, TOKEN, reply_to, start_bot, stop_bot
+from tests.e2e.test_bot import ADMIN, STAFF, TOKEN, buttons, reply_to, start_bot, stop_bot
 
 from .emulator import BotApiEmulator
 
@@ -52,14 +52,6 @@ def env(
     yield emu, root
     stop_bot(proc)
     emu.stop()
-
-
-def buttons(record: dict) -> list[tuple[str, str]]:  # type: ignore[type-arg]
-    return [
-        (b["text"], b["callback_data"])
-        for row in record["reply_markup"]["inline_keyboard"]
-        for b in row
-    ]
 
 
 def test_the_whole_follow_up_loop(env: tuple[BotApiEmulator, Path]) -> None:
