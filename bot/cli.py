@@ -185,27 +185,13 @@ def answer_text(answer: Answer) -> str:
     from bot.i18n import t
 
     lines = [answer.text]
-    cited = cited_numbers(answer)
-    if cited:
+    if answer.cited:
         lines.append("")
         lines.append(f"{t('sources', answer.language)}:")
-        for c in answer.citations:
-            if c.n in cited:
-                where = f" — {c.shown_heading}" if c.shown_heading else ""
-                lines.append(f"  [{c.n}] {c.title}{where} ({c.source})")
+        for c in answer.cited:
+            where = f" — {c.shown_heading}" if c.shown_heading else ""
+            lines.append(f"  [{c.n}] {c.title}{where} ({c.source})")
     return "\n".join(lines)
-
-
-def cited_numbers(answer: Answer) -> set[int]:
-    """Return the citation numbers the answer text actually uses."""
-    import re
-
-    found = {
-        int(n)
-        for group in re.findall(r"\[([\d,\s]+)\]", answer.text)
-        for n in re.findall(r"\d+", group)
-    }
-    return {c.n for c in answer.citations if c.n in found}
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:

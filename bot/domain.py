@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+_CITE_MARK = re.compile(r"\[([\d,\s]+)\]")
 
 
 class Visibility(StrEnum):
@@ -116,3 +119,11 @@ class Answer:
     latency_ms: float = 0.0
     mode: str = "extractive"
     extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def cited(self) -> tuple[Citation, ...]:
+        """Return the citations the answer's text actually marks with [n], in citation order."""
+        used = {
+            int(n) for group in _CITE_MARK.findall(self.text) for n in re.findall(r"\d+", group)
+        }
+        return tuple(c for c in self.citations if c.n in used)

@@ -14,22 +14,14 @@ _CITED = re.compile(r"\[([\d,\s]+)\]")
 _TAG = re.compile(r"<[^>]+>")
 
 
-def cited_numbers(answer: Answer) -> list[int]:
-    """Return the citation numbers the answer's text uses, in citation order."""
-    used = {int(n) for group in _CITED.findall(answer.text) for n in re.findall(r"\d+", group)}
-    return [c.n for c in answer.citations if c.n in used]
-
-
 def render_answer(answer: Answer, limit: int = TELEGRAM_LIMIT) -> list[str]:
     """Return the HTML messages for an answer: the text, then the sources it cites."""
     blocks = [html.escape(p) for p in answer.text.split("\n\n") if p.strip()]
-    cited = set(cited_numbers(answer))
-    if cited:
+    if answer.cited:
         lines = [f"<b>{html.escape(t('sources', answer.language))}</b>"]
-        for c in answer.citations:
-            if c.n in cited:
-                where = f" — {html.escape(c.shown_heading)}" if c.shown_heading else ""
-                lines.append(f"[{c.n}] <i>{html.escape(c.title)}</i>{where}")
+        for c in answer.cited:
+            where = f" — {html.escape(c.shown_heading)}" if c.shown_heading else ""
+            lines.append(f"[{c.n}] <i>{html.escape(c.title)}</i>{where}")
         blocks.append("\n".join(lines))
     return split_html(blocks, limit)
 
