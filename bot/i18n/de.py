@@ -74,7 +74,7 @@ STRINGS: dict[str, str] = {
     "meet_week_3": "In 3 Wochen",
     "meet_slots": "Zeiten, die beiden Städten passen (Arbeitszeit, keine Feiertage, kein anderer Termin):",
     "meet_no_slots": "In dieser Woche passt keine Zeit für beide Städte. Versuchen Sie mit /meet eine andere Woche.",
-    "meet_title": "Senden Sie den Titel des Termins oder tippen Sie auf Überspringen.",
+    "meet_title": "Senden Sie den Titel des Termins (gern mit eigenem Videolink) oder tippen Sie auf Überspringen.",
     "meet_skip": "Überspringen",
     "meet_confirm": "Diesen Termin buchen?\n{title}\nmit {partner}, {minutes} Minuten\n{when}",
     "meet_book": "✅ Buchen",
@@ -157,4 +157,5 @@ STRINGS: dict[str, str] = {
     "broadcast_usage": "Verwendung: /broadcast CODE Nachricht",
     "broadcast_done": "Rundsendung: {delivered} zugestellt, {blocked} haben den Bot blockiert, {failed} fehlgeschlagen.",
     "webinar_not_found": "Es gibt kein Webinar {code}.",
+    "meet_bad_link": "Dieser Videolink ist keine gültige https://-Adresse; senden Sie den Titel erneut, mit korrektem Link oder ohne.",
 }

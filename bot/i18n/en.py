@@ -74,7 +74,7 @@ STRINGS: dict[str, str] = {
     "meet_week_3": "In 3 weeks",
     "meet_slots": "Times that suit both cities (working hours, no holidays, no other meeting):",
     "meet_no_slots": "No time in that week suits both cities. Try another week with /meet.",
-    "meet_title": "Send the meeting title, or press Skip.",
+    "meet_title": "Send the meeting title (add your own video link if you have one), or press Skip.",
     "meet_skip": "Skip",
     "meet_confirm": "Book this meeting?\n{title}\nwith {partner}, {minutes} minutes\n{when}",
     "meet_book": "✅ Book",
@@ -157,4 +157,5 @@ STRINGS: dict[str, str] = {
     "broadcast_usage": "Usage: /broadcast CODE message text",
     "broadcast_done": "Broadcast: {delivered} delivered, {blocked} blocked the bot, {failed} failed.",
     "webinar_not_found": "There is no webinar {code}.",
+    "meet_bad_link": "That video link is not a valid https:// address; send the title again, with a correct link or none.",
 }

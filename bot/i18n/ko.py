@@ -74,7 +74,7 @@ STRINGS: dict[str, str] = {
     "meet_week_3": "3주 뒤",
     "meet_slots": "양 도시 근무시간 안이면서 공휴일·다른 회의와 겹치지 않는 시간입니다:",
     "meet_no_slots": "그 주에는 양 도시 모두 가능한 시간이 없습니다. /meet 로 다른 주를 골라 보세요.",
-    "meet_title": "회의 제목을 보내 주시거나 '건너뛰기'를 누르세요.",
+    "meet_title": "회의 제목을 보내 주세요(별도 화상회의 링크가 있으면 함께 붙여 넣으세요). 또는 '건너뛰기'를 누르세요.",
     "meet_skip": "건너뛰기",
     "meet_confirm": "이 회의를 예약할까요?\n{title}\n{partner}, {minutes}분\n{when}",
     "meet_book": "✅ 예약",
@@ -157,4 +157,5 @@ STRINGS: dict[str, str] = {
     "broadcast_usage": "사용법: /broadcast 코드 메시지",
     "broadcast_done": "발송 결과: 전달 {delivered}명, 차단 {blocked}명, 실패 {failed}명.",
     "webinar_not_found": "웨비나 {code}이(가) 없습니다.",
+    "meet_bad_link": "화상회의 링크가 올바른 https:// 주소가 아닙니다. 제목을 다시 보내 주세요(올바른 링크를 넣거나 빼고).",
 }

@@ -74,7 +74,7 @@ STRINGS: dict[str, str] = {
     "meet_week_3": "3 tuần nữa",
     "meet_slots": "Các giờ phù hợp cho cả hai thành phố (giờ làm việc, không ngày lễ, không trùng họp khác):",
     "meet_no_slots": "Tuần đó không có giờ phù hợp cho cả hai thành phố. Hãy thử tuần khác với /meet.",
-    "meet_title": "Gửi tiêu đề cuộc họp, hoặc bấm Bỏ qua.",
+    "meet_title": "Gửi tiêu đề cuộc họp (kèm liên kết video riêng nếu có), hoặc bấm Bỏ qua.",
     "meet_skip": "Bỏ qua",
     "meet_confirm": "Đặt cuộc họp này?\n{title}\nvới {partner}, {minutes} phút\n{when}",
     "meet_book": "✅ Đặt",
@@ -157,4 +157,5 @@ STRINGS: dict[str, str] = {
     "broadcast_usage": "Cách dùng: /broadcast MÃ nội dung",
     "broadcast_done": "Gửi hàng loạt: {delivered} đã gửi, {blocked} đã chặn bot, {failed} thất bại.",
     "webinar_not_found": "Không có hội thảo {code}.",
+    "meet_bad_link": "Liên kết video không phải địa chỉ https:// hợp lệ; hãy gửi lại tiêu đề, kèm liên kết đúng hoặc không có liên kết.",
 }

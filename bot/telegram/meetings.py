@@ -22,9 +22,11 @@ from bot.scheduling.models import Invitee, Meeting
 from bot.scheduling.parser import MeetingParseError
 from bot.scheduling.service import (
     BookingRefused,
+    InvalidVideoUrl,
     MeetingCancelled,
     MeetingNotFound,
     SchedulingService,
+    validate_video_url,
 )
 from bot.scheduling.slots import Slot, Violation, format_local
 from bot.telegram import webinars
@@ -34,6 +36,7 @@ from bot.telegram.handlers import question
 log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
 DURATIONS = (30, 45, 60, 90)
+_LINK = re.compile(r"https?://\S+")
 MAX_SLOT_BUTTONS = 8
 # A sentence is treated as a meeting request only when it names a meeting and a partner city.
 MEETING_WORDS = re.compile(
@@ -188,6 +191,7 @@ async def meet_button(update: Update, context: Context) -> None:
                 start,
                 state["duration"],
                 state.get("title"),
+                state.get("video_url"),
             )
         except BookingRefused as refused:  # someone booked that slot meanwhile
             await edit(_refusal_text(refused, service, state["partner"], lang))
@@ -241,7 +245,16 @@ async def meet_title(update: Update, context: Context) -> bool:
     service = _scheduling(context)
     if service is None:
         return False
-    state["title"] = message.text.strip()[:200]
+    text = message.text.strip()
+    link = _LINK.search(text)
+    if link:  # the organiser pasted the meeting's own video link (Zoom, Webex, Teams, ...)
+        try:
+            state["video_url"] = validate_video_url(link.group(0))
+        except InvalidVideoUrl:
+            await reply(update, t("meet_bad_link", person.language))
+            return True
+        text = (text[: link.start()] + text[link.end() :]).strip(" -–·:")
+    state["title"] = text[:200] or None
     state["awaiting_title"] = False
     text, rows = _confirmation(state, service, person.language)
     await reply(update, text, reply_markup=InlineKeyboardMarkup(rows))
@@ -364,6 +377,7 @@ def _book(
     start: datetime,
     duration: int,
     title: str | None,
+    video_url: str | None = None,
 ) -> Meeting:
     city = service.directory.get(partner)
     accounts = services(context).accounts
@@ -372,7 +386,9 @@ def _book(
         for uid in accounts.partner_ids(city.name)
     ]
     organizer = Invitee(person.user_id, person.language, service.home.timezone)
-    return service.book(city, start, duration, title, organizer=organizer, invitees=invitees)
+    return service.book(
+        city, start, duration, title, organizer=organizer, video_url=video_url, invitees=invitees
+    )
 
 
 def _booked_text(meeting: Meeting, service: SchedulingService, lang: str) -> str:

@@ -71,13 +71,16 @@ def test_meet_walks_staff_through_to_a_booked_meeting_and_the_partner_gets_the_i
     assert "KST" in slot_text and ("PST" in slot_text or "PDT" in slot_text)
     press(bot, STAFF, prompt["message_id"], slot)
     mark = bot.mark()
-    bot.send_text(STAFF, "Wildfire follow-up call")
+    bot.send_text(STAFF, "Wildfire follow-up call https://zoom.example.org/j/555")
     confirm = reply_to(bot, STAFF, mark, markup=True)
-    assert "Wildfire follow-up call" in confirm["text"]
+    assert "Wildfire follow-up call" in confirm["text"] and "zoom" not in confirm["text"]
     book = next(d for text, d in buttons(confirm) if "Book" in text)
     mark = bot.mark()
     booked = press(bot, STAFF, confirm["message_id"], book)
-    assert "Booked meeting #" in booked["text"] and "https://meet.jit.si/" in booked["text"]
+    assert "Booked meeting #" in booked["text"]
+    assert "https://zoom.example.org/j/555" in booked["text"], (
+        "the pasted link replaces the Jitsi room"
+    )
 
     invite = bot.wait_for(
         lambda r: r["chat_id"] == PARTNER and r["method"] == "sendDocument", since=mark, timeout=30
