@@ -479,3 +479,24 @@ def test_questions_beyond_the_per_user_limit_get_a_friendly_message(data_dir: Pa
             )
         finally:
             stop_bot(proc)
+
+
+def test_an_oversized_upload_is_refused_before_downloading(bot: BotApiEmulator) -> None:
+    mark = bot.mark()
+    bot.send_document(STAFF, "huge.pdf", b"%PDF-1.4\n" + b"0" * (21 * 1024 * 1024))
+    assert "20" in reply_to(bot, STAFF, mark)["text"]  # the limit is named
+    assert not any(c[0] == "getFile" and c[1].get("file_id") for c in bot.calls[-5:])
+
+
+def test_a_failing_handler_tells_the_user_and_the_bot_keeps_working(bot: BotApiEmulator) -> None:
+    mark = bot.mark()
+    bot.send_text(STAFF, "/whoami")
+    message = reply_to(bot, STAFF, mark)
+    mark = bot.mark()
+    bot.press_button(STAFF, message["message_id"], "esc:malformed", check_markup=False)
+    apology = reply_to(bot, STAFF, mark)
+    assert "went wrong" in apology["text"] or "문제가 발생" in apology["text"]
+    assert "Traceback" not in apology["text"] and "ValueError" not in apology["text"]
+    mark = bot.mark()
+    bot.send_text(STAFF, "/whoami")
+    reply_to(bot, STAFF, mark)
