@@ -103,3 +103,21 @@ def copy_sample(dest: Path, *names: str) -> None:
         sidecar = src.with_name(src.name + ".meta.yaml")
         if sidecar.exists():
             shutil.copy(sidecar, dest / (name + ".meta.yaml"))
+
+
+def chat_completion(content: str) -> dict[str, object]:
+    """Return an OpenAI chat-completion response body, as the fake LLM endpoint sends it."""
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "fake",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }

@@ -12,7 +12,7 @@ from bot.answering.llm import clean_citations
 from bot.domain import Asker
 from bot.i18n import t
 from bot.services import Services, build_services
-from tests.conftest import make_settings, write
+from tests.conftest import chat_completion, make_settings, write
 
 DOCS = {
     "youth.md": (
@@ -98,23 +98,6 @@ def test_clean_citations_drops_numbers_that_name_no_source() -> None:
 # --- the LLM path, against an OpenAI-compatible fake at the HTTP seam ---------------------------
 
 
-def _completion(content: str) -> dict[str, object]:
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "created": 1,
-        "model": "fake",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": content},
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-    }
-
-
 def _llm_services(services: Services, tmp_path: Path, handler, embedder, analyzer) -> Services:  # type: ignore[no-untyped-def]
     from bot.answering.llm import build_chat_model
 
@@ -136,7 +119,7 @@ def test_llm_answer_uses_the_context_and_keeps_only_real_citations(
         assert request.headers["authorization"] == "Bearer sk-test"
         seen.append(json.loads(request.content))
         return httpx.Response(
-            200, json=_completion("항공료는 파견 도시가 부담합니다 [1]. 근거 없음 [9].")
+            200, json=chat_completion("항공료는 파견 도시가 부담합니다 [1]. 근거 없음 [9].")
         )
 
     llm = _llm_services(services, tmp_path, handler, embedder, analyzer)
@@ -155,7 +138,7 @@ def test_llm_no_answer_becomes_a_decline(services, tmp_path, embedder, analyzer)
     llm = _llm_services(
         services,
         tmp_path,
-        lambda r: httpx.Response(200, json=_completion("NO_ANSWER")),
+        lambda r: httpx.Response(200, json=chat_completion("NO_ANSWER")),
         embedder,
         analyzer,
     )

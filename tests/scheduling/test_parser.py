@@ -13,6 +13,7 @@ from bot.scheduling.parser import (
     RuleBasedParser,
     parse_meeting_request,
 )
+from tests.conftest import chat_completion
 from tests.scheduling import BERLIN, LA, SAIGON, directory, seoul
 
 D = directory()
@@ -234,23 +235,6 @@ def test_parse_meeting_request_uses_the_given_now() -> None:
 # --- the LLM path, against an OpenAI-compatible fake at the HTTP seam ---------------------------
 
 
-def _completion(content: str) -> dict[str, object]:
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "created": 1,
-        "model": "fake",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": content},
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-    }
-
-
 def _model(handler):  # type: ignore[no-untyped-def]
     from bot.answering.llm import build_chat_model
 
@@ -273,7 +257,7 @@ def test_llm_parser_validates_structured_output_into_a_request() -> None:
             "title": None,
             "tz_of_time": "partner",
         }
-        return httpx.Response(200, json=_completion(json.dumps(answer)))
+        return httpx.Response(200, json=chat_completion(json.dumps(answer)))
 
     parser = LLMMeetingParser(_model(handler), D, lambda: NOW)
     r = parser.parse(
@@ -291,7 +275,7 @@ def test_llm_parser_rejects_invalid_output_and_falls_back_to_the_rules() -> None
     bad = {"partner": "Bien Hoa", "date": "next wednesday", "time": "10am", "duration_minutes": 45}
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json=_completion(json.dumps(bad)))
+        return httpx.Response(200, json=chat_completion(json.dumps(bad)))
 
     with pytest.raises(MeetingParseError, match="invalid model output"):
         LLMMeetingParser(_model(handler), D, lambda: NOW).parse("whatever")
@@ -303,7 +287,7 @@ def test_llm_parser_rejects_invalid_output_and_falls_back_to_the_rules() -> None
 def test_llm_parser_reports_what_the_model_left_out() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(
-            200, json=_completion(json.dumps({"partner": "뒤셀도르프", "date": None}))
+            200, json=chat_completion(json.dumps({"partner": "뒤셀도르프", "date": None}))
         )
 
     with pytest.raises(MeetingParseError) as err:
