@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 LANGUAGES = ("ko", "en", "de", "vi")
@@ -259,8 +259,11 @@ class Analyzer:
                 )
         return out
 
-    def terms(self, text: str) -> list[str]:
-        """Return the keyword-search terms of a text: Korean morphemes, lowercased words, numbers."""
+    def terms(self, text: str, language: str | None = None) -> list[str]:
+        """Return the keyword-search terms of a text: Korean morphemes, stemmed words, numbers.
+
+        `language` picks the stemmer for Latin-script text (detected when not given).
+        """
         text = index_text(normalize(text))
         terms: list[str] = []
         if _HANGUL.search(text) or _HANJA.search(text):
@@ -272,13 +275,13 @@ class Analyzer:
                     continue
                 form = tok.form.lower()
                 if tag == "SL":
-                    terms.extend(_latin_terms(form))
+                    terms.extend(_latin_terms(form, "en"))
                 elif form not in _KO_STOP and (
                     len(form) > 1 or tag in ("NNG", "NNP", "SH", "SN", "XR")
                 ):
                     terms.append(form)
         else:
-            terms.extend(_latin_terms(text.lower()))
+            terms.extend(_latin_terms(text.lower(), language or detect_language(text)))
             terms.extend(re.findall(r"\d+(?:[.,]\d+)*", text))
         return terms
 
@@ -308,19 +311,18 @@ def _merge_abbreviations(pieces: list[str]) -> list[str]:
     return out
 
 
-def _latin_terms(text: str) -> list[str]:
-    out = []
-    for word in _LATIN_WORD.findall(text):
-        if word in _STOP or len(word) < 2:
-            continue
-        out.append(_stem(word))
-    return out
+def _latin_terms(text: str, language: str) -> list[str]:
+    """Return stemmed words: Snowball for English and German ('reviewed' meets 'review')."""
+    words = [w for w in _LATIN_WORD.findall(text) if w not in _STOP and len(w) >= 2]
+    stemmer = _stemmer("german" if language == "de" else "english" if language == "en" else "")
+    return list(stemmer.stemWords(words)) if stemmer else words
 
 
-def _stem(word: str) -> str:
-    """Strip the commonest English/German inflections so 'costs' meets 'cost'."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
+@lru_cache(maxsize=4)
+def _stemmer(name: str) -> Any:
+    """Return a Snowball stemmer (pure Python, no data files), or None for no stemming."""
+    if not name:
+        return None
+    import snowballstemmer
+
+    return snowballstemmer.stemmer(name)

@@ -80,7 +80,10 @@ class EvidenceJudge:
         for hit in retrieval.hits[:3]:
             found.update(hit.chunk.tokens)
         coverage = term_coverage(retrieval.weights, found)
-        unknown = tuple(name for name in self._names(question) if self._unknown(name))
+        language = detect_language(question)
+        unknown = tuple(
+            name for name in self._names(question, language) if self._unknown(name, language)
+        )
         best = retrieval.hits[0].chunk
         best_text = index_text(f"{best.doc.title} {best.doc.date} {best.heading} {best.text}")
         missing_years = tuple(y for y in sorted(set(_YEAR.findall(question))) if y not in best_text)
@@ -93,20 +96,24 @@ class EvidenceJudge:
             grounded = margin >= -0.03 and coverage >= 0.6
         return Evidence(grounded, retrieval.best_dense, coverage, unknown, missing_years)
 
-    def _names(self, question: str) -> list[str]:
-        """Return proper names of a question: capitalised words past a sentence start, Kiwi NNPs."""
+    def _names(self, question: str, language: str) -> list[str]:
+        """Return proper names of a question: capitalised words past a sentence start, Kiwi NNPs.
+
+        (German capitalises every noun; they are stemmed as German, so a noun the documents use
+        is found and only words no document has, like a city we have no agreement with, count.)
+        """
         names = [m.group(1) for m in _PROPER.finditer(question.strip())]
         names.extend(self.retriever.analyzer.proper_nouns(question))
         return names
 
-    def _unknown(self, name: str) -> bool:
+    def _unknown(self, name: str, language: str) -> bool:
         """Tell whether no chunk in the whole index mentions the name (in any known spelling)."""
         analyzer, keywords, glossary = (
             self.retriever.analyzer,
             self.retriever.keywords,
             self.retriever.glossary,
         )
-        terms = analyzer.terms(name)
+        terms = analyzer.terms(name, language)
         if not terms:
             return False
         variants = set(glossary.expand(terms))
