@@ -259,10 +259,11 @@ class Analyzer:
                 )
         return out
 
-    def terms(self, text: str, language: str | None = None) -> list[str]:
+    def terms(self, text: str, language: str | None = None, stem: bool = True) -> list[str]:
         """Return the keyword-search terms of a text: Korean morphemes, stemmed words, numbers.
 
-        `language` picks the stemmer for Latin-script text (detected when not given).
+        `language` picks the stemmer for Latin-script text (detected when not given); `stem=False`
+        keeps whole words, for showing people.
         """
         text = index_text(normalize(text))
         terms: list[str] = []
@@ -275,13 +276,15 @@ class Analyzer:
                     continue
                 form = tok.form.lower()
                 if tag == "SL":
-                    terms.extend(_latin_terms(form, "en"))
+                    terms.extend(_latin_terms(form, "en" if stem else ""))
                 elif form not in _KO_STOP and (
                     len(form) > 1 or tag in ("NNG", "NNP", "SH", "SN", "XR")
                 ):
                     terms.append(form)
         else:
-            terms.extend(_latin_terms(text.lower(), language or detect_language(text)))
+            terms.extend(
+                _latin_terms(text.lower(), (language or detect_language(text)) if stem else "")
+            )
             terms.extend(re.findall(r"\d+(?:[.,]\d+)*", text))
         return terms
 

@@ -32,7 +32,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 class TermAnalyzer(Protocol):
     """What the report needs of `bot.nlp.Analyzer`: keyword terms of a text."""
 
-    def terms(self, text: str) -> list[str]:
+    def terms(self, text: str, language: str | None = None, stem: bool = True) -> list[str]:
         """Return the keyword terms of a text."""
         ...
 
@@ -148,7 +148,8 @@ def build_report(
     topic_counts: Counter[str] = Counter()
     for r, o in zip(rows, outcomes, strict=True):
         if o in ("open", "dismissed"):
-            topic_counts.update(set(analyzer.terms(r.question)))
+            # readable words for people, not search stems ("shuttle", not "shuttl")
+            topic_counts.update(set(analyzer.terms(r.question, stem=False)))
     per_day = _per_day(rows, outcomes, tz)
 
     figures: dict[str, Any] = {
