@@ -39,7 +39,9 @@ def format_context(hits: list[Hit]) -> str:
     blocks = []
     for i, hit in enumerate(hits, start=1):
         c = hit.chunk
-        head = (c.doc.title + (f" — {c.heading}" if c.heading else "")).replace('"', "'")
+        # a curated answer's heading is an attendee's question: it never goes where others read
+        heading = "" if c.doc.kind == "qa" else c.heading
+        head = (c.doc.title + (f" — {heading}" if heading else "")).replace('"', "'")
         # the fence is closed by us only: strip look-alikes a document might carry
         body = c.text.replace("</document>", "</ document>")
         blocks.append(f'<document n="{i}" title="{head}">\n{body}\n</document>')

@@ -161,3 +161,15 @@ def test_llm_failure_falls_back_to_the_extractive_answer(
     assert answer.grounded and "파견 도시가 부담한다" in answer.text
     assert "LLM call failed" in caplog.text
     assert "sk-test" not in caplog.text
+
+
+def test_llm_context_never_carries_a_curated_answers_question() -> None:
+    from bot.answering.llm import format_context
+    from bot.domain import Chunk, DocMeta, Hit, Visibility
+
+    doc = DocMeta("qa-1.md", "Answer from the office (#1)", kind="qa", visibility=Visibility.PUBLIC)
+    chunk = Chunk(
+        "c1", doc, 0, "Is my neighbour Kim coming?", "Yes, from March.", ("Yes, from March.",), "en"
+    )
+    context = format_context([Hit(chunk, 1.0)])
+    assert "neighbour Kim" not in context and "Yes, from March." in context
