@@ -25,6 +25,8 @@ CALIBRATION_MIN = 5
 WIDE_N = 100
 # An attendee's own webinar material comes first among passages of similar relevance.
 WEBINAR_BOOST = 0.02
+# A passage of a document tagged with another partner city than the one the question names.
+OTHER_CITY_PENALTY = 0.02
 
 
 def rrf(rankings: Sequence[Sequence[str]], k: int = 60) -> dict[str, float]:
@@ -118,11 +120,15 @@ class HybridRetriever:
             candidates = sorted(set(calibrated) | {i for i, _ in sparse})
             covered = self.keywords.coverage(weights, candidates)
             webinars = self.keywords.webinars(candidates) if asker.webinar else {}
+            # a question about Riverton is not answered from a document about another partner city
+            named = self.glossary.cities(terms)
+            partners = self.keywords.partners(candidates) if named else {}
             floor = min(calibrated.values(), default=0.0)
             scored = {
                 cid: calibrated.get(cid, floor)
                 + self.keyword_weight * covered[cid]
                 + (WEBINAR_BOOST if asker.webinar and webinars.get(cid) == asker.webinar else 0.0)
+                - (OTHER_CITY_PENALTY if partners.get(cid, "") not in named | {""} else 0.0)
                 for cid in candidates
             }
             ranked = sorted(scored.items(), key=lambda kv: -kv[1])

@@ -155,6 +155,12 @@ class BM25Index:
             langs = self._language[safe]
             return [str(lang) if allowed else None for lang, allowed in zip(langs, ok, strict=True)]
 
+    def partners(self, ids: Sequence[str]) -> dict[str, str]:
+        """Return the partner-city key of each chunk id ("" when untagged)."""
+        with self._lock:
+            rows = self._rows(ids)
+            return {cid: str(self._partner[r]) for cid, r in zip(ids, rows, strict=True) if r >= 0}
+
     def webinars(self, ids: Sequence[str]) -> dict[str, str]:
         """Return the webinar tag of each chunk id."""
         with self._lock:
