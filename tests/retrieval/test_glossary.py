@@ -1,0 +1,52 @@
+"""The glossary of city names from the partner directory: expansion across scripts, named cities."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.nlp import Analyzer
+from bot.retrieval.glossary import Glossary
+from tests.conftest import write
+
+DIRECTORY = """home:
+  name: Hanbit
+  aliases: [한빛]
+  timezone: Asia/Seoul
+  country: KR
+  working_hours: "09:00-18:00"
+partners:
+  - name: Düsseldorf
+    aliases: [뒤셀도르프]
+    country: DE
+    timezone: Europe/Berlin
+    working_hours: "09:00-17:00"
+  - name: Bien Hoa
+    aliases: [비엔호아, Biên Hòa]
+    country: VN
+    timezone: Asia/Ho_Chi_Minh
+    working_hours: "07:30-16:30"
+"""
+
+
+def test_a_korean_name_expands_to_its_latin_spellings(tmp_path: Path, analyzer: Analyzer) -> None:
+    glossary = Glossary.from_directory(write(tmp_path / "p.yaml", DIRECTORY), analyzer)
+    expanded = glossary.expand(analyzer.terms("뒤셀도르프 협정"))
+    assert "düsseldorf" in expanded or "dusseldorf" in expanded
+    assert expanded[:2] == analyzer.terms("뒤셀도르프 협정")
+
+
+def test_partner_cities_are_recognised_in_any_language_and_the_home_city_is_not_one(
+    tmp_path: Path, analyzer: Analyzer
+) -> None:
+    glossary = Glossary.from_directory(write(tmp_path / "p.yaml", DIRECTORY), analyzer)
+    assert glossary.cities(analyzer.terms("Who signed the Bien Hoa agreement?")) == {"bien hoa"}
+    assert glossary.cities(analyzer.terms("비엔호아 협정은 언제 체결됐나요?")) == {"bien hoa"}
+    assert glossary.cities(analyzer.terms("Wie hoch ist der Fonds mit Düsseldorf?")) == {
+        "düsseldorf"
+    }
+    assert glossary.cities(analyzer.terms("What is Hanbit's budget?")) == set()
+
+
+def test_a_missing_directory_gives_an_empty_glossary(tmp_path: Path, analyzer: Analyzer) -> None:
+    glossary = Glossary.from_directory(tmp_path / "none.yaml", analyzer)
+    assert glossary.expand(["x"]) == ["x"] and glossary.cities(["x"]) == set()
