@@ -317,8 +317,14 @@ def _merge_abbreviations(pieces: list[str]) -> list[str]:
 def _latin_terms(text: str, language: str) -> list[str]:
     """Return stemmed words: Snowball for English and German ('reviewed' meets 'review')."""
     words = [w for w in _LATIN_WORD.findall(text) if w not in _STOP and len(w) >= 2]
-    stemmer = _stemmer("german" if language == "de" else "english" if language == "en" else "")
-    return list(stemmer.stemWords(words)) if stemmer else words
+    name = "german" if language == "de" else "english" if language == "en" else ""
+    return [_stem(name, w) for w in words] if name else words
+
+
+@lru_cache(maxsize=65536)
+def _stem(name: str, word: str) -> str:
+    """Stem one word (cached: the same words recur across a corpus)."""
+    return str(_stemmer(name).stemWord(word))
 
 
 @lru_cache(maxsize=4)
