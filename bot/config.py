@@ -180,8 +180,3 @@ class Settings(BaseSettings):
             self.database_url
             or f"sqlite:///{(self.bot_data_dir / 'exchange_bot.sqlite3').resolve()}"
         )
-
-
-def load_settings(**overrides: object) -> Settings:
-    """Build the settings from the environment, `.env` and explicit overrides."""
-    return Settings(**overrides)  # type: ignore[arg-type]

@@ -87,6 +87,12 @@ class Hit:
     sparse: float | None = None
 
 
+def readable_heading(kind: str, heading: str) -> str:
+    """Return a chunk's heading as others may read it: a curated answer's heading is an
+    attendee's question, which never goes where someone else reads."""
+    return "" if kind == "qa" else heading
+
+
 @dataclass(frozen=True)
 class Citation:
     """A numbered source of an answer."""
@@ -103,8 +109,8 @@ class Citation:
 
     @property
     def shown_heading(self) -> str:
-        """Return the heading to show readers: a curated answer's heading is someone's question."""
-        return "" if self.kind == "qa" else self.heading.split(" > ")[-1]
+        """Return the heading to show readers (the last step of the path)."""
+        return readable_heading(self.kind, self.heading).split(" > ")[-1]
 
 
 @dataclass(frozen=True)

@@ -142,9 +142,14 @@ class ExtractiveAnswerer:
     def answer(self, question: str, asker: Asker) -> Answer:
         """Answer from the documents the asker may see."""
         started = time.perf_counter()
-        language = detect_language(question)
         retrieval = self.retriever.retrieve(question, asker, self.top_k)
-        evidence = self.judge.judge(question, retrieval)
+        return self.respond(question, retrieval, self.judge.judge(question, retrieval), started)
+
+    def respond(
+        self, question: str, retrieval: Retrieval, evidence: Evidence, started: float
+    ) -> Answer:
+        """Build the answer (or the decline) from a retrieval already made and judged."""
+        language = detect_language(question)
         if not evidence.grounded:
             return decline(question, language, started, evidence)
         citations = citations_for(retrieval.hits)

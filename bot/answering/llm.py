@@ -15,7 +15,7 @@ from bot.answering.extractive import (
     citations_for,
     decline,
 )
-from bot.domain import Answer, Asker, Hit
+from bot.domain import Answer, Asker, Hit, readable_heading
 from bot.nlp import detect_language
 
 log = logging.getLogger(__name__)
@@ -39,8 +39,7 @@ def format_context(hits: list[Hit]) -> str:
     blocks = []
     for i, hit in enumerate(hits, start=1):
         c = hit.chunk
-        # a curated answer's heading is an attendee's question: it never goes where others read
-        heading = "" if c.doc.kind == "qa" else c.heading
+        heading = readable_heading(c.doc.kind, c.heading)
         head = (c.doc.title + (f" — {heading}" if heading else "")).replace('"', "'")
         # the fence is closed by us only: strip look-alikes a document might carry
         body = c.text.replace("</document>", "</ document>")
@@ -101,7 +100,8 @@ class LLMAnswerer:
             Exception
         ) as exc:  # timeouts, 5xx, refused connections: the office still gets an answer
             log.warning("LLM call failed (%s); using the extractive answer", type(exc).__name__)
-            fallback = self.extractive.answer(question, asker)
+            # the same passages, quoted: no second retrieval
+            fallback = self.extractive.respond(question, retrieval, evidence, started)
             extra = {**fallback.extra, "llm_error": type(exc).__name__}
             return replace(fallback, mode="extractive-fallback", extra=extra)
         content = content.strip()

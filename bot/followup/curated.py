@@ -16,7 +16,6 @@ log = logging.getLogger(__name__)
 
 SCOPES = ("public", "webinar", "internal")
 KIND = "qa"
-TITLE_CHARS = 80  # of the question, in the title
 # The title says whose answer this is wherever it is cited (it is document text, in the
 # document's language, so it lives here rather than in the interface strings).
 TITLE_PREFIX = {
@@ -33,17 +32,6 @@ _STRUCTURE = re.compile(r"^(\s*)(#{1,6}(?=\s|$)|```)")
 def one_line(text: str) -> str:
     """Collapse all whitespace, newlines included, to single spaces."""
     return " ".join(text.split())
-
-
-def shorten(text: str, limit: int = TITLE_CHARS) -> str:
-    """Cut text at a word boundary under `limit` characters, marking the cut."""
-    text = one_line(text)
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    if " " in cut[limit // 2 :]:
-        cut = cut[: cut.rfind(" ")]
-    return cut.rstrip(" ,.;:") + "…"
 
 
 def neutralise_body(text: str) -> str:

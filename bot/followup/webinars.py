@@ -18,7 +18,7 @@ import yaml
 from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, Text, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.domain import Visibility
+from bot.domain import Asker, Role, Visibility
 from bot.knowledge.ingest import Ingestor, IngestReport
 from bot.knowledge.loaders import SIDECAR_SUFFIX, LoadError, load
 from bot.storage.db import Base, Database, TZDateTime, utcnow
@@ -221,6 +221,14 @@ class WebinarService:
                 .order_by(AttendeeRow.join_seq.desc(), AttendeeRow.joined_at.desc())
                 .limit(1)
             )
+
+    def attendee_asker(self, user_id: int) -> tuple[Asker | None, bool]:
+        """Return the access identity of a registered attendee and whether their webinar is closed."""
+        code = self.webinar_of(user_id)
+        webinar = self.get(code) if code is not None else None
+        if webinar is None:
+            return None, False
+        return Asker(Role.ATTENDEE, webinar=webinar.code), not webinar.is_open
 
     def attendees(self, code: str) -> builtins.list[Attendee]:
         """Return a webinar's attendees in registration order."""

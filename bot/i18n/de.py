@@ -5,7 +5,6 @@ STRINGS: dict[str, str] = {
         "Dazu habe ich in den für Sie freigegebenen Dokumenten nichts gefunden, und ich rate nicht. "
         "Versuchen Sie andere Worte oder fragen Sie das Büro für internationale Beziehungen."
     ),
-    "empty_store": "Es wurden noch keine Dokumente eingelesen.",
     "sources": "Quellen",
     "question_too_long": "Ihre Nachricht ist zu lang ({length} Zeichen). Bitte bleiben Sie unter {limit}.",
     "start": "Hallo {name}! Ich bin der Assistent des Büros für internationale Beziehungen der Stadt Hanbit.",
@@ -51,7 +50,6 @@ STRINGS: dict[str, str] = {
     "upload_partner": "Für welche Partnerstadt ist „{name}“?",
     "upload_all_partners": "Alle Partnerstädte",
     "upload_done": "„{name}“ hinzugefügt: {chunks} Abschnitte ({visibility}).",
-    "upload_unchanged": "„{name}“ ist bereits unverändert in der Wissensbasis.",
     "upload_failed": "„{name}“ konnte nicht hinzugefügt werden: {reason}",
     "upload_too_large": "Diese Datei ist größer als {limit} MB; ich kann sie nicht annehmen.",
     "upload_unsupported": "Ich kann PDF-, DOCX-, HWP-, HWPX-, HTML-, MD- und TXT-Dateien lesen, nicht „{name}“.",
@@ -156,6 +154,5 @@ STRINGS: dict[str, str] = {
     "report_caption": "Bericht zu „{title}“: {questions} Fragen, {attendees} Teilnehmende.",
     "broadcast_usage": "Verwendung: /broadcast CODE Nachricht",
     "broadcast_done": "Rundsendung: {delivered} zugestellt, {blocked} haben den Bot blockiert, {failed} fehlgeschlagen.",
-    "webinar_not_found": "Es gibt kein Webinar {code}.",
     "meet_bad_link": "Dieser Videolink ist keine gültige https://-Adresse; senden Sie den Titel erneut, mit korrektem Link oder ohne.",
 }

@@ -5,7 +5,6 @@ STRINGS: dict[str, str] = {
         "I could not find this in the documents available to you, so I will not guess. "
         "Try other words, or ask the international-exchange office."
     ),
-    "empty_store": "No documents have been ingested yet.",
     "sources": "Sources",
     "question_too_long": "Your message is too long ({length} characters). Please keep questions under {limit}.",
     "start": "Hello {name}! I am the assistant of Hanbit's international-exchange office.",
@@ -51,7 +50,6 @@ STRINGS: dict[str, str] = {
     "upload_partner": "Which partner city is “{name}” for?",
     "upload_all_partners": "All partner cities",
     "upload_done": "Added “{name}”: {chunks} passages ({visibility}).",
-    "upload_unchanged": "“{name}” is already in the knowledge base unchanged.",
     "upload_failed": "Could not add “{name}”: {reason}",
     "upload_too_large": "This file is larger than {limit} MB; I cannot take it.",
     "upload_unsupported": "I can read PDF, DOCX, HWP, HWPX, HTML, MD and TXT files, not “{name}”.",
@@ -156,6 +154,5 @@ STRINGS: dict[str, str] = {
     "report_caption": "Report for “{title}”: {questions} questions, {attendees} attendees.",
     "broadcast_usage": "Usage: /broadcast CODE message text",
     "broadcast_done": "Broadcast: {delivered} delivered, {blocked} blocked the bot, {failed} failed.",
-    "webinar_not_found": "There is no webinar {code}.",
     "meet_bad_link": "That video link is not a valid https:// address; send the title again, with a correct link or none.",
 }

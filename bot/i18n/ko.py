@@ -5,7 +5,6 @@ STRINGS: dict[str, str] = {
         "열람 가능한 문서에서 이 질문에 대한 근거를 찾지 못해 추측으로 답하지 않겠습니다. "
         "다른 표현으로 질문하시거나 국제교류 담당 부서에 문의해 주세요."
     ),
-    "empty_store": "아직 등록된 문서가 없습니다.",
     "sources": "출처",
     "question_too_long": "메시지가 너무 깁니다({length}자). 질문은 {limit}자 이내로 보내 주세요.",
     "start": "{name}님, 안녕하세요! 한빛시 국제교류 업무 도우미입니다.",
@@ -51,7 +50,6 @@ STRINGS: dict[str, str] = {
     "upload_partner": "“{name}” 문서는 어느 파트너 도시용입니까?",
     "upload_all_partners": "모든 파트너 도시",
     "upload_done": "“{name}” 추가 완료: {chunks}개 단락 ({visibility}).",
-    "upload_unchanged": "“{name}”은(는) 이미 같은 내용으로 등록되어 있습니다.",
     "upload_failed": "“{name}”을(를) 추가하지 못했습니다: {reason}",
     "upload_too_large": "{limit}MB보다 큰 파일은 받을 수 없습니다.",
     "upload_unsupported": "PDF, DOCX, HWP, HWPX, HTML, MD, TXT 파일만 읽을 수 있습니다. (“{name}”)",
@@ -156,6 +154,5 @@ STRINGS: dict[str, str] = {
     "report_caption": "「{title}」 보고서: 질문 {questions}건, 참가자 {attendees}명.",
     "broadcast_usage": "사용법: /broadcast 코드 메시지",
     "broadcast_done": "발송 결과: 전달 {delivered}명, 차단 {blocked}명, 실패 {failed}명.",
-    "webinar_not_found": "웨비나 {code}이(가) 없습니다.",
     "meet_bad_link": "화상회의 링크가 올바른 https:// 주소가 아닙니다. 제목을 다시 보내 주세요(올바른 링크를 넣거나 빼고).",
 }

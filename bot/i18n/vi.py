@@ -5,7 +5,6 @@ STRINGS: dict[str, str] = {
         "Tôi không tìm thấy thông tin này trong các tài liệu bạn được phép xem, nên sẽ không đoán. "
         "Hãy thử diễn đạt khác hoặc liên hệ văn phòng hợp tác quốc tế."
     ),
-    "empty_store": "Chưa có tài liệu nào được nạp.",
     "sources": "Nguồn",
     "question_too_long": "Tin nhắn quá dài ({length} ký tự). Vui lòng giữ câu hỏi dưới {limit} ký tự.",
     "start": "Xin chào {name}! Tôi là trợ lý của văn phòng hợp tác quốc tế thành phố Hanbit.",
@@ -51,7 +50,6 @@ STRINGS: dict[str, str] = {
     "upload_partner": "“{name}” dành cho thành phố đối tác nào?",
     "upload_all_partners": "Tất cả thành phố đối tác",
     "upload_done": "Đã thêm “{name}”: {chunks} đoạn ({visibility}).",
-    "upload_unchanged": "“{name}” đã có trong kho tri thức, không thay đổi.",
     "upload_failed": "Không thể thêm “{name}”: {reason}",
     "upload_too_large": "Tệp lớn hơn {limit} MB; tôi không thể nhận.",
     "upload_unsupported": "Tôi đọc được tệp PDF, DOCX, HWP, HWPX, HTML, MD và TXT, không đọc được “{name}”.",
@@ -156,6 +154,5 @@ STRINGS: dict[str, str] = {
     "report_caption": "Báo cáo “{title}”: {questions} câu hỏi, {attendees} người tham dự.",
     "broadcast_usage": "Cách dùng: /broadcast MÃ nội dung",
     "broadcast_done": "Gửi hàng loạt: {delivered} đã gửi, {blocked} đã chặn bot, {failed} thất bại.",
-    "webinar_not_found": "Không có hội thảo {code}.",
     "meet_bad_link": "Liên kết video không phải địa chỉ https:// hợp lệ; hãy gửi lại tiêu đề, kèm liên kết đúng hoặc không có liên kết.",
 }

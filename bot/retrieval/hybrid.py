@@ -52,7 +52,6 @@ class Retrieval:
     """The hits for one question, with what the answerer needs to judge the evidence."""
 
     hits: list[Hit]
-    query_terms: list[str]
     best_dense: float  # best raw cosine among chunks the asker may see (0 when none)
     weights: dict[str, float]  # IDF weight of each (expanded) query term
 
@@ -141,7 +140,7 @@ class HybridRetriever:
             if chunk is None or not self._visible(scope, chunk):
                 continue
             hits.append(Hit(chunk, score, dense.get(chunk_id), sparse_by_id.get(chunk_id)))
-        return Retrieval(hits, terms, max(dense.values(), default=0.0), weights)
+        return Retrieval(hits, max(dense.values(), default=0.0), weights)
 
     @staticmethod
     def _visible(scope: AccessScope, chunk: Chunk) -> bool:

@@ -23,7 +23,6 @@ from bot.storage.db import Database, utcnow
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PARTNERS_FILE = Path("knowledge/partners.yaml")
 DEFAULT_VIDEO_URL_TEMPLATE = "https://meet.jit.si/{room}"
 DEFAULT_REMINDER_OFFSETS = (timedelta(hours=24), timedelta(minutes=15))
 # a reminder fired within this much of its due time is on time, not late
@@ -386,10 +385,6 @@ class SchedulingService:
     def mark_reminder_sent(self, reminder_id: int, at: datetime | None = None) -> None:
         """Record that a reminder went out, so it is never sent again."""
         self._mark(reminder_id, "sent", at or self.now())
-
-    def mark_reminder_skipped(self, reminder_id: int) -> None:
-        """Record that a reminder will not be sent."""
-        self._mark(reminder_id, "skipped", None)
 
     def _mark(self, reminder_id: int, status: str, at: datetime | None) -> None:
         with self.db.session() as s:

@@ -60,12 +60,12 @@ async def start(update: Update, context: Context) -> None:
     await reply(update, "\n\n".join(lines))
 
 
-def _capabilities(person: Person) -> str:
+def _capabilities(person: Person, attendee: bool = False) -> str:
     if person.role is Role.STAFF:
         return t("cap_staff", person.language)
     if person.role is Role.PARTNER:
         return t("cap_partner", person.language, city=person.partner)
-    return t("cap_public", person.language)
+    return t("cap_attendee" if attendee else "cap_public", person.language)
 
 
 async def help_command(update: Update, context: Context) -> None:
@@ -73,7 +73,8 @@ async def help_command(update: Update, context: Context) -> None:
     person = sender(update, context)
     if await refuse_if_not_allowed(update, context, person):
         return
-    lines = [_capabilities(person), t("help_common", person.language)]
+    attendee, _ = webinars.attendee_asker(context, person)
+    lines = [_capabilities(person, attendee is not None), t("help_common", person.language)]
     if person.role is Role.STAFF:
         lines.append(t("help_staff", person.language))
     if person.is_admin:

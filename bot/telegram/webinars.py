@@ -52,16 +52,9 @@ async def join(update: Update, context: Context, person: Person, code: str) -> N
 
 def attendee_asker(context: Context, person: Person) -> tuple[Asker | None, bool]:
     """Return (the attendee identity, whether their webinar is closed) for a public user."""
-    if person.role is not Role.PUBLIC:
+    if person.role is not Role.PUBLIC:  # staff and partners keep their own, wider rights
         return None, False
-    svc = services(context)
-    code = svc.webinars.webinar_of(person.user_id)
-    if code is None:
-        return None, False
-    webinar = svc.webinars.get(code)
-    if webinar is None:
-        return None, False
-    return Asker(Role.ATTENDEE, webinar=code), not webinar.is_open
+    return services(context).webinars.attendee_asker(person.user_id)
 
 
 # ---------------------------------------------------------------- staff: webinars
