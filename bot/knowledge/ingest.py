@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from bot.domain import Chunk, Visibility
 from bot.knowledge.chunking import chunk_document, embedding_text
 from bot.knowledge.loaders import SIDECAR_SUFFIX, LoadError, is_supported, load
@@ -35,6 +37,7 @@ class IngestReport:
     seconds: float = 0.0
     embed_seconds: float = 0.0
     tokens: int = 0
+    embedded: int = 0  # chunks sent to the embedder (unchanged chunks of a changed file are not)
 
     def summary(self) -> str:
         """Return the one-paragraph summary printed at the end of a run."""
@@ -163,7 +166,8 @@ class Ingestor:
                 self.overlap,
                 count_tokens=self.embedder.count_tokens,
             )
-            self._index(chunks, self.store.chunk_ids(target.source) if previous else [], report)
+            old = self.store.chunks(self.store.chunk_ids(target.source)) if previous else {}
+            self._index(chunks, old, report)
             self.store.replace(meta, target.root, digest, chunks)
             changed_index = True
             report.chunks += len(chunks)
@@ -186,17 +190,37 @@ class Ingestor:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _index(self, chunks: list[Chunk], old_ids: list[str], report: IngestReport) -> None:
-        """Embed chunks in batches and replace the file's old vectors."""
-        if old_ids:
-            stale = set(old_ids) - {c.id for c in chunks}
-            if stale:
-                self.vectors.delete(sorted(stale))
-        for start in range(0, len(chunks), self.batch_size):
-            batch = chunks[start : start + self.batch_size]
+    def _index(self, chunks: list[Chunk], old: dict[str, Chunk], report: IngestReport) -> None:
+        """Index a file's chunks, embedding only those whose embedded text changed.
+
+        A chunk that kept its id, embedded text and language keeps its vector (only its filter
+        metadata is rewritten), so editing one paragraph of a long manual re-embeds one chunk.
+        """
+        keep = [
+            c.id
+            for c in chunks
+            if c.id in old
+            and old[c.id].language == c.language
+            and embedding_text(old[c.id]) == embedding_text(c)
+        ]
+        stale = sorted(set(old) - set(keep))
+        if stale:
+            self.vectors.delete(stale)
+        kept = self.vectors.vectors(keep)
+        if kept:
+            reused = [c for c in chunks if c.id in kept]
+            self.vectors.upsert(
+                [c.id for c in reused],
+                np.stack([kept[c.id] for c in reused]),
+                [chroma_metadata(c) for c in reused],
+            )
+        fresh = [c for c in chunks if c.id not in kept]
+        for start in range(0, len(fresh), self.batch_size):
+            batch = fresh[start : start + self.batch_size]
             texts = [embedding_text(c) for c in batch]
             t0 = time.perf_counter()
             vectors = self.embedder.embed_passages(texts)
             report.embed_seconds += time.perf_counter() - t0
             report.tokens += sum(self.embedder.count_tokens(t) for t in texts)
+            report.embedded += len(batch)
             self.vectors.upsert([c.id for c in batch], vectors, [chroma_metadata(c) for c in batch])

@@ -85,6 +85,18 @@ class ChromaIndex:
                     metadatas=[metadatas[i] for i in part],
                 )
 
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Return the stored vectors of these ids (ids not held are left out)."""
+        found: dict[str, np.ndarray] = {}
+        if not ids:
+            return found
+        for collection in self._collections.values():
+            for start in range(0, len(ids), _BATCH):
+                got = collection.get(ids=list(ids[start : start + _BATCH]), include=["embeddings"])
+                for cid, vector in zip(got["ids"], got["embeddings"], strict=True):
+                    found[cid] = np.asarray(vector, dtype=np.float32)
+        return found
+
     def delete(self, ids: Sequence[str]) -> None:
         """Remove vectors by id (from whichever language holds them)."""
         for collection in self._collections.values():

@@ -109,3 +109,23 @@ def test_store_survives_a_restart(tmp_path: Path, make_services) -> None:  # typ
     again = make_services(data)
     assert _ids(again, "통역사 사례비") == ["b.md"]
     assert again.ingestor.ingest([corpus]).unchanged == 1
+
+
+def test_a_changed_file_re_embeds_only_the_chunks_whose_text_changed(
+    tmp_path: Path, make_services
+) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "kb"
+    body = "---\ntitle: Manual\nvisibility: public\nlanguage: en\n---\n# One\n\nFirst rule of the office.\n\n# Two\n\nSecond rule of the office.\n"
+    path = write(corpus / "m.md", body)
+    services = make_services()
+    assert services.ingestor.ingest([corpus]).embedded == 2
+    path.write_text(body.replace("Second rule", "Second, revised rule"), "utf-8")
+    assert services.ingestor.ingest([corpus]).embedded == 1
+    path.write_text(
+        body.replace("Second rule", "Second, revised rule").replace("public", "internal"), "utf-8"
+    )
+    report = services.ingestor.ingest([corpus])
+    assert (report.updated, report.embedded) == (1, 0), "a metadata change keeps the vectors"
+    assert services.retriever.vectors.count() == 2
+    assert not services.retriever.retrieve("first rule of the office", Asker(), 5).hits
+    assert services.retriever.retrieve("first rule of the office", Asker.staff(), 5).hits
