@@ -19,6 +19,7 @@ from bot.knowledge.ingest import Ingestor
 from bot.knowledge.store import KnowledgeStore
 from bot.nlp import Analyzer
 from bot.ratelimit import RateLimiter
+from bot.retrieval.centering import LanguageNeutralEmbedder, load_means
 from bot.retrieval.embedder import E5Embedder, Embedder
 from bot.retrieval.glossary import Glossary
 from bot.retrieval.hybrid import HybridRetriever
@@ -71,6 +72,12 @@ def build_services(
     data = settings.bot_data_dir
     data.mkdir(parents=True, exist_ok=True)
     embedder = embedder or E5Embedder()
+    space = ""
+    if settings.embedding_centering > 0:
+        neutral = LanguageNeutralEmbedder(
+            embedder, load_means(embedder, data), settings.embedding_centering
+        )
+        embedder, space = neutral, neutral.space
     analyzer = analyzer or Analyzer()
     db = Database(settings.sqlite_url)
     store = KnowledgeStore(db)
@@ -80,6 +87,7 @@ def build_services(
         port=settings.chroma_port,
         ssl=settings.chroma_ssl,
         collection=settings.chroma_collection,
+        space=space,
     )
     keywords = BM25Index(data / "bm25")
     ingestor = Ingestor(
@@ -92,6 +100,7 @@ def build_services(
         overlap_sentences=settings.chunk_overlap_sentences,
         batch_size=settings.embed_batch_size,
     )
+    ingestor.repair()
     retriever = HybridRetriever(
         store,
         vectors,

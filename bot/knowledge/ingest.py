@@ -190,6 +190,28 @@ class Ingestor:
         report.seconds = time.perf_counter() - started
         return report
 
+    def repair(self) -> int:
+        """Make the vector index hold exactly the stored chunks; return how many were re-embedded.
+
+        Chunks whose vectors are missing (the Chroma directory was lost, or its vectors were of
+        another embedding space and were dropped) are embedded again from the database, and
+        vectors of chunks no longer stored are removed. Cheap when the counts agree.
+        """
+        if self.vectors.count() == self.store.count_chunks():
+            return 0
+        wanted = set(self.store.chunk_ids())
+        held = self.vectors.ids()
+        if held - wanted:
+            self.vectors.delete(sorted(held - wanted))
+        missing = sorted(wanted - held)
+        if missing:
+            log.info("re-embedding %d chunks the vector index lacks", len(missing))
+            report = IngestReport()
+            for start in range(0, len(missing), 1000):
+                chunks = self.store.chunks(missing[start : start + 1000])
+                self._embed(list(chunks.values()), report)
+        return len(missing)
+
     def _index(self, chunks: list[Chunk], old: dict[str, Chunk], report: IngestReport) -> None:
         """Index a file's chunks, embedding only those whose embedded text changed.
 
@@ -214,9 +236,12 @@ class Ingestor:
                 np.stack([kept[c.id] for c in reused]),
                 [chroma_metadata(c) for c in reused],
             )
-        fresh = [c for c in chunks if c.id not in kept]
-        for start in range(0, len(fresh), self.batch_size):
-            batch = fresh[start : start + self.batch_size]
+        self._embed([c for c in chunks if c.id not in kept], report)
+
+    def _embed(self, chunks: list[Chunk], report: IngestReport) -> None:
+        """Embed chunks in batches and store their vectors."""
+        for start in range(0, len(chunks), self.batch_size):
+            batch = chunks[start : start + self.batch_size]
             texts = [embedding_text(c) for c in batch]
             t0 = time.perf_counter()
             vectors = self.embedder.embed_passages(texts)

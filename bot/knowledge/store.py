@@ -47,10 +47,13 @@ class KnowledgeStore:
         with self.db.session() as s:
             return {r.source: (r.content_hash, r.root) for r in s.scalars(select(DocumentRow))}
 
-    def chunk_ids(self, source: str) -> list[str]:
-        """Return the chunk ids of one document."""
+    def chunk_ids(self, source: str | None = None) -> list[str]:
+        """Return the chunk ids of one document, or of all of them."""
+        query = select(ChunkRow.id)
+        if source is not None:
+            query = query.where(ChunkRow.source == source)
         with self.db.session() as s:
-            return list(s.scalars(select(ChunkRow.id).where(ChunkRow.source == source)))
+            return list(s.scalars(query))
 
     def replace(self, meta: DocMeta, root: str, content_hash: str, chunks: Sequence[Chunk]) -> None:
         """Replace a document and all its chunks in one transaction."""

@@ -16,13 +16,11 @@ from bot.retrieval.glossary import Glossary
 from bot.retrieval.sparse import BM25Index
 from bot.retrieval.vector import ChromaIndex
 
-# Per-language calibration: a question scores higher against passages in its own language
-# whatever they say (e5-small's language bias), so each language's cosines are measured
-# against that language's own best-N mean before languages compete.
-CALIBRATION_N = 20
-CALIBRATION_MIN = 5
 # How many nearest neighbours one unfiltered query per language fetches before the access filter.
 WIDE_N = 100
+# At most this many of the top passages come from one document while other documents wait.
+PER_DOCUMENT = 2
+PER_DOCUMENT_POOL = 3  # how far down the ranking (times k) other documents are looked for
 # An attendee's own webinar material comes first among passages of similar relevance.
 WEBINAR_BOOST = 0.02
 # A passage of a document tagged with another partner city than the one the question names.
@@ -92,46 +90,39 @@ class HybridRetriever:
         terms = self.glossary.expand(self.analyzer.terms(question))
         weights = {t: self.keywords.idf(t) for t in set(terms)}
         dense: dict[str, float] = {}
-        calibrated: dict[str, float] = {}
         sparse: list[tuple[str, float]] = []
         if mode != "sparse":
-            vector = self.embedder.embed_query(question)
-            if mode == "hybrid":
-                dense, calibrated = self._dense_per_language(vector, scope)
-            else:
-                dense = dict(self.vectors.query(vector, self.candidates, scope.chroma_where()))
+            dense = self._dense(self.embedder.embed_query(question), scope)
         if mode != "dense":
             sparse = self.keywords.search(terms, scope, self.candidates)
 
         if mode == "dense":
             ranked = sorted(dense.items(), key=lambda kv: -kv[1])
-            chunks = self.store.chunks([i for i, _ in ranked[:k]])
         elif mode == "sparse":
             ranked = sparse
-            chunks = self.store.chunks([i for i, _ in ranked[:k]])
         elif mode == "rrf":
             dense_ranking = [i for i, _ in sorted(dense.items(), key=lambda kv: -kv[1])]
             fused = rrf([dense_ranking, [i for i, _ in sparse]], self.rrf_k)
             ranked = sorted(fused.items(), key=lambda kv: (-kv[1], -dense.get(kv[0], 0.0)))
-            chunks = self.store.chunks([i for i, _ in ranked[:k]])
         else:
-            # calibrated dense similarity plus the share of the question's keywords in the chunk
-            candidates = sorted(set(calibrated) | {i for i, _ in sparse})
+            # dense similarity plus the share of the question's keywords in the chunk
+            candidates = sorted(set(dense) | {i for i, _ in sparse})
             covered = self.keywords.coverage(weights, candidates)
             webinars = self.keywords.webinars(candidates) if asker.webinar else {}
             # a question about Riverton is not answered from a document about another partner city
             named = self.glossary.cities(terms)
             partners = self.keywords.partners(candidates) if named else {}
-            floor = min(calibrated.values(), default=0.0)
+            floor = min(dense.values(), default=0.0)
             scored = {
-                cid: calibrated.get(cid, floor)
+                cid: dense.get(cid, floor)
                 + self.keyword_weight * covered[cid]
                 + (WEBINAR_BOOST if asker.webinar and webinars.get(cid) == asker.webinar else 0.0)
                 - (OTHER_CITY_PENALTY if partners.get(cid, "") not in named | {""} else 0.0)
                 for cid in candidates
             }
             ranked = sorted(scored.items(), key=lambda kv: -kv[1])
-            chunks = self.store.chunks([i for i, _ in ranked[:k]])
+        chunks = self.store.chunks([i for i, _ in ranked[: k * PER_DOCUMENT_POOL]])
+        ranked = _spread(ranked, chunks, k)
 
         sparse_by_id = dict(sparse)
         hits = []
@@ -149,37 +140,44 @@ class HybridRetriever:
             chunk.doc.visibility.value, city_key(chunk.doc.partner), chunk.doc.webinar
         )
 
-    def _dense_per_language(
-        self, vector: np.ndarray, scope: AccessScope
-    ) -> tuple[dict[str, float], dict[str, float]]:
-        """Return raw and language-calibrated cosines of the nearest chunks the asker may see.
+    def _dense(self, vector: np.ndarray, scope: AccessScope) -> dict[str, float]:
+        """Return the cosines of the nearest chunks the asker may see, from every language.
 
         Each language's collection is asked without a filter (a few ms; a Chroma `where` costs
         10-200 ms), the access filter is applied to the results before anything is ranked, and
         only a language left with too few visible passages is asked again with the filter.
         """
-        n = max(self.candidates, CALIBRATION_N)
-        groups: dict[str, list[tuple[str, float]]] = {}
+        found: dict[str, float] = {}
         for language in self.vectors.languages:
             wide = self.vectors.query(vector, WIDE_N, None, language)
             visible = self.keywords.visible([cid for cid, _ in wide], scope)
             results = [pair for pair, lang in zip(wide, visible, strict=True) if lang is not None]
-            if len(results) < CALIBRATION_N and len(wide) == WIDE_N:
-                results = self.vectors.query(vector, n, scope.chroma_where(), language)
-            if results:
-                groups[language] = results
-        baselines = {
-            lang: float(np.mean([s for _, s in results[:CALIBRATION_N]]))
-            for lang, results in groups.items()
-            if len(results) >= CALIBRATION_MIN
-        }
-        # too few passages to know a language's baseline: borrow the others'
-        fallback = float(np.mean(list(baselines.values()))) if baselines else 0.0
-        raw: dict[str, float] = {}
-        calibrated: dict[str, float] = {}
-        for lang, results in groups.items():
-            base = baselines.get(lang, fallback)
-            for chunk_id, score in results[:n]:
-                raw[chunk_id] = score
-                calibrated[chunk_id] = score - base
-        return raw, calibrated
+            if len(results) < self.candidates and len(wide) == WIDE_N:
+                results = self.vectors.query(
+                    vector, self.candidates, scope.chroma_where(), language
+                )
+            found.update(results[: self.candidates])
+        return found
+
+
+def _spread(
+    ranked: list[tuple[str, float]], chunks: dict[str, Chunk], k: int
+) -> list[tuple[str, float]]:
+    """Return the best k, at most PER_DOCUMENT of them from one document while others are left.
+
+    Five passages of one manual crowd out the document that answers the question when the
+    manual is only near it; the rest of a document's passages follow the other documents'.
+    """
+    seen: dict[str, int] = {}
+    first: list[tuple[str, float]] = []
+    later: list[tuple[str, float]] = []
+    for cid, score in ranked:
+        chunk = chunks.get(cid)
+        if chunk is None:
+            continue
+        count = seen.get(chunk.doc.source, 0)
+        seen[chunk.doc.source] = count + 1
+        (first if count < PER_DOCUMENT else later).append((cid, score))
+        if len(first) == k:
+            break
+    return (first + later)[:k]

@@ -1,8 +1,8 @@
 """The dense index: Chroma, embedded on disk or a server, always fed our own embeddings.
 
-One collection per document language. A question is compared with each language on its own
-(see hybrid.py: e5-small scores passages in the question's language higher whatever they say),
-and an unfiltered HNSW query on a collection takes a few milliseconds where a `where` filter
+One collection per document language. A question is compared with each language on its own, so
+every language brings its nearest passages to the ranking (even with language-centred vectors,
+see centering.py, a Korean question is nearest to Korean text first), and an unfiltered HNSW query on a collection takes a few milliseconds where a `where` filter
 makes Chroma scan metadata (10-200 ms at 10k-100k chunks). So per-language collections give the
 per-language candidates without filters; the access filter is applied to their results, and a
 filtered query is the fallback when too few visible passages come back.
@@ -32,6 +32,7 @@ class ChromaIndex:
         port: int = 8000,
         ssl: bool = False,
         collection: str = "exchange_bot",
+        space: str = "",
     ) -> None:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
@@ -45,11 +46,21 @@ class ChromaIndex:
             path.mkdir(parents=True, exist_ok=True)
             self._client = chromadb.PersistentClient(path=str(path), settings=settings)
         self.prefix = collection
+        # what the vectors were made with (model, language centring): vectors of another space
+        # cannot be compared with this one's questions, so such collections are dropped and their
+        # chunks re-embedded from the database (Ingestor.repair)
+        self.space = space
         self._collections: dict[str, Any] = {}
         for existing in self._client.list_collections():
             name = existing if isinstance(existing, str) else existing.name
-            if name.startswith(f"{self.prefix}_"):
-                self._open(name.removeprefix(f"{self.prefix}_"))
+            if not name.startswith(f"{self.prefix}_"):
+                continue
+            held = (self._client.get_collection(name).metadata or {}).get("space", "")
+            if held != space:
+                log.warning("dropping %s: its vectors are of another embedding space", name)
+                self._client.delete_collection(name)
+                continue
+            self._open(name.removeprefix(f"{self.prefix}_"))
 
     def _open(self, language: str) -> Any:
         """Return (creating if needed) the collection of one language."""
@@ -59,6 +70,7 @@ class ChromaIndex:
             self._collections[key] = self._client.get_or_create_collection(
                 f"{self.prefix}_{key}",
                 embedding_function=None,
+                metadata={"space": self.space},
                 configuration={"hnsw": {"space": "cosine"}},
             )
         return self._collections[key]
@@ -128,6 +140,15 @@ class ChromaIndex:
             found += [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], distances, strict=True)]
         found.sort(key=lambda pair: -pair[1])
         return found[:n]
+
+    def ids(self) -> set[str]:
+        """Return every id the collections hold."""
+        held: set[str] = set()
+        for collection in self._collections.values():
+            total = int(collection.count())
+            for start in range(0, total, _BATCH):
+                held.update(collection.get(include=[], limit=_BATCH, offset=start)["ids"])
+        return held
 
     def count(self) -> int:
         """Return how many vectors the collections hold."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from bot.domain import Asker, Visibility
 from tests.conftest import write
 
@@ -129,3 +131,42 @@ def test_a_changed_file_re_embeds_only_the_chunks_whose_text_changed(
     assert services.retriever.vectors.count() == 2
     assert not services.retriever.retrieve("first rule of the office", Asker(), 5).hits
     assert services.retriever.retrieve("first rule of the office", Asker.staff(), 5).hits
+
+
+def test_vectors_of_another_embedding_space_are_re_embedded_from_the_database(
+    tmp_path: Path, make_services
+) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "kb"
+    write(corpus / "a.md", DOC_A)
+    write(corpus / "b.md", DOC_B)
+    data = tmp_path / "persist"
+    plain = make_services(data, embedding_centering=0.0)
+    plain.ingestor.ingest([corpus])
+    before = plain.retriever.vectors.vectors(plain.store.chunk_ids())
+    plain.close()
+
+    centred = make_services(data)  # the default centres vectors: the stored ones no longer fit
+    ids = centred.store.chunk_ids()
+    after = centred.retriever.vectors.vectors(ids)
+    assert sorted(after) == sorted(ids), "every chunk has a vector again, without an ingest run"
+    assert all(not np.allclose(before[i], after[i]) for i in ids)
+    assert _ids(centred, "Who pays the youth exchange travel costs?")[0] == "a.md"
+    assert centred.ingestor.ingest([corpus]).unchanged == 2
+
+
+def test_a_lost_vector_index_is_rebuilt_and_strays_are_dropped(
+    tmp_path: Path, make_services
+) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "kb"
+    write(corpus / "a.md", DOC_A)
+    write(corpus / "b.md", DOC_B)
+    services = make_services()
+    services.ingestor.ingest([corpus])
+    ids = services.store.chunk_ids()
+    vectors = services.retriever.vectors
+    vectors.delete(ids[:1])
+    spare = vectors.vectors(ids[1:]).popitem()[1]
+    vectors.upsert(["stray1", "stray2"], np.stack([spare, spare]), [{"language": "en"}] * 2)
+    assert services.ingestor.repair() == 1
+    assert vectors.ids() == set(ids)
+    assert services.ingestor.repair() == 0

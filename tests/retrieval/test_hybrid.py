@@ -1,0 +1,62 @@
+"""Fusion and ranking: RRF, the per-document spread, and questions across languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.domain import Asker, Chunk, DocMeta, Visibility
+from bot.retrieval.hybrid import PER_DOCUMENT, _spread, rrf
+from bot.services import Services
+
+
+def test_rrf_rewards_ids_ranked_well_in_both_lists() -> None:
+    fused = rrf([["a", "b", "c"], ["c", "a", "d"]], k=60)
+    assert max(fused, key=fused.__getitem__) == "a"
+    assert fused["c"] > fused["b"] > fused["d"] > 0
+    assert fused["b"] == pytest.approx(1 / 62)
+
+
+def _chunk(cid: str, source: str) -> Chunk:
+    meta = DocMeta(source=source, title=source, visibility=Visibility.PUBLIC)
+    return Chunk(id=cid, doc=meta, ordinal=0, heading="", text=cid, sentences=(cid,), language="en")
+
+
+def test_one_document_does_not_fill_the_top_k_while_others_wait() -> None:
+    ranked = [(f"m{i}", 1.0 - i / 100) for i in range(5)] + [("x", 0.5), ("y", 0.4)]
+    chunks = {
+        cid: _chunk(cid, "manual.md" if cid.startswith("m") else f"{cid}.md") for cid, _ in ranked
+    }
+    top = [cid for cid, _ in _spread(ranked, chunks, 5)]
+    assert top[:PER_DOCUMENT] == ["m0", "m1"]
+    assert top[PER_DOCUMENT : PER_DOCUMENT + 2] == ["x", "y"]
+    assert top[4] == "m2", "with no other document left, the manual's next passage follows"
+
+
+def test_one_document_alone_still_gives_k_passages() -> None:
+    ranked = [(f"m{i}", 1.0 - i / 100) for i in range(6)]
+    chunks = {cid: _chunk(cid, "manual.md") for cid, _ in ranked}
+    assert [cid for cid, _ in _spread(ranked, chunks, 5)] == ["m0", "m1", "m2", "m3", "m4"]
+
+
+@pytest.mark.parametrize(
+    ("question", "source"),
+    [
+        # Korean question, English PDF
+        (
+            "교사 교류 프로그램으로 리버턴에 가는 교사의 월 생활비는?",
+            "agreements/riverton-education-mou-2023.pdf",
+        ),
+        # English question, Korean HWPX
+        (
+            "What does the Darkhan MOU say about who pays for the trainees' flights?",
+            "agreements/darkhan-cooperation-mou-2024.hwpx",
+        ),
+    ],
+)
+@pytest.mark.parametrize("mode", ["hybrid", "dense"])
+def test_a_question_finds_the_document_in_another_language_first(
+    sample_services: Services, question: str, source: str, mode: str
+) -> None:
+    hits = sample_services.retriever.retrieve(question, Asker.staff(), 5, mode=mode).hits
+    assert hits[0].chunk.doc.source == source
+    assert hits[0].chunk.language != ("ko" if question[0] >= "가" else "en")
