@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from bot.retrieval.vector import ChromaIndex
 WIDE_N = 100
 # At most this many of the top passages come from one document while other documents wait.
 PER_DOCUMENT = 2
+PER_LANGUAGE = 0.6  # share of the top k one language may fill while others wait
 PER_DOCUMENT_POOL = 3  # how far down the ranking (times k) other documents are looked for
 # An attendee's own webinar material comes first among passages of similar relevance.
 WEBINAR_BOOST = 0.02
@@ -163,21 +165,31 @@ class HybridRetriever:
 def _spread(
     ranked: list[tuple[str, float]], chunks: dict[str, Chunk], k: int
 ) -> list[tuple[str, float]]:
-    """Return the best k, at most PER_DOCUMENT of them from one document while others are left.
+    """Return the best k, with room for other documents and other languages while any are left.
 
-    Five passages of one manual crowd out the document that answers the question when the
-    manual is only near it; the rest of a document's passages follow the other documents'.
+    At most PER_DOCUMENT passages of one document, and at most a PER_LANGUAGE share of the k in
+    one language, come first: five passages of one manual would crowd out the document that
+    answers the question when the manual is only near it, and passages in the question's own
+    language crowd out the document in another language that answers it. What is held back
+    follows, in rank order, if fewer than k others are found.
     """
-    seen: dict[str, int] = {}
+    per_language = max(1, math.ceil(k * PER_LANGUAGE))
+    documents: dict[str, int] = {}
+    languages: dict[str, int] = {}
     first: list[tuple[str, float]] = []
     later: list[tuple[str, float]] = []
     for cid, score in ranked:
         chunk = chunks.get(cid)
         if chunk is None:
             continue
-        count = seen.get(chunk.doc.source, 0)
-        seen[chunk.doc.source] = count + 1
-        (first if count < PER_DOCUMENT else later).append((cid, score))
+        in_document = documents.get(chunk.doc.source, 0)
+        in_language = languages.get(chunk.language, 0)
+        documents[chunk.doc.source] = in_document + 1
+        if in_document < PER_DOCUMENT and in_language < per_language:
+            first.append((cid, score))
+            languages[chunk.language] = in_language + 1
+        else:
+            later.append((cid, score))
         if len(first) == k:
             break
     return (first + later)[:k]

@@ -16,15 +16,23 @@ def test_rrf_rewards_ids_ranked_well_in_both_lists() -> None:
     assert fused["b"] == pytest.approx(1 / 62)
 
 
-def _chunk(cid: str, source: str) -> Chunk:
+def _chunk(cid: str, source: str, language: str = "en") -> Chunk:
     meta = DocMeta(source=source, title=source, visibility=Visibility.PUBLIC)
-    return Chunk(id=cid, doc=meta, ordinal=0, heading="", text=cid, sentences=(cid,), language="en")
+    return Chunk(
+        id=cid, doc=meta, ordinal=0, heading="", text=cid, sentences=(cid,), language=language
+    )
+
+
+def _ranked(*ids: str) -> list[tuple[str, float]]:
+    return [(cid, 1.0 - i / 100) for i, cid in enumerate(ids)]
 
 
 def test_one_document_does_not_fill_the_top_k_while_others_wait() -> None:
-    ranked = [(f"m{i}", 1.0 - i / 100) for i in range(5)] + [("x", 0.5), ("y", 0.4)]
+    ranked = _ranked("m0", "m1", "m2", "m3", "m4", "x", "y")
+    languages = {"x": "ko", "y": "de"}
     chunks = {
-        cid: _chunk(cid, "manual.md" if cid.startswith("m") else f"{cid}.md") for cid, _ in ranked
+        cid: _chunk(cid, "manual.md" if cid[0] == "m" else f"{cid}.md", languages.get(cid, "en"))
+        for cid, _ in ranked
     }
     top = [cid for cid, _ in _spread(ranked, chunks, 5)]
     assert top[:PER_DOCUMENT] == ["m0", "m1"]
@@ -32,8 +40,17 @@ def test_one_document_does_not_fill_the_top_k_while_others_wait() -> None:
     assert top[4] == "m2", "with no other document left, the manual's next passage follows"
 
 
+def test_one_language_does_not_fill_the_top_k_while_others_wait() -> None:
+    ranked = _ranked("a", "b", "c", "d", "e", "f", "v")
+    chunks = {cid: _chunk(cid, f"{cid}.md", "vi" if cid == "v" else "ko") for cid, _ in ranked}
+    top = [cid for cid, _ in _spread(ranked, chunks, 5)]
+    assert top[:3] == ["a", "b", "c"]  # a 0.6 share of five
+    assert top[3] == "v", "the best passage in another language gets a place"
+    assert top[4] == "d"
+
+
 def test_one_document_alone_still_gives_k_passages() -> None:
-    ranked = [(f"m{i}", 1.0 - i / 100) for i in range(6)]
+    ranked = _ranked("m0", "m1", "m2", "m3", "m4", "m5")
     chunks = {cid: _chunk(cid, "manual.md") for cid, _ in ranked}
     assert [cid for cid, _ in _spread(ranked, chunks, 5)] == ["m0", "m1", "m2", "m3", "m4"]
 
