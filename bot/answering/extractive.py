@@ -69,7 +69,7 @@ class EvidenceJudge:
     speak of something else, and the bot declines rather than quote it.
     """
 
-    def __init__(self, retriever: HybridRetriever, min_relevance: float = 0.25) -> None:
+    def __init__(self, retriever: HybridRetriever, min_relevance: float = 0.22) -> None:
         self.retriever = retriever
         self.min_relevance = min_relevance
 

@@ -24,12 +24,15 @@ def chunk_id(source: str, ordinal: int, text: str) -> str:
     return digest[:24]
 
 
-def embedding_text(chunk: Chunk) -> str:
-    """Return what the embedder sees: title and heading path give a chunk its context."""
-    head = (
-        chunk.doc.title if not chunk.heading else f"{chunk.doc.title}{HEADING_SEP}{chunk.heading}"
-    )
-    return index_text(f"{head}\n{chunk.text}")
+def embedding_units(chunk: Chunk) -> list[str]:
+    """Return what the embedder sees of a chunk: each of its sentences behind the document title.
+
+    A chunk is found by its best sentence (it is still cited and quoted whole): a question asks
+    for one fact, and one vector for a whole chunk blurs that fact with the chunk's others. The
+    title tells which agreement, programme or event the sentence belongs to.
+    """
+    sentences = chunk.sentences or (chunk.text,)
+    return [index_text(f"{chunk.doc.title}: {sentence}") for sentence in sentences]
 
 
 def chunk_document(

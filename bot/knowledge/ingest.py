@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.domain import Chunk, Visibility
-from bot.knowledge.chunking import chunk_document, embedding_text
+from bot.knowledge.chunking import chunk_document, embedding_units
 from bot.knowledge.loaders import SIDECAR_SUFFIX, LoadError, is_supported, load
 from bot.knowledge.store import KnowledgeStore, chroma_metadata
 from bot.nlp import Analyzer
@@ -197,7 +197,7 @@ class Ingestor:
         another embedding space and were dropped) are embedded again from the database, and
         vectors of chunks no longer stored are removed. Cheap when the counts agree.
         """
-        if self.vectors.count() == self.store.count_chunks():
+        if self.vectors.count() == self.store.count_units():
             return 0
         wanted = set(self.store.chunk_ids())
         held = self.vectors.ids()
@@ -215,7 +215,7 @@ class Ingestor:
     def _index(self, chunks: list[Chunk], old: dict[str, Chunk], report: IngestReport) -> None:
         """Index a file's chunks, embedding only those whose embedded text changed.
 
-        A chunk that kept its id, embedded text and language keeps its vector (only its filter
+        A chunk that kept its id, embedded text and language keeps its vectors (only its filter
         metadata is rewritten), so editing one paragraph of a long manual re-embeds one chunk.
         """
         keep = [
@@ -223,7 +223,7 @@ class Ingestor:
             for c in chunks
             if c.id in old
             and old[c.id].language == c.language
-            and embedding_text(old[c.id]) == embedding_text(c)
+            and embedding_units(old[c.id]) == embedding_units(c)
         ]
         stale = sorted(set(old) - set(keep))
         if stale:
@@ -233,19 +233,31 @@ class Ingestor:
             reused = [c for c in chunks if c.id in kept]
             self.vectors.upsert(
                 [c.id for c in reused],
-                np.stack([kept[c.id] for c in reused]),
+                [kept[c.id] for c in reused],
                 [chroma_metadata(c) for c in reused],
             )
         self._embed([c for c in chunks if c.id not in kept], report)
 
     def _embed(self, chunks: list[Chunk], report: IngestReport) -> None:
-        """Embed chunks in batches and store their vectors."""
+        """Embed chunks' units in batches and store them; a unit text repeated by the overlap
+        between neighbouring chunks is embedded once."""
         for start in range(0, len(chunks), self.batch_size):
             batch = chunks[start : start + self.batch_size]
-            texts = [embedding_text(c) for c in batch]
+            units = [embedding_units(c) for c in batch]
+            texts = list(dict.fromkeys(t for chunk_units in units for t in chunk_units))
             t0 = time.perf_counter()
-            vectors = self.embedder.embed_passages(texts)
+            vectors = np.concatenate(
+                [
+                    self.embedder.embed_passages(texts[i : i + self.batch_size])
+                    for i in range(0, len(texts), self.batch_size)
+                ]
+            )
             report.embed_seconds += time.perf_counter() - t0
             report.tokens += sum(self.embedder.count_tokens(t) for t in texts)
             report.embedded += len(batch)
-            self.vectors.upsert([c.id for c in batch], vectors, [chroma_metadata(c) for c in batch])
+            row = {text: i for i, text in enumerate(texts)}
+            self.vectors.upsert(
+                [c.id for c in batch],
+                [vectors[[row[t] for t in chunk_units]] for chunk_units in units],
+                [chroma_metadata(c) for c in batch],
+            )

@@ -149,6 +149,15 @@ class KnowledgeStore:
                 _doc_meta(r) for r in s.scalars(select(DocumentRow).order_by(DocumentRow.source))
             ]
 
+    def count_units(self) -> int:
+        """Return how many unit vectors the stored chunks have (one per sentence, at least one)."""
+        from sqlalchemy import case, func
+
+        length = func.json_array_length(ChunkRow.sentences)
+        per_chunk = case((length > 1, length), else_=1)
+        with self.db.session() as s:
+            return int(s.scalar(select(func.sum(per_chunk))) or 0)
+
     def count_chunks(self) -> int:
         """Return how many chunks are stored."""
         from sqlalchemy import func

@@ -17,8 +17,13 @@ from bot.retrieval.glossary import Glossary
 from bot.retrieval.sparse import BM25Index
 from bot.retrieval.vector import ChromaIndex
 
-# How many nearest neighbours one unfiltered query per language fetches before the access filter.
+# How many nearest units (sentences, see embedding_units) one unfiltered query per language
+# fetches before the access filter.
 WIDE_N = 100
+# A language with fewer visible passages than this among its nearest is asked again with
+# the access filter (a filtered query scans metadata: tens of ms at 100k chunks). The visible ones
+# among the nearest are the best visible ones already; the filter only finds more, further away.
+MIN_VISIBLE = 10
 # At most this many of the top passages come from one document while other documents wait.
 PER_DOCUMENT = 2
 PER_LANGUAGE = 0.6  # share of the top k one language may fill while others wait
@@ -52,7 +57,7 @@ class Retrieval:
     """The hits for one question, with what the answerer needs to judge the evidence."""
 
     hits: list[Hit]
-    best_dense: float  # best raw cosine among chunks the asker may see (0 when none)
+    best_dense: float  # best cosine (of a chunk's best unit) the asker may see (0 when none)
     weights: dict[str, float]  # IDF weight of each (expanded) query term
 
 
@@ -154,7 +159,7 @@ class HybridRetriever:
             wide = self.vectors.query(vector, WIDE_N, None, language)
             visible = self.keywords.visible([cid for cid, _ in wide], scope)
             results = [pair for pair, lang in zip(wide, visible, strict=True) if lang is not None]
-            if len(results) < self.candidates and len(wide) == WIDE_N:
+            if len(results) < min(MIN_VISIBLE, len(wide)):  # the filter hid some of the nearest
                 results = self.vectors.query(
                     vector, self.candidates, scope.chroma_where(), language
                 )

@@ -1,5 +1,8 @@
 """The dense index: Chroma, embedded on disk or a server, always fed our own embeddings.
 
+It holds unit vectors (one per sentence of a chunk, see chunking.embedding_units) and answers in
+chunks: a chunk's score is its best unit's.
+
 One collection per document language. A question is compared with each language on its own, so
 every language brings its nearest passages to the ranking (even with language-centred vectors,
 see centering.py, a Korean question is nearest to Korean text first), and an unfiltered HNSW query on a collection takes a few milliseconds where a `where` filter
@@ -20,6 +23,8 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 _BATCH = 2000
+_WHERE_BATCH = 500  # chunk ids per `$in` filter
+_UNIT = ":"  # a unit vector's id is "<chunk id>:<row>"
 
 
 class ChromaIndex:
@@ -81,39 +86,54 @@ class ChromaIndex:
         return sorted(self._collections)
 
     def upsert(
-        self, ids: Sequence[str], embeddings: np.ndarray, metadatas: Sequence[dict[str, Any]]
+        self,
+        ids: Sequence[str],
+        units: Sequence[np.ndarray],
+        metadatas: Sequence[dict[str, Any]],
     ) -> None:
-        """Insert or replace vectors with their filter metadata, each in its language's collection."""
-        by_language: dict[str, list[int]] = {}
-        for i, meta in enumerate(metadatas):
-            by_language.setdefault(str(meta.get("language") or ""), []).append(i)
-        for language, rows in by_language.items():
+        """Insert or replace the unit vectors of chunks, with the chunks' filter metadata.
+
+        `units[i]` holds chunk `ids[i]`'s vectors, one row per unit (see embedding_units); each
+        is stored as `<chunk id>:<row>` in its language's collection, tagged with its chunk.
+        (A chunk id is a hash of its text, so an id always comes back with the same units.)
+        """
+        by_language: dict[str, tuple[list[str], list[np.ndarray], list[dict[str, Any]]]] = {}
+        for cid, rows, meta in zip(ids, units, metadatas, strict=True):
+            unit_ids, vectors, metas = by_language.setdefault(
+                str(meta.get("language") or ""), ([], [], [])
+            )
+            for row, vector in enumerate(np.atleast_2d(rows)):
+                unit_ids.append(f"{cid}{_UNIT}{row}")
+                vectors.append(vector)
+                metas.append({**meta, "chunk": cid})
+        for language, (unit_ids, vectors, metas) in by_language.items():
             collection = self._open(language)
-            for start in range(0, len(rows), _BATCH):
-                part = rows[start : start + _BATCH]
+            for start in range(0, len(unit_ids), _BATCH):
                 collection.upsert(
-                    ids=[ids[i] for i in part],
-                    embeddings=embeddings[part],
-                    metadatas=[metadatas[i] for i in part],
+                    ids=unit_ids[start : start + _BATCH],
+                    embeddings=np.stack(vectors[start : start + _BATCH]),
+                    metadatas=metas[start : start + _BATCH],
                 )
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """Return the stored vectors of these ids (ids not held are left out)."""
-        found: dict[str, np.ndarray] = {}
-        if not ids:
-            return found
+        """Return the stored unit vectors of these chunks, rows in unit order (absent ones left out)."""
+        rows: dict[str, dict[int, np.ndarray]] = {}
         for collection in self._collections.values():
-            for start in range(0, len(ids), _BATCH):
-                got = collection.get(ids=list(ids[start : start + _BATCH]), include=["embeddings"])
-                for cid, vector in zip(got["ids"], got["embeddings"], strict=True):
-                    found[cid] = np.asarray(vector, dtype=np.float32)
-        return found
+            for start in range(0, len(ids), _WHERE_BATCH):
+                got = collection.get(
+                    where={"chunk": {"$in": list(ids[start : start + _WHERE_BATCH])}},
+                    include=["embeddings"],
+                )
+                for uid, vector in zip(got["ids"], got["embeddings"], strict=True):
+                    cid, row = uid.rsplit(_UNIT, 1)
+                    rows.setdefault(cid, {})[int(row)] = np.asarray(vector, dtype=np.float32)
+        return {cid: np.stack([v for _, v in sorted(units.items())]) for cid, units in rows.items()}
 
     def delete(self, ids: Sequence[str]) -> None:
-        """Remove vectors by id (from whichever language holds them)."""
+        """Remove the vectors of these chunks (from whichever language holds them)."""
         for collection in self._collections.values():
-            for start in range(0, len(ids), _BATCH):
-                collection.delete(ids=list(ids[start : start + _BATCH]))
+            for start in range(0, len(ids), _WHERE_BATCH):
+                collection.delete(where={"chunk": {"$in": list(ids[start : start + _WHERE_BATCH])}})
 
     def query(
         self,
@@ -122,7 +142,7 @@ class ChromaIndex:
         where: dict[str, Any] | None,
         language: str | None = None,
     ) -> list[tuple[str, float]]:
-        """Return up to n (id, cosine similarity) pairs, best first, among what `where` admits.
+        """Return (chunk id, cosine of its best unit) pairs, best first, from the n nearest units.
 
         With `language`, only that language's collection is asked; without, all of them.
         """
@@ -131,25 +151,27 @@ class ChromaIndex:
             collections = [self._collections[key]] if key in self._collections else []
         else:
             collections = list(self._collections.values())
-        found: list[tuple[str, float]] = []
+        best: dict[str, float] = {}
         for collection in collections:
             result = collection.query(
                 query_embeddings=[vector], n_results=n, where=where, include=["distances"]
             )
             distances = (result.get("distances") or [[]])[0]
-            found += [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], distances, strict=True)]
-        found.sort(key=lambda pair: -pair[1])
-        return found[:n]
+            for uid, distance in zip(result["ids"][0], distances, strict=True):
+                cid = uid.rsplit(_UNIT, 1)[0]
+                best[cid] = max(best.get(cid, -1.0), 1.0 - float(distance))
+        return sorted(best.items(), key=lambda pair: -pair[1])
 
     def ids(self) -> set[str]:
-        """Return every id the collections hold."""
+        """Return the ids of every chunk with vectors."""
         held: set[str] = set()
         for collection in self._collections.values():
             total = int(collection.count())
             for start in range(0, total, _BATCH):
-                held.update(collection.get(include=[], limit=_BATCH, offset=start)["ids"])
+                got = collection.get(include=[], limit=_BATCH, offset=start)["ids"]
+                held.update(uid.rsplit(_UNIT, 1)[0] for uid in got)
         return held
 
     def count(self) -> int:
-        """Return how many vectors the collections hold."""
+        """Return how many unit vectors the collections hold."""
         return sum(int(c.count()) for c in self._collections.values())

@@ -41,7 +41,7 @@ def test_changed_file_replaces_its_chunks_in_both_indexes(tmp_path: Path, make_s
     assert report.updated == 1
     new_ids = services.store.chunk_ids("a.md")
     assert set(old_ids).isdisjoint(new_ids)
-    assert services.retriever.vectors.count() == len(new_ids)
+    assert services.retriever.vectors.ids() == set(new_ids)
     hits = services.retriever.retrieve("Riverton host city", Asker.staff(), 5, mode="sparse").hits
     assert hits and "Riverton" in hits[0].chunk.text
     assert not services.retriever.retrieve("sending", Asker.staff(), 5, mode="sparse").hits
@@ -57,7 +57,7 @@ def test_deleted_file_is_removed_from_store_and_indexes(tmp_path: Path, make_ser
     report = services.ingestor.ingest([corpus])
     assert report.removed == 1
     assert [d.source for d in services.store.documents()] == ["a.md"]
-    assert services.retriever.vectors.count() == 1
+    assert services.retriever.vectors.ids() == set(services.store.chunk_ids())
     assert "b.md" not in _ids(services, "통역사 사례비")
 
 
@@ -128,7 +128,7 @@ def test_a_changed_file_re_embeds_only_the_chunks_whose_text_changed(
     )
     report = services.ingestor.ingest([corpus])
     assert (report.updated, report.embedded) == (1, 0), "a metadata change keeps the vectors"
-    assert services.retriever.vectors.count() == 2
+    assert len(services.retriever.vectors.ids()) == 2
     assert not services.retriever.retrieve("first rule of the office", Asker(), 5).hits
     assert services.retriever.retrieve("first rule of the office", Asker.staff(), 5).hits
 
@@ -166,7 +166,42 @@ def test_a_lost_vector_index_is_rebuilt_and_strays_are_dropped(
     vectors = services.retriever.vectors
     vectors.delete(ids[:1])
     spare = vectors.vectors(ids[1:]).popitem()[1]
-    vectors.upsert(["stray1", "stray2"], np.stack([spare, spare]), [{"language": "en"}] * 2)
+    vectors.upsert(["stray1", "stray2"], [spare, spare[:1]], [{"language": "en"}] * 2)
     assert services.ingestor.repair() == 1
     assert vectors.ids() == set(ids)
     assert services.ingestor.repair() == 0
+
+
+def test_each_sentence_is_a_unit_and_a_chunk_is_found_by_its_best_one(
+    tmp_path: Path, make_services
+) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "kb"
+    # one chunk mixing eight facts; the one asked about is an eighth of it (as one vector for the
+    # whole chunk, it scores below the other document: 0.34 against 0.35)
+    write(
+        corpus / "mixed.md",
+        "---\ntitle: Office notes\nvisibility: public\nlanguage: en\n---\n# Notes\n\n"
+        "The office moves to the third floor in May. Parking permits are renewed every January. "
+        "Staff photos are taken on Fridays. The canteen closes at two. New laptops arrive in "
+        "autumn. The fire drill is on the first Monday. The interpreter's daily fee is 450,000 "
+        "won. Visitors sign in at the front desk.\n",
+    )
+    # one chunk all about interpreters, but without the fee
+    write(
+        corpus / "interpreters.md",
+        "---\ntitle: Working with interpreters\nvisibility: public\nlanguage: en\n---\n"
+        "# Interpreters\n\nInterpreters need the agenda a week ahead. Interpreters sit behind the "
+        "delegation head. Interpreters take a break every hour. Interpreters are booked through "
+        "the protocol desk.\n",
+    )
+    services = make_services()
+    services.ingestor.ingest([corpus])
+    (mixed,) = services.store.chunk_ids("mixed.md")
+    units = services.retriever.vectors.vectors([mixed])[mixed]
+    assert units.shape == (8, services.embedder.dim), "one vector per sentence"
+    assert services.retriever.vectors.count() == services.store.count_units() == 12
+    hits = services.retriever.retrieve(
+        "What is the interpreter's daily fee?", Asker(), 2, "dense"
+    ).hits
+    assert [h.chunk.doc.source for h in hits] == ["mixed.md", "interpreters.md"]
+    assert all(":" not in h.chunk.id for h in hits), "units are folded back into their chunks"
