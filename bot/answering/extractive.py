@@ -85,11 +85,19 @@ class EvidenceJudge:
         best = retrieval.hits[0].chunk
         # a Korean spelling of a foreign name (토플, 시더리지) cannot be looked up in a passage in
         # another language, which writes it in its own script: only names that can are checked
-        unknown = tuple(
+        names = [
             name
             for name in self._names(question, language)
-            if (best.language == "ko" or not _HANGUL_NAME.search(name))
-            and self._unknown(name, language)
+            if best.language == "ko" or not _HANGUL_NAME.search(name)
+        ]
+        # in the question's own language a name is written as the passages write it, so the
+        # passages the answer quotes must mention it; across languages, some document must.
+        # (Not for German, which capitalises every noun, nor for acronyms such as MOU.)
+        strict = best.language == language and language != "de"
+        unknown = tuple(
+            name
+            for name in names
+            if self._unknown(name, language, found if strict and not name.isupper() else None)
         )
         best_text = index_text(f"{best.doc.title} {best.doc.date} {best.heading} {best.text}")
         missing_years = tuple(y for y in sorted(set(_YEAR.findall(question))) if y not in best_text)
@@ -112,8 +120,11 @@ class EvidenceJudge:
         names.extend(self.retriever.analyzer.proper_nouns(question))
         return names
 
-    def _unknown(self, name: str, language: str) -> bool:
-        """Tell whether no chunk in the whole index mentions the name (in any known spelling)."""
+    def _unknown(self, name: str, language: str, within: set[str] | None = None) -> bool:
+        """Tell whether no chunk mentions the name (in any known spelling).
+
+        `within`: the terms of the passages to look in; None: the whole index.
+        """
         analyzer, keywords, glossary = (
             self.retriever.analyzer,
             self.retriever.keywords,
@@ -127,6 +138,8 @@ class EvidenceJudge:
         variants.update(
             t[:-cut] for t in terms for cut in (1, 2) if _HANGUL_END.search(t) and len(t) - cut >= 2
         )
+        if within is not None:
+            return variants.isdisjoint(within)
         return all(keywords.df(v) == 0 for v in variants)
 
 

@@ -8,9 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.answering.extractive import Evidence
 from bot.answering.llm import clean_citations
 from bot.domain import Asker
 from bot.i18n import t
+from bot.retrieval.hybrid import Retrieval
 from bot.services import Services, build_services
 from tests.conftest import chat_completion, make_settings, write
 
@@ -173,3 +175,36 @@ def test_llm_context_never_carries_a_curated_answers_question() -> None:
     )
     context = format_context([Hit(chunk, 1.0)])
     assert "neighbour Kim" not in context and "Yes, from March." in context
+
+
+def test_a_name_the_quoted_passages_do_not_mention_is_declined(
+    tmp_path: Path, make_services
+) -> None:  # type: ignore[no-untyped-def]
+    """Riverton is in the index, but not in the passages the answer would quote: a near miss."""
+    corpus = tmp_path / "kb"
+    write(corpus / "video.md", DOCS["video.md"])
+    write(
+        corpus / "notes.md",
+        "---\ntitle: Video meeting notes\nvisibility: public\nlanguage: en\n---\n"
+        "Video meetings in winter start after the partner city's office opens.\n",
+    )
+    write(
+        corpus / "festival.md",
+        "---\ntitle: Festival calendar\nvisibility: public\nlanguage: en\n---\n"
+        "Riverton's rose festival takes place in June.\n",
+    )
+    services = make_services()
+    services.ingestor.ingest([corpus])
+    judge = services.answerer.judge
+
+    def judged(question: str, without: str = "") -> Evidence:
+        found = services.retriever.retrieve(question, Asker.staff(), 3)
+        hits = [h for h in found.hits if h.chunk.doc.source != without]
+        return judge.judge(question, Retrieval(hits, found.best_dense, found.weights))
+
+    assert judged("When are video meetings with Düsseldorf held in winter?").grounded
+    near = judged("When are video meetings with Riverton held in winter?", without="festival.md")
+    assert not near.grounded and near.unknown_names == ("Riverton",)
+    assert near.best_dense >= judge.min_relevance, "declined for the name, not for the distance"
+    # a passage that names Riverton among those quoted: the name is met
+    assert judged("When are video meetings with Riverton held in winter?").grounded
