@@ -15,6 +15,7 @@ from bot.followup.escalation import EscalationService
 from bot.followup.feedback import FeedbackService
 from bot.followup.survey import SurveyService
 from bot.followup.webinars import WebinarService
+from bot.knowledge.chunking import UNITS_VERSION
 from bot.knowledge.ingest import Ingestor
 from bot.knowledge.store import KnowledgeStore
 from bot.nlp import Analyzer
@@ -72,12 +73,14 @@ def build_services(
     data = settings.bot_data_dir
     data.mkdir(parents=True, exist_ok=True)
     embedder = embedder or E5Embedder()
-    space = ""
+    # what stored vectors depend on besides the model: what is embedded (chunking's units) and
+    # the language centring; a store made otherwise is re-embedded (ChromaIndex, Ingestor.repair)
+    space = UNITS_VERSION
     if settings.embedding_centering > 0:
         neutral = LanguageNeutralEmbedder(
             embedder, load_means(embedder, data), settings.embedding_centering
         )
-        embedder, space = neutral, neutral.space
+        embedder, space = neutral, f"{UNITS_VERSION}-{neutral.space}"
     analyzer = analyzer or Analyzer()
     db = Database(settings.sqlite_url)
     store = KnowledgeStore(db)

@@ -9,6 +9,8 @@ from bot.domain import Chunk, DocMeta, Section
 from bot.nlp import Analyzer, detect_language, index_text
 
 HEADING_SEP = " > "
+# names what embedding_units produces; change it when that changes, so stores are re-embedded
+UNITS_VERSION = "title-sentence-1"
 
 
 def approx_tokens(text: str) -> int:
