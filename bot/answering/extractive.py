@@ -65,8 +65,10 @@ class EvidenceJudge:
     Düsseldorf from one with Paris: e5 scores both alike. So besides a floor on the dense cosine
     (a setting; it depends on the embedder and the language centring) and the keyword coverage, the
     question's anchors must be met: a proper name no document in the index mentions (a city we
-    have no agreement with) or a year the best passage does not mention means the documents
-    speak of something else, and the bot declines rather than quote it.
+    have no agreement with), a name the passages to be quoted do not mention although they are
+    in the question's language (Riverton asked about, Düsseldorf's passages found), or a year
+    the best passage does not mention means the documents speak of something else, and the bot
+    declines rather than quote it.
     """
 
     def __init__(self, retriever: HybridRetriever, min_relevance: float = 0.22) -> None:

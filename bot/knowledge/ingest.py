@@ -239,8 +239,10 @@ class Ingestor:
         self._embed([c for c in chunks if c.id not in kept], report)
 
     def _embed(self, chunks: list[Chunk], report: IngestReport) -> None:
-        """Embed chunks' units in batches and store them; a unit text repeated by the overlap
-        between neighbouring chunks is embedded once."""
+        """Embed chunks' units in batches and store them.
+
+        A unit repeated by the overlap between neighbouring chunks is embedded once.
+        """
         for start in range(0, len(chunks), self.batch_size):
             batch = chunks[start : start + self.batch_size]
             units = [embedding_units(c) for c in batch]

@@ -5,8 +5,9 @@ chunks: a chunk's score is its best unit's.
 
 One collection per document language. A question is compared with each language on its own, so
 every language brings its nearest passages to the ranking (even with language-centred vectors,
-see centering.py, a Korean question is nearest to Korean text first), and an unfiltered HNSW query on a collection takes a few milliseconds where a `where` filter
-makes Chroma scan metadata (10-200 ms at 10k-100k chunks). So per-language collections give the
+see centering.py, a Korean question is nearest to Korean text first), and an unfiltered HNSW
+query on a collection takes a few milliseconds where a `where` filter makes Chroma scan metadata
+(10-200 ms at 10k-100k chunks). So per-language collections give the
 per-language candidates without filters; the access filter is applied to their results, and a
 filtered query is the fallback when too few visible passages come back.
 """
