@@ -349,6 +349,55 @@ def test_language_can_be_switched(bot: BotApiEmulator) -> None:
     assert "Vai trò" in reply_to(bot, OTHER, mark)["text"]
 
 
+def test_language_buttons_switch_the_language(bot: BotApiEmulator) -> None:
+    user = 720
+    bot.user(user, "Mai", "en")
+    mark = bot.mark()
+    bot.send_text(user, "/language")
+    offer = reply_to(bot, user, mark, markup=True)
+    assert "Choose your language" in offer["text"]
+    assert {data for _, data in buttons(offer)} == {"lang:ko", "lang:en", "lang:de", "lang:vi"}
+    edits = len(bot.edited)
+    bot.press_button(user, offer["message_id"], "lang:ko")
+    edit = bot.wait_for_edit(
+        lambda r: r["chat_id"] == user and r["message_id"] == offer["message_id"], since=edits
+    )
+    assert "한국어" in edit["text"]
+    mark = bot.mark()
+    bot.send_text(user, "/whoami")
+    assert "권한" in reply_to(bot, user, mark)["text"]
+
+
+def test_an_admin_revokes_a_partner_official(bot: BotApiEmulator) -> None:
+    user = 730
+    bot.user(user, "Ria", "en")
+    make_partner(bot, user, "Riverton")
+    mark = bot.mark()
+    bot.send_text(user, "When does the Riverton delegation visit the water plant?")
+    assert "13 May" in reply_to(bot, user, mark, markup=True)["text"]
+
+    mark = bot.mark()
+    bot.send_text(PUBLIC, f"/revoke {user}")
+    assert "Only an administrator" in reply_to(bot, PUBLIC, mark)["text"]
+    mark = bot.mark()
+    bot.send_text(ADMIN, "/revoke someone")
+    assert "Usage: /revoke USER_ID" in reply_to(bot, ADMIN, mark)["text"]
+    mark = bot.mark()
+    bot.send_text(ADMIN, f"/revoke {user}")
+    assert "no longer a partner official" in reply_to(bot, ADMIN, mark)["text"]
+    mark = bot.mark()
+    bot.send_text(ADMIN, f"/revoke {user}")
+    assert "is not a partner official" in reply_to(bot, ADMIN, mark)["text"]
+
+    mark = bot.mark()
+    bot.send_text(user, "/whoami")
+    assert "public" in reply_to(bot, user, mark)["text"]
+    mark = bot.mark()
+    bot.send_text(user, "When does the Riverton delegation visit the water plant?")
+    answer = reply_to(bot, user, mark, markup=True)["text"]
+    assert "13 May" not in answer, "the partner briefing is out of reach again"
+
+
 def test_restart_keeps_roles_votes_and_documents(data_dir: Path, tmp_path: Path) -> None:
     with BotApiEmulator(token=TOKEN, bot_username="exchange_test_bot") as emu:
         emu.user(ADMIN, "Admin", "en")

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
 
+from bot.scheduling.service import SchedulingService
+from bot.storage.db import Database
+from tests.conftest import ROOT, make_settings
 from tests.e2e.test_bot import (
     ADMIN,
     STAFF,
@@ -47,36 +51,46 @@ def press(emu: BotApiEmulator, user: int, message_id: int, data: str) -> dict:  
     )
 
 
-def test_meet_walks_staff_through_to_a_booked_meeting_and_the_partner_gets_the_ics(
-    bot: BotApiEmulator,
-) -> None:
-    mark = bot.mark()
-    bot.send_text(STAFF, "/meet")
-    prompt = reply_to(bot, STAFF, mark, markup=True)
+def book(emu: BotApiEmulator, title: str) -> tuple[dict, str, int]:  # type: ignore[type-arg]
+    """Walk /meet to a booked 60-minute meeting with Riverton next week.
+
+    Return the booked message, the chosen slot's text and the `sent` mark before booking.
+    """
+    mark = emu.mark()
+    emu.send_text(STAFF, "/meet")
+    prompt = reply_to(emu, STAFF, mark, markup=True)
     riverton = next(d for text, d in buttons(prompt) if text == "Riverton")
-    step = press(bot, STAFF, prompt["message_id"], riverton)
+    step = press(emu, STAFF, prompt["message_id"], riverton)
     step = press(
-        bot,
+        emu,
         STAFF,
         prompt["message_id"],
         next(d for text, d in buttons(step) if text.startswith("60")),
     )
     step = press(
-        bot,
+        emu,
         STAFF,
         prompt["message_id"],
         next(d for text, d in buttons(step) if text == "Next week"),
     )
     slot_text, slot = buttons(step)[0]
+    press(emu, STAFF, prompt["message_id"], slot)
+    mark = emu.mark()
+    emu.send_text(STAFF, title)
+    confirm = reply_to(emu, STAFF, mark, markup=True)
+    assert title.split(" https://")[0] in confirm["text"] and "zoom" not in confirm["text"]
+    mark = emu.mark()
+    booked = press(
+        emu, STAFF, confirm["message_id"], next(d for t, d in buttons(confirm) if "Book" in t)
+    )
+    return booked, slot_text, mark
+
+
+def test_meet_walks_staff_through_to_a_booked_meeting_and_the_partner_gets_the_ics(
+    bot: BotApiEmulator,
+) -> None:
+    booked, slot_text, mark = book(bot, "Wildfire follow-up call https://zoom.example.org/j/555")
     assert "KST" in slot_text and ("PST" in slot_text or "PDT" in slot_text)
-    press(bot, STAFF, prompt["message_id"], slot)
-    mark = bot.mark()
-    bot.send_text(STAFF, "Wildfire follow-up call https://zoom.example.org/j/555")
-    confirm = reply_to(bot, STAFF, mark, markup=True)
-    assert "Wildfire follow-up call" in confirm["text"] and "zoom" not in confirm["text"]
-    book = next(d for text, d in buttons(confirm) if "Book" in text)
-    mark = bot.mark()
-    booked = press(bot, STAFF, confirm["message_id"], book)
     assert "Booked meeting #" in booked["text"]
     assert "https://zoom.example.org/j/555" in booked["text"], (
         "the pasted link replaces the Jitsi room"
@@ -151,3 +165,40 @@ def test_reschedule_in_the_past_is_refused(bot: BotApiEmulator, tmp_path: Path) 
     bot.send_text(STAFF, "/reschedule 1 2020-01-06T09:00")
     text = reply_to(bot, STAFF, mark)["text"]
     assert "already passed" in text or "no meeting" in text.lower()
+
+
+def test_a_meeting_is_rescheduled_and_everyone_gets_the_updated_invite(
+    bot: BotApiEmulator, tmp_path: Path
+) -> None:
+    booked, _, mark = book(bot, "Budget follow-up")
+    meeting_id = booked["text"].split("#")[1].split()[0]
+    first = bot.wait_for(
+        lambda r: r["chat_id"] == PARTNER and r["method"] == "sendDocument", since=mark, timeout=30
+    )
+    original = next(iter(icalendar.Calendar.from_ical(first["document"]).walk("VEVENT")))
+    start = original.decoded("DTSTART")
+
+    # another valid slot, found by the same rules on the same directory (not the booked day)
+    service = SchedulingService.from_settings(
+        make_settings(tmp_path),
+        Database(f"sqlite:///{tmp_path / 'm.db'}"),
+        partners_file=ROOT / "knowledge" / "partners.yaml",
+    )
+    home = ZoneInfo("Asia/Seoul")
+    day = start.astimezone(home).date()
+    later = next(
+        s.start
+        for s in service.slots("Riverton", day + timedelta(days=1), days=14, duration=60)
+        if s.start.astimezone(home).date() != day
+    )
+    mark = bot.mark()
+    bot.send_text(STAFF, f"/reschedule {meeting_id} {later.astimezone(home):%Y-%m-%dT%H:%M}")
+    moved = bot.wait_for(
+        lambda r: r["chat_id"] == PARTNER and r["method"] == "sendDocument", since=mark, timeout=30
+    )
+    assert "Moved" in moved["caption"] and "Budget follow-up" in moved["caption"]
+    event = next(iter(icalendar.Calendar.from_ical(moved["document"]).walk("VEVENT")))
+    assert str(event["UID"]) == str(original["UID"])
+    assert int(event["SEQUENCE"]) == int(original.get("SEQUENCE", 0)) + 1
+    assert event.decoded("DTSTART") == later
+    assert f"#{meeting_id} moved" in reply_to(bot, STAFF, mark)["text"]
