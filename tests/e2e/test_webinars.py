@@ -233,3 +233,44 @@ def test_non_staff_cannot_use_webinar_commands(env: tuple[BotApiEmulator, Path])
         mark = emu.mark()
         emu.send_text(OUTSIDER, command)
         assert "staff" in reply_to(emu, OUTSIDER, mark)["text"]
+
+
+def test_staff_hand_a_question_to_a_colleague_with_assign(env: tuple[BotApiEmulator, Path]) -> None:
+    emu, _ = env
+    question = "Who runs the tram network in Ouagadougou?"
+    mark = emu.mark()
+    emu.send_text(OUTSIDER, question)
+    post = emu.wait_for(lambda r: r["chat_id"] == STAFF_CHAT and question in r["text"], since=mark)
+    item = post["text"].split("#")[1].split()[0]
+    emu.wait_for(
+        lambda r: r["chat_id"] == OUTSIDER and "passed your question" in r["text"], since=mark
+    )
+
+    mark = emu.mark()
+    emu.send_text(OUTSIDER, f"/assign {item} {STAFF}")
+    assert "staff" in reply_to(emu, OUTSIDER, mark)["text"].lower()
+    mark = emu.mark()
+    emu.send_text(STAFF, f"/assign {item} {OUTSIDER}")  # not a staff member
+    assert "Usage: /assign" in reply_to(emu, STAFF, mark)["text"]
+
+    mark = emu.mark()
+    emu.send_text(STAFF, f"/assign #{item} {ADMIN}")
+    assert f"#{item} is assigned to {ADMIN}" in reply_to(emu, STAFF, mark)["text"]
+    handed = emu.wait_for(lambda r: r["chat_id"] == ADMIN and question in r["text"], since=mark)
+    assert {d for _, d in buttons(handed)} == {
+        f"esc:ans:{item}",
+        f"esc:mine:{item}",
+        f"esc:dis:{item}",
+    }
+
+    # the colleague answers by replying to what they were handed; the asker gets it
+    mark = emu.mark()
+    emu.send_text(
+        ADMIN,
+        "Ouagadougou has no tram network; we have no partnership there.",
+        reply_to_message_id=handed["message_id"],
+    )
+    delivered = emu.wait_for(
+        lambda r: r["chat_id"] == OUTSIDER and "no tram network" in r["text"], since=mark
+    )
+    assert "Answer from the international-exchange office" in delivered["text"]
