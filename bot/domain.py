@@ -85,6 +85,7 @@ class Hit:
     score: float
     dense: float | None = None  # cosine similarity when the dense retriever saw it
     sparse: float | None = None
+    sentence: int | None = None  # the chunk's sentence that matched the question best (dense)
 
 
 def readable_heading(kind: str, heading: str) -> str:

@@ -19,6 +19,8 @@ _PROPER = re.compile(r"(?<!^)(?<![.?!:]\s)(?<!\n)\b([A-ZÀ-ÝĐ][\wÀ-ỹ'-]+)")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 _HANGUL_END = re.compile(r"[\uac00-\ud7a3]$")
 _HANGUL_NAME = re.compile(r"[\uac00-\ud7a3]")
+# what the sentence a passage was found by adds to its claim to be quoted (keyword overlap: 0-1)
+MATCHED_SENTENCE = 0.3
 
 
 class Answerer(Protocol):
@@ -201,7 +203,12 @@ class ExtractiveAnswerer:
                 overlap = sum(weights.get(term, 0.0) for term in terms) / total
                 # a heading-only line ("제3조(비용)") says little on its own
                 brevity = 0.5 if len(sentence) < 25 else 1.0
-                scored.append((overlap * brevity + prior - 0.01 * pos, rank, pos, sentence))
+                # the sentence the question's vector matched: in any language, where the
+                # question's own words may be nowhere in it
+                matched = MATCHED_SENTENCE if pos == hit.sentence else 0.0
+                scored.append(
+                    (overlap * brevity + matched + prior - 0.01 * pos, rank, pos, sentence)
+                )
         if not scored:
             return ""
         scored.sort(key=lambda s: -s[0])

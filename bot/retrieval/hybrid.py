@@ -97,9 +97,12 @@ class HybridRetriever:
         terms = self.glossary.expand(self.analyzer.terms(question))
         weights = {t: self.keywords.idf(t) for t in set(terms)}
         dense: dict[str, float] = {}
+        units: dict[str, int] = {}  # the row of the unit (sentence) that matched, per chunk
         sparse: list[tuple[str, float]] = []
         if mode != "sparse":
-            dense = self._dense(self.embedder.embed_query(question), scope)
+            matches = self._dense(self.embedder.embed_query(question), scope)
+            dense = {cid: score for cid, (score, _) in matches.items()}
+            units = {cid: row for cid, (_, row) in matches.items()}
         if mode != "dense":
             sparse = self.keywords.search(terms, scope, self.candidates)
 
@@ -137,7 +140,15 @@ class HybridRetriever:
             chunk = chunks.get(chunk_id)
             if chunk is None or not self._visible(scope, chunk):
                 continue
-            hits.append(Hit(chunk, score, dense.get(chunk_id), sparse_by_id.get(chunk_id)))
+            hits.append(
+                Hit(
+                    chunk,
+                    score,
+                    dense.get(chunk_id),
+                    sparse_by_id.get(chunk_id),
+                    units.get(chunk_id),
+                )
+            )
         return Retrieval(hits, max(dense.values(), default=0.0), weights)
 
     @staticmethod
@@ -147,23 +158,24 @@ class HybridRetriever:
             chunk.doc.visibility.value, city_key(chunk.doc.partner), chunk.doc.webinar
         )
 
-    def _dense(self, vector: np.ndarray, scope: AccessScope) -> dict[str, float]:
-        """Return the cosines of the nearest chunks the asker may see, from every language.
+    def _dense(self, vector: np.ndarray, scope: AccessScope) -> dict[str, tuple[float, int]]:
+        """Return the cosine and best unit of the nearest chunks the asker may see, per chunk id,
+        from every language.
 
         Each language's collection is asked without a filter (a few ms; a Chroma `where` costs
         10-200 ms), the access filter is applied to the results before anything is ranked, and
         only a language left with too few visible passages is asked again with the filter.
         """
-        found: dict[str, float] = {}
+        found: dict[str, tuple[float, int]] = {}
         for language in self.vectors.languages:
             wide = self.vectors.query(vector, WIDE_N, None, language)
-            visible = self.keywords.visible([cid for cid, _ in wide], scope)
-            results = [pair for pair, lang in zip(wide, visible, strict=True) if lang is not None]
+            visible = self.keywords.visible([cid for cid, _, _ in wide], scope)
+            results = [m for m, lang in zip(wide, visible, strict=True) if lang is not None]
             if len(results) < min(MIN_VISIBLE, len(wide)):  # the filter hid some of the nearest
                 results = self.vectors.query(
                     vector, self.candidates, scope.chroma_where(), language
                 )
-            found.update(results[: self.candidates])
+            found.update((cid, (score, row)) for cid, score, row in results[: self.candidates])
         return found
 
 

@@ -142,8 +142,9 @@ class ChromaIndex:
         n: int,
         where: dict[str, Any] | None,
         language: str | None = None,
-    ) -> list[tuple[str, float]]:
-        """Return (chunk id, cosine of its best unit) pairs, best first, from the n nearest units.
+    ) -> list[tuple[str, float, int]]:
+        """Return (chunk id, cosine of its best unit, that unit's row), best first, from the n
+        nearest units.
 
         With `language`, only that language's collection is asked; without, all of them.
         """
@@ -152,16 +153,19 @@ class ChromaIndex:
             collections = [self._collections[key]] if key in self._collections else []
         else:
             collections = list(self._collections.values())
-        best: dict[str, float] = {}
+        best: dict[str, tuple[float, int]] = {}
         for collection in collections:
             result = collection.query(
                 query_embeddings=[vector], n_results=n, where=where, include=["distances"]
             )
             distances = (result.get("distances") or [[]])[0]
             for uid, distance in zip(result["ids"][0], distances, strict=True):
-                cid = uid.rsplit(_UNIT, 1)[0]
-                best[cid] = max(best.get(cid, -1.0), 1.0 - float(distance))
-        return sorted(best.items(), key=lambda pair: -pair[1])
+                cid, row = uid.rsplit(_UNIT, 1)
+                score = 1.0 - float(distance)
+                if cid not in best or score > best[cid][0]:
+                    best[cid] = (score, int(row))
+        ranked = sorted(best.items(), key=lambda pair: -pair[1][0])
+        return [(cid, score, row) for cid, (score, row) in ranked]
 
     def ids(self) -> set[str]:
         """Return the ids of every chunk with vectors."""

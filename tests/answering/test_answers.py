@@ -208,3 +208,25 @@ def test_a_name_the_quoted_passages_do_not_mention_is_declined(
     assert near.best_dense >= judge.min_relevance, "declined for the name, not for the distance"
     # a passage that names Riverton among those quoted: the name is met
     assert judged("When are video meetings with Riverton held in winter?").grounded
+
+
+def test_the_answer_quotes_the_sentence_the_question_matched_in_another_language(
+    tmp_path: Path, make_services
+) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "kb"
+    write(
+        corpus / "visits.md",
+        "---\ntitle: Guide for visiting delegations\nvisibility: public\nlanguage: en\n---\n"
+        "# Visits\n\nDelegations are met at the airport by a protocol officer. "
+        "The welcome dinner is held on the first evening. "
+        "Gifts are exchanged at the courtesy call with the mayor. "
+        "Seating at the dinner follows the order of precedence. "
+        "Hotel costs are covered for up to four nights per person. "
+        "Photographs are shared with the partner city after the visit.\n",
+    )
+    services = make_services()
+    services.ingestor.ingest([corpus])
+    answer = services.answerer.answer("대표단 호텔비는 1인당 몇 박까지 지원되나요?", Asker.staff())
+    assert answer.grounded
+    assert "four nights" in answer.text, answer.text
+    assert "airport" not in answer.text, "not simply the chunk's first sentences"
