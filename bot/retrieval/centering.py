@@ -35,7 +35,7 @@ SHIPPED = Path(__file__).with_name("language_centroids.npz")
 CACHE_NAME = "language_centroids.npz"
 # a fixed text whose vector tells whether stored means were made by the running embedder
 PROBE = "Hanbit city hall, 한빛시청, Rathaus, ủy ban nhân dân: 2025-05-14."
-DEFAULT_STRENGTH = 0.5
+DEFAULT_STRENGTH = 1.0
 
 
 def reference_rows(path: Path = REFERENCE) -> dict[str, list[str]]:
