@@ -309,6 +309,41 @@ def test_staff_upload_is_ingested_and_answerable_and_non_staff_is_refused(
     )
 
 
+def test_a_partner_only_upload_reaches_that_citys_officials_only(bot: BotApiEmulator) -> None:
+    bien_hoa, riverton = 740, 750
+    for user, name in ((bien_hoa, "Lan"), (riverton, "Rob")):
+        bot.user(user, name, "en")
+    make_partner(bot, bien_hoa, "Bien Hoa")
+    make_partner(bot, riverton, "Riverton")
+    body = (
+        b"---\ntitle: Pilot memo\nlanguage: en\n---\n# Card readers\n\n"
+        b"The card reader pilot installs 120 readers on route 12 in September.\n"
+    )
+    mark = bot.mark()
+    bot.send_document(STAFF, "pilot-memo.md", body)
+    prompt = reply_to(bot, STAFF, mark, markup=True)
+    partner_button = next(d for _, d in buttons(prompt) if d.endswith(":partner"))
+    edits = len(bot.edited)
+    bot.press_button(STAFF, prompt["message_id"], partner_button)
+    cities = bot.wait_for_edit(
+        lambda r: r["chat_id"] == STAFF and r["message_id"] == prompt["message_id"], since=edits
+    )
+    offered = dict(buttons(cities))
+    assert {"Bien Hoa", "Riverton", "Düsseldorf"} <= set(offered)
+    edits = len(bot.edited)
+    bot.press_button(STAFF, prompt["message_id"], offered["Bien Hoa"])
+    bot.wait_for_edit(
+        lambda r: r["chat_id"] == STAFF and "pilot-memo.md" in r["text"], timeout=60, since=edits
+    )
+
+    question = "How many card readers does the pilot install on route 12?"
+    for user, sees in ((bien_hoa, True), (riverton, False), (PUBLIC, False)):
+        mark = bot.mark()
+        bot.send_text(user, question)
+        text = reply_to(bot, user, mark, markup=True)["text"]
+        assert ("120 readers" in text) is sees, (user, text)
+
+
 def test_a_ten_thousand_character_message_gets_a_clear_answer(bot: BotApiEmulator) -> None:
     mark = bot.mark()
     bot.send_text(PUBLIC, "budget " * 1430)
