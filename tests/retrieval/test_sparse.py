@@ -1,0 +1,55 @@
+"""The BM25 index: persisted, reloaded, and answering from the old index while a new one is built."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import bm25s
+import pytest
+
+from bot.domain import Asker
+from bot.retrieval.access import AccessScope
+from bot.retrieval.sparse import BM25Index, SparseEntry
+
+STAFF = AccessScope(Asker.staff())
+OLD = [
+    SparseEntry("a", ["riverton", "review", "year"], "public", ""),
+    SparseEntry("b", ["budget", "homestay"], "public", ""),
+]
+NEW = [*OLD, SparseEntry("c", ["tram", "network"], "public", "")]
+
+
+def test_the_index_is_persisted_and_reloaded(tmp_path: Path) -> None:
+    index = BM25Index(tmp_path / "bm25")
+    index.rebuild(OLD)
+    again = BM25Index(tmp_path / "bm25")
+    assert [cid for cid, _ in again.search(["riverton"], STAFF, 5)] == ["a"]
+    assert again.df("budget") == 1 and again.df("tram") == 0
+
+
+def test_questions_are_answered_from_the_old_index_while_a_new_one_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = BM25Index(tmp_path / "bm25")
+    index.rebuild(OLD)
+    building, release = threading.Event(), threading.Event()
+    real_index = bm25s.BM25.index
+
+    def slow_index(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        building.set()
+        assert release.wait(10)
+        return real_index(self, *args, **kwargs)
+
+    monkeypatch.setattr(bm25s.BM25, "index", slow_index)
+    worker = threading.Thread(target=index.rebuild, args=(NEW,))
+    worker.start()
+    assert building.wait(10)
+    # the rebuild is stuck in the middle: the old index still answers, at once
+    assert [cid for cid, _ in index.search(["riverton"], STAFF, 5)] == ["a"]
+    assert index.search(["tram"], STAFF, 5) == []
+    release.set()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert [cid for cid, _ in index.search(["tram"], STAFF, 5)] == ["c"]
+    assert [cid for cid, _ in BM25Index(tmp_path / "bm25").search(["tram"], STAFF, 5)] == ["c"]
