@@ -10,6 +10,7 @@ distributions are realistic while the questions are real questions embedded for 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import platform
@@ -33,7 +34,6 @@ from bot.knowledge.store import chroma_metadata  # noqa: E402
 from bot.nlp import Analyzer  # noqa: E402
 from bot.retrieval.embedder import E5Embedder  # noqa: E402
 from bot.services import Services, build_services  # noqa: E402
-from bot.storage.db import ChunkRow, DocumentRow  # noqa: E402
 
 logging.disable(logging.WARNING)
 
@@ -98,59 +98,25 @@ def build_synthetic(
     chunks = source.store.chunks(ids)
     rng = np.random.default_rng(7)
     per_doc = 50
-    origin: list[tuple[str, str]] = []  # synthetic id -> the real chunk it copies
-    with services.db.session() as s:
-        for d in range(0, size, per_doc):
-            n = min(per_doc, size - d)
-            picks = rng.integers(0, len(ids), n)
-            base = chunks[ids[picks[0]]]
-            doc = base.doc
-            source_name = f"synthetic/{d // per_doc:05d}-{doc.source}"
-            s.add(
-                DocumentRow(
-                    source=source_name,
-                    root="",
-                    content_hash=str(d),
-                    title=doc.title,
-                    kind=doc.kind,
-                    partner=doc.partner,
-                    date=doc.date,
-                    language=doc.language,
-                    visibility=doc.visibility.value,
-                    webinar="",
-                    chunk_count=n,
-                )
-            )
-            s.flush()  # the document row first: chunks reference it
-            for j, p in enumerate(picks):
-                c = chunks[ids[p]]
-                origin.append((f"s{d + j:07d}", ids[p]))
-                s.add(
-                    ChunkRow(
-                        id=f"s{d + j:07d}",
-                        source=source_name,
-                        ordinal=j,
-                        heading=c.heading,
-                        text=c.text,
-                        sentences=list(c.sentences),
-                        terms=list(c.tokens),
-                        language=c.language,
-                        sentence_terms=[list(x) for x in c.sentence_terms],
-                    )
-                )
-    # vectors: the picked real chunk's unit vectors plus noise, renormalised (cosine to the
-    # original ≈ 0.9)
-    for start in range(0, len(origin), 2000):
-        part = origin[start : start + 2000]
-        stored = services.store.chunks([cid for cid, _ in part])
+    for d in range(0, size, per_doc):
+        picks = [ids[p] for p in rng.integers(0, len(ids), min(per_doc, size - d))]
+        doc = dataclasses.replace(
+            chunks[picks[0]].doc,
+            source=f"synthetic/{d // per_doc:05d}-{chunks[picks[0]].doc.source}",
+        )
+        copies = [
+            dataclasses.replace(chunks[p], id=f"s{d + j:07d}", doc=doc, ordinal=j)
+            for j, p in enumerate(picks)
+        ]
+        services.store.replace(doc, "", str(d), copies)
+        # vectors: the picked real chunk's unit vectors plus noise, renormalised (cosine to the
+        # original ≈ 0.9)
         units = []
-        for _, original in part:
-            rows = vectors[original] + rng.normal(0, 0.012, vectors[original].shape).astype(
-                np.float32
-            )
+        for p in picks:
+            rows = vectors[p] + rng.normal(0, 0.012, vectors[p].shape).astype(np.float32)
             units.append(rows / np.linalg.norm(rows, axis=1, keepdims=True))
         services.retriever.vectors.upsert(
-            [cid for cid, _ in part], units, [chroma_metadata(stored[cid]) for cid, _ in part]
+            [c.id for c in copies], units, [chroma_metadata(c) for c in copies]
         )
     services.retriever.keywords.rebuild(services.store.sparse_entries())
     return services
