@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -21,8 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.e2e.emulator import BotApiEmulator  # noqa: E402
-
-TOKEN = "123456:BENCH"
+from tests.e2e.test_bot import TOKEN, start_bot, stop_bot  # noqa: E402
 
 
 def main() -> int:
@@ -62,22 +60,8 @@ def main() -> int:
         users = [1000 + i for i in range(args.users)]
         for uid in users:
             emu.user(uid, f"U{uid}", "en")
-        env.update(
-            TELEGRAM_BOT_TOKEN=TOKEN,
-            TELEGRAM_API_BASE_URL=emu.base_url,
-            BOT_DATA_DIR=str(data),
-            RATE_LIMIT_QUESTIONS="1000",
-            LOG_LEVEL="WARNING",
-        )
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        proc = start_bot(emu, data, RATE_LIMIT_QUESTIONS="1000", LOG_LEVEL="WARNING")
         try:
-            emu.wait_until_polling(timeout=120)
             sent_at: dict[tuple[int, int], float] = {}
             started = time.perf_counter()
             k = 0
@@ -119,8 +103,7 @@ def main() -> int:
                 f"{p50:.0f} | {p95:.0f} |"
             )
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(30)
+            stop_bot(proc)
     return 0
 
 
