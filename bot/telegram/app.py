@@ -52,17 +52,6 @@ COMMANDS = {
 }
 
 
-def _partner_cities(settings: Settings) -> list[str]:
-    """Return the partner cities named in the directory, for the upload buttons."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(settings.partners_file.read_text("utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return []
-    return [str(p["name"]) for p in data.get("partners") or [] if p.get("name")]
-
-
 def build_application(settings: Settings, services: Services) -> Application:
     """Wire handlers onto a PTB Application that talks to the configured Bot API URL."""
     assert settings.telegram_bot_token is not None
@@ -77,7 +66,6 @@ def build_application(settings: Settings, services: Services) -> Application:
         .build()
     )
     app.bot_data["services"] = services
-    app.bot_data["partner_cities"] = _partner_cities(settings)
 
     app.add_handler(CommandHandler("start", h.start))
     app.add_handler(CommandHandler("help", h.help_command))

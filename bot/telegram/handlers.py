@@ -437,7 +437,7 @@ async def upload_visibility(update: Update, context: Context) -> None:
         return
     visibility = Visibility(parts[2])
     if visibility is Visibility.PARTNER and len(parts) == 3:
-        cities = context.application.bot_data.get("partner_cities", [])
+        cities = _partner_names(context)
         rows = [
             [InlineKeyboardButton(c, callback_data=f"up:{parts[1]}:partner:{i}")]
             for i, c in enumerate(cities)
@@ -458,7 +458,7 @@ async def upload_visibility(update: Update, context: Context) -> None:
         return
     partner = ""
     if len(parts) == 4 and parts[3] != "-":
-        cities = context.application.bot_data.get("partner_cities", [])
+        cities = _partner_names(context)
         partner = (
             cities[int(parts[3])] if parts[3].isdigit() and int(parts[3]) < len(cities) else ""
         )
@@ -559,3 +559,9 @@ async def on_error(update: object, context: Context) -> None:
             )
         except Exception:  # the error may be that we cannot send at all
             log.warning("could not tell chat %s about the error", update.effective_chat.id)
+
+
+def _partner_names(context: Context) -> list[str]:
+    """Return the partner cities of the directory, in its order (the upload buttons' indices)."""
+    scheduling = services(context).scheduling
+    return [c.name for c in scheduling.directory.partners] if scheduling else []

@@ -17,7 +17,6 @@ from telegram.ext import ContextTypes
 from bot.accounts.service import Person
 from bot.domain import Role
 from bot.i18n import t
-from bot.scheduling.directory import City
 from bot.scheduling.models import Invitee, Meeting
 from bot.scheduling.parser import MeetingParseError
 from bot.scheduling.service import (
@@ -28,7 +27,7 @@ from bot.scheduling.service import (
     SchedulingService,
     validate_video_url,
 )
-from bot.scheduling.slots import Slot, Violation, format_local
+from bot.scheduling.slots import Slot, Violation, format_local, format_slot
 from bot.telegram import webinars
 from bot.telegram.common import is_group, reply, sender, services
 from bot.telegram.handlers import question
@@ -61,21 +60,6 @@ async def _staff_scheduling(
         await reply(update, t("meet_disabled", person.language))
         return None
     return person, service
-
-
-def _when(
-    meeting_start: datetime,
-    meeting_end: datetime,
-    service: SchedulingService,
-    city: City,
-    lang: str,
-) -> str:
-    """Both cities' local times, the reader's language for both halves."""
-    home = service.home
-    return (
-        f"{format_local(meeting_start, meeting_end, home.tz, lang)} · "
-        f"{format_local(meeting_start, meeting_end, city.tz, lang)}"
-    )
 
 
 def violation_text(v: Violation, lang: str) -> str:
@@ -163,7 +147,8 @@ async def meet_button(update: Update, context: Context) -> None:
         rows = [
             [
                 InlineKeyboardButton(
-                    _when(s.start, s.end, service, city, lang), callback_data=f"m:s:{i}"
+                    format_slot(s.start, s.end, service.home, city, lang, with_end=True),
+                    callback_data=f"m:s:{i}",
                 )
             ]
             for i, s in enumerate(picked)
@@ -224,7 +209,7 @@ def _confirmation(
         title=title,
         partner=city.name,
         minutes=state["duration"],
-        when=_when(start, end, service, city, lang),
+        when=format_slot(start, end, service.home, city, lang, with_end=True),
     )
     rows = [
         [
@@ -323,7 +308,8 @@ async def meeting_sentence(update: Update, context: Context, text: str, person: 
         rows = [
             [
                 InlineKeyboardButton(
-                    _when(s.start, s.end, service, city, lang), callback_data=f"m:s:{i}"
+                    format_slot(s.start, s.end, service.home, city, lang, with_end=True),
+                    callback_data=f"m:s:{i}",
                 )
             ]
             for i, s in enumerate(refused.nearest)
@@ -361,7 +347,10 @@ def _refusal_text(
             "\n\n"
             + t("meet_nearest", lang)
             + "\n"
-            + "\n".join(f"• {_when(s.start, s.end, service, city, lang)}" for s in refused.nearest)
+            + "\n".join(
+                f"• {format_slot(s.start, s.end, service.home, city, lang, with_end=True)}"
+                for s in refused.nearest
+            )
         )
     return text
 
@@ -404,7 +393,7 @@ def _booked_text(meeting: Meeting, service: SchedulingService, lang: str) -> str
         id=meeting.id,
         partner=city.name,
         title=meeting.title,
-        when=_when(meeting.start, meeting.end, service, city, lang),
+        when=format_slot(meeting.start, meeting.end, service.home, city, lang, with_end=True),
         url=meeting.video_url,
         count=len(others),
     )
@@ -537,7 +526,9 @@ async def reschedule(update: Update, context: Context) -> None:
             "meet_rescheduled",
             person.language,
             id=meeting.id,
-            when=_when(meeting.start, meeting.end, service, city, person.language),
+            when=format_slot(
+                meeting.start, meeting.end, service.home, city, person.language, with_end=True
+            ),
         ),
     )
 
