@@ -101,7 +101,7 @@ class Citation:
     n: int
     source: str
     title: str
-    heading: str
+    heading: str  # as others may read it (readable_heading): empty for a curated answer
     text: str
     score: float
     visibility: Visibility
@@ -111,7 +111,7 @@ class Citation:
     @property
     def shown_heading(self) -> str:
         """Return the heading to show readers (the last step of the path)."""
-        return readable_heading(self.kind, self.heading).split(" > ")[-1]
+        return self.heading.split(" > ")[-1]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.domain import Answer, Asker, Citation, Hit
+from bot.domain import Answer, Asker, Citation, Hit, readable_heading
 from bot.i18n import t
 from bot.nlp import detect_language, index_text
 from bot.retrieval.hybrid import HybridRetriever, Retrieval
@@ -38,7 +38,7 @@ def citations_for(hits: Sequence[Hit]) -> tuple[Citation, ...]:
             n=i,
             source=h.chunk.doc.source,
             title=h.chunk.doc.title,
-            heading=h.chunk.heading,
+            heading=readable_heading(h.chunk.doc.kind, h.chunk.heading),
             text=h.chunk.text,
             score=round(h.dense if h.dense is not None else h.score, 4),
             visibility=h.chunk.doc.visibility,

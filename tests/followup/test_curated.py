@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import answer_json
 from bot.domain import Asker, Role, Visibility
 from bot.followup.curated import CuratedAnswers, render_document
 from bot.followup.escalation import EscalationItem, EscalationService
@@ -95,6 +96,7 @@ def test_a_paraphrase_by_an_attendee_of_the_webinar_is_answered_from_the_curated
             f"국제교류팀 답변 (#{item.id})",
         )
         assert first.shown_heading == "", "the attendee's question is never shown to others"
+        assert answer_json(answer)["sources"][0]["heading"] == "", "nor printed by `ask --json`"
         assert expected in answer.text
         for outsider in (
             Asker(Role.PUBLIC),
