@@ -91,7 +91,7 @@ class EvidenceJudge:
         # another language, which writes it in its own script: only names that can are checked
         names = [
             name
-            for name in self._names(question, language)
+            for name in self._names(question)
             if best.language == "ko" or not _HANGUL_NAME.search(name)
         ]
         # in the question's own language a name is written as the passages write it, so the
@@ -114,7 +114,7 @@ class EvidenceJudge:
             grounded = margin >= -0.03 and coverage >= 0.6
         return Evidence(grounded, retrieval.best_dense, coverage, unknown, missing_years)
 
-    def _names(self, question: str, language: str) -> list[str]:
+    def _names(self, question: str) -> list[str]:
         """Return proper names of a question: capitalised words past a sentence start, Kiwi NNPs.
 
         (German capitalises every noun; they are stemmed as German, so a noun the documents use

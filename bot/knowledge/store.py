@@ -134,13 +134,12 @@ class KnowledgeStore:
                     ChunkRow.terms,
                     DocumentRow.visibility,
                     DocumentRow.partner,
-                    ChunkRow.language,
                     DocumentRow.webinar,
                 )
                 .join(DocumentRow, ChunkRow.source == DocumentRow.source)
                 .order_by(ChunkRow.source, ChunkRow.ordinal)
             ).all()
-        return [SparseEntry(r[0], r[1], r[2], city_key(r[3]), r[4], r[5]) for r in rows]
+        return [SparseEntry(r[0], r[1], r[2], city_key(r[3]), r[4]) for r in rows]
 
     def documents(self) -> list[DocMeta]:
         """Return the metadata of every ingested document."""

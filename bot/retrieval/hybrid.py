@@ -170,7 +170,7 @@ class HybridRetriever:
         for language in self.vectors.languages:
             wide = self.vectors.query(vector, WIDE_N, None, language)
             visible = self.keywords.visible([cid for cid, _, _ in wide], scope)
-            results = [m for m, lang in zip(wide, visible, strict=True) if lang is not None]
+            results = [m for m, ok in zip(wide, visible, strict=True) if ok]
             if len(results) < min(MIN_VISIBLE, len(wide)):  # the filter hid some of the nearest
                 results = self.vectors.query(
                     vector, self.candidates, scope.chroma_where(), language

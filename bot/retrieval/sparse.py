@@ -26,7 +26,6 @@ class SparseEntry:
     terms: Sequence[str]
     visibility: str
     partner: str
-    language: str = ""
     webinar: str = ""
 
 
@@ -42,7 +41,6 @@ class BM25Index:
         self._visibility = np.array([], dtype=str)
         self._partner = np.array([], dtype=str)
         self._webinar = np.array([], dtype=str)
-        self._language = np.array([], dtype=str)
         self._df: dict[str, int] = {}
         self._row: dict[str, int] | None = None  # chunk id -> row, built on first use
         self._load()
@@ -58,7 +56,6 @@ class BM25Index:
         self._visibility = np.array(data["visibility"], dtype=str)
         self._partner = np.array(data["partner"], dtype=str)
         self._webinar = np.array(data.get("webinar") or [""] * len(self.ids), dtype=str)
-        self._language = np.array(data.get("language") or [""] * len(self.ids), dtype=str)
         self._df = data["df"]
         self._model = bm25s.BM25.load(str(self.path / "bm25")) if self.ids else None
 
@@ -90,7 +87,6 @@ class BM25Index:
                         "visibility": [e.visibility for e in entries],
                         "partner": [e.partner for e in entries],
                         "webinar": [e.webinar for e in entries],
-                        "language": [e.language for e in entries],
                         "df": dict(df),
                     },
                     ensure_ascii=False,
@@ -99,7 +95,7 @@ class BM25Index:
             )
             arrays = {
                 name: np.array([getattr(e, name) for e in entries], dtype=str)
-                for name in ("visibility", "partner", "webinar", "language")
+                for name in ("visibility", "partner", "webinar")
             }
             with self._lock:
                 shutil.rmtree(self.path, ignore_errors=True)
@@ -109,7 +105,6 @@ class BM25Index:
                 self._visibility = arrays["visibility"]
                 self._partner = arrays["partner"]
                 self._webinar = arrays["webinar"]
-                self._language = arrays["language"]
                 self._df = dict(df)
                 self._row = None
 
@@ -153,8 +148,8 @@ class BM25Index:
             self._row = {cid: i for i, cid in enumerate(self.ids)}
         return np.fromiter((self._row.get(cid, -1) for cid in ids), dtype=np.int64, count=len(ids))
 
-    def visible(self, ids: Sequence[str], scope: AccessScope) -> list[str | None]:
-        """Return each chunk's language if the scope admits it, else None (unknown ids: None)."""
+    def visible(self, ids: Sequence[str], scope: AccessScope) -> list[bool]:
+        """Return whether the scope admits each chunk (an id the index does not hold: False)."""
         with self._lock:
             rows = self._rows(ids)
             known = rows >= 0
@@ -162,8 +157,7 @@ class BM25Index:
             ok = known & scope.mask(
                 self._visibility[safe], self._partner[safe], self._webinar[safe]
             )
-            langs = self._language[safe]
-            return [str(lang) if allowed else None for lang, allowed in zip(langs, ok, strict=True)]
+            return [bool(x) for x in ok]
 
     def partners(self, ids: Sequence[str]) -> dict[str, str]:
         """Return the partner-city key of each chunk id ("" when untagged)."""
@@ -186,6 +180,3 @@ class BM25Index:
         n = len(self.ids)
         df = self._df.get(term, 0)
         return max(0.0, math.log((n - df + 0.5) / (df + 0.5) + 1.0)) if n else 0.0
-
-    def __len__(self) -> int:
-        return len(self.ids)

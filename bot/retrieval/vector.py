@@ -70,7 +70,7 @@ class ChromaIndex:
 
     def _open(self, language: str) -> Any:
         """Return (creating if needed) the collection of one language."""
-        key = re.sub(r"[^a-z0-9]", "", language.lower()) or "xx"
+        key = _key(language)
         if key not in self._collections:
             # embedding_function=None: Chroma must never embed (its default downloads a model)
             self._collections[key] = self._client.get_or_create_collection(
@@ -141,29 +141,23 @@ class ChromaIndex:
         vector: np.ndarray,
         n: int,
         where: dict[str, Any] | None,
-        language: str | None = None,
+        language: str,
     ) -> list[tuple[str, float, int]]:
         """Return (chunk id, cosine of its best unit, that unit's row), best first, from the n
-        nearest units.
-
-        With `language`, only that language's collection is asked; without, all of them.
-        """
-        if language is not None:
-            key = re.sub(r"[^a-z0-9]", "", language.lower()) or "xx"
-            collections = [self._collections[key]] if key in self._collections else []
-        else:
-            collections = list(self._collections.values())
+        nearest units in one language's collection."""
+        collection = self._collections.get(_key(language))
+        if collection is None:
+            return []
+        result = collection.query(
+            query_embeddings=[vector], n_results=n, where=where, include=["distances"]
+        )
         best: dict[str, tuple[float, int]] = {}
-        for collection in collections:
-            result = collection.query(
-                query_embeddings=[vector], n_results=n, where=where, include=["distances"]
-            )
-            distances = (result.get("distances") or [[]])[0]
-            for uid, distance in zip(result["ids"][0], distances, strict=True):
-                cid, row = uid.rsplit(_UNIT, 1)
-                score = 1.0 - float(distance)
-                if cid not in best or score > best[cid][0]:
-                    best[cid] = (score, int(row))
+        distances = (result.get("distances") or [[]])[0]
+        for uid, distance in zip(result["ids"][0], distances, strict=True):
+            cid, row = uid.rsplit(_UNIT, 1)
+            score = 1.0 - float(distance)
+            if cid not in best or score > best[cid][0]:
+                best[cid] = (score, int(row))
         ranked = sorted(best.items(), key=lambda pair: -pair[1][0])
         return [(cid, score, row) for cid, (score, row) in ranked]
 
@@ -180,3 +174,8 @@ class ChromaIndex:
     def count(self) -> int:
         """Return how many unit vectors the collections hold."""
         return sum(int(c.count()) for c in self._collections.values())
+
+
+def _key(language: str) -> str:
+    """Return the collection suffix of a language ("xx" when none)."""
+    return re.sub(r"[^a-z0-9]", "", language.lower()) or "xx"

@@ -176,10 +176,6 @@ class Directory:
             raise UnknownPartner(name, [c.name for c in self.partners])
         return city
 
-    def aliases(self) -> list[tuple[str, City]]:
-        """Return (folded name, city) pairs, longest first, for finding a city inside a sentence."""
-        return sorted(self._index.items(), key=lambda kv: -len(kv[0]))
-
 
 def _city(entry: Any, where: str) -> City:
     if not isinstance(entry, Mapping):

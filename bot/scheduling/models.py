@@ -120,11 +120,6 @@ class Meeting:
     updated_at: datetime
 
     @property
-    def duration(self) -> timedelta:
-        """Return the meeting's length."""
-        return self.end - self.start
-
-    @property
     def cancelled(self) -> bool:
         """Tell whether the meeting was cancelled."""
         return self.status == "cancelled"
