@@ -165,8 +165,12 @@ class ExtractiveAnswerer:
     def answer(self, question: str, asker: Asker) -> Answer:
         """Answer from the documents the asker may see."""
         started = time.perf_counter()
+        return self.respond(question, *self.gather(question, asker), started)
+
+    def gather(self, question: str, asker: Asker) -> tuple[Retrieval, Evidence]:
+        """Retrieve the top passages the asker may see and judge whether they answer."""
         retrieval = self.retriever.retrieve(question, asker, self.top_k)
-        return self.respond(question, retrieval, self.judge.judge(question, retrieval), started)
+        return retrieval, self.judge.judge(question, retrieval)
 
     def respond(
         self, question: str, retrieval: Retrieval, evidence: Evidence, started: float

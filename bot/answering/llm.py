@@ -77,8 +77,7 @@ class LLMAnswerer:
         """Answer with the model; decline without calling it when retrieval found nothing near."""
         started = time.perf_counter()
         language = detect_language(question)
-        retrieval = self.extractive.retriever.retrieve(question, asker, self.extractive.top_k)
-        evidence = self.judge.judge(question, retrieval)
+        retrieval, evidence = self.extractive.gather(question, asker)
         if not retrieval.hits or (
             not evidence.grounded and evidence.best_dense < self.judge.min_relevance - 0.05
         ):
