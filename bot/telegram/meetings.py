@@ -258,15 +258,19 @@ async def text_message(update: Update, context: Context) -> None:
             return
         if await meet_title(update, context):
             return
-        message = update.effective_message
+        message, user = update.effective_message, update.effective_user
         svc = services(context)
-        if message is not None and message.text and svc.scheduling is not None:
-            person = sender(update, context)
-            if person.role is Role.STAFF and looks_like_meeting_request(
-                message.text, svc.scheduling
-            ):
-                await meeting_sentence(update, context, message.text, person)
-                return
+        # staff is decided by id, so a question costs no extra account write to find that out
+        if (
+            message is not None
+            and message.text
+            and user is not None
+            and user.id in svc.accounts.staff_ids
+            and svc.scheduling is not None
+            and looks_like_meeting_request(message.text, svc.scheduling)
+        ):
+            await meeting_sentence(update, context, message.text, sender(update, context))
+            return
     await question(update, context)
 
 
