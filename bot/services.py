@@ -142,15 +142,21 @@ def build_services(
         log.info(
             "answers: LLM %s at %s", settings.openai_model, settings.openai_base_url or "OpenAI"
         )
+    scheduling, parser = _scheduling(settings, db, llm_model)
+
+    def city_name(name: str) -> str:
+        city = scheduling.directory.find(name) if scheduling else None
+        return city.name if city else name
+
     accounts = AccountService(
         db,
         settings.staff_user_ids,
         settings.admin_user_ids,
         invite_ttl=timedelta(days=settings.invite_ttl_days),
         public_access=settings.public_access,
+        city_name=city_name,
     )
     limiter = RateLimiter(settings.rate_limit_questions, settings.rate_limit_window_s)
-    scheduling, parser = _scheduling(settings, db, llm_model)
     return Services(
         settings,
         db,

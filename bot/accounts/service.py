@@ -79,8 +79,12 @@ class AccountService:
         invite_ttl: timedelta = timedelta(days=7),
         public_access: bool = True,
         clock: Clock = utcnow,
+        city_name: Callable[[str], str] = str,
     ) -> None:
         self.db = db
+        # the directory's spelling of a partner city (뒤셀도르프, Duesseldorf -> Düsseldorf), so an
+        # invite's city matches the city documents and meetings are tagged with
+        self.city_name = city_name
         self.admin_ids = frozenset(admin_ids)
         self.staff_ids = frozenset(staff_ids) | self.admin_ids  # an admin is staff too
         self.invite_ttl = invite_ttl
@@ -166,7 +170,7 @@ class AccountService:
         """Create a one-time invite for a partner city (admins only)."""
         if created_by not in self.admin_ids:
             raise PermissionError("only admins create invites")
-        city = " ".join(city.split())
+        city = self.city_name(" ".join(city.split()))
         if not city or len(city) > 128:
             raise ValueError("a city name is needed")
         code = secrets.token_urlsafe(12)  # 16 URL-safe characters: fits a deep-link payload

@@ -156,3 +156,15 @@ def test_timestamps_must_be_timezone_aware(db: Database) -> None:
     feedback = FeedbackService(db, clock=lambda: datetime(2026, 1, 1))  # naive: a bug
     with pytest.raises(Exception, match="naive"):
         feedback.log(USER, USER, Asker(), Answer("q", "a", (), True, "en"))
+
+
+def test_an_invite_for_a_partner_alias_registers_the_directorys_city(make_services) -> None:  # type: ignore[no-untyped-def]
+    """뒤셀도르프 or Duesseldorf: documents and meetings are tagged Düsseldorf, so must the partner be."""
+    services = make_services(staff_user_ids=[1], admin_user_ids=[1])
+    accounts = services.accounts
+    for typed, user in (("뒤셀도르프", 20), ("duesseldorf", 21), ("Springfield", 22)):
+        invite = accounts.create_invite(typed, created_by=1)
+        accounts.redeem(invite.code, user)
+    assert accounts.person(20).partner == accounts.person(21).partner == "Düsseldorf"
+    assert accounts.person(22).partner == "Springfield", "a city the directory lacks stays as typed"
+    assert sorted(accounts.partner_ids("Düsseldorf")) == [20, 21]
