@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.config import Settings  # noqa: E402
 from bot.domain import Asker, Role  # noqa: E402
-from bot.evaluation import load_questions, run_eval  # noqa: E402
+from bot.evaluation import load_questions, percentile, run_eval  # noqa: E402
 from bot.knowledge.chunking import embedding_units  # noqa: E402
 from bot.knowledge.store import chroma_metadata  # noqa: E402
 from bot.nlp import Analyzer  # noqa: E402
@@ -36,12 +36,6 @@ from bot.retrieval.embedder import E5Embedder  # noqa: E402
 from bot.services import Services, build_services  # noqa: E402
 
 logging.disable(logging.WARNING)
-
-
-def pct(values: list[float], q: float) -> float:
-    """Return the q-quantile (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
 def settings_for(data: Path, **overrides: object) -> Settings:
@@ -137,10 +131,10 @@ def bench_queries(services: Services, questions: list[str], repeat: int = 1) -> 
             answer.append((time.perf_counter() - t0) * 1000)
     return {
         "n": len(retrieve),
-        "retrieve_p50": pct(retrieve, 0.5),
-        "retrieve_p95": pct(retrieve, 0.95),
-        "answer_p50": pct(answer, 0.5),
-        "answer_p95": pct(answer, 0.95),
+        "retrieve_p50": percentile(retrieve, 0.5),
+        "retrieve_p95": percentile(retrieve, 0.95),
+        "answer_p50": percentile(answer, 0.5),
+        "answer_p95": percentile(answer, 0.95),
     }
 
 

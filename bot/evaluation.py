@@ -51,7 +51,8 @@ def load_questions(path: Path) -> list[EvalQuestion]:
     return out
 
 
-def _pct(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """Return the nearest-rank q-quantile of values (0.0 for none)."""
     if not values:
         return 0.0
     ordered = sorted(values)
@@ -120,6 +121,6 @@ def _metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
             if unanswerable
             else None
         ),
-        "p50_ms": round(_pct(latencies, 0.5), 1),
-        "p95_ms": round(_pct(latencies, 0.95), 1),
+        "p50_ms": round(percentile(latencies, 0.5), 1),
+        "p95_ms": round(percentile(latencies, 0.95), 1),
     }
