@@ -10,6 +10,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.ext import ContextTypes
 
 from bot.accounts.service import Person
+from bot.domain import Role
 from bot.i18n import t
 from bot.services import Services
 
@@ -51,3 +52,19 @@ async def refuse_if_not_allowed(update: Update, context: Context, person: Person
         return False
     await reply(update, t("not_allowed", person.language))
     return True
+
+
+async def require_staff(update: Update, person: Person) -> bool:
+    """Tell whether the sender is staff; if not, say so."""
+    if person.role is Role.STAFF:
+        return True
+    await reply(update, t("staff_only", person.language))
+    return False
+
+
+async def require_admin(update: Update, person: Person) -> bool:
+    """Tell whether the sender is an administrator; if not, say so."""
+    if person.is_admin:
+        return True
+    await reply(update, t("admin_only", person.language))
+    return False

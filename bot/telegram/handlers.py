@@ -20,7 +20,16 @@ from bot.followup.webinars import WebinarError, code_from_payload
 from bot.i18n import LANGUAGES, t
 from bot.knowledge.loaders import is_supported
 from bot.telegram import webinars
-from bot.telegram.common import Context, is_group, refuse_if_not_allowed, reply, sender, services
+from bot.telegram.common import (
+    Context,
+    is_group,
+    refuse_if_not_allowed,
+    reply,
+    require_admin,
+    require_staff,
+    sender,
+    services,
+)
 from bot.telegram.rendering import render_answer, render_sources
 
 log = logging.getLogger(__name__)
@@ -260,17 +269,10 @@ async def vote(update: Update, context: Context) -> None:
 # ---------------------------------------------------------------- admin
 
 
-async def _require_admin(update: Update, person: Person) -> bool:
-    if person.is_admin:
-        return True
-    await reply(update, t("admin_only", person.language))
-    return False
-
-
 async def invite(update: Update, context: Context) -> None:
     """Create a one-time partner invite link (admins)."""
     person = sender(update, context)
-    if not await _require_admin(update, person):
+    if not await require_admin(update, person):
         return
     city = " ".join(context.args or [])
     if not city:
@@ -287,7 +289,7 @@ async def invite(update: Update, context: Context) -> None:
 async def partners(update: Update, context: Context) -> None:
     """List registered partner officials (admins)."""
     person = sender(update, context)
-    if not await _require_admin(update, person):
+    if not await require_admin(update, person):
         return
     rows = services(context).accounts.partners()
     if not rows:
@@ -306,7 +308,7 @@ async def partners(update: Update, context: Context) -> None:
 async def revoke(update: Update, context: Context) -> None:
     """Remove a user's partner role (admins)."""
     person = sender(update, context)
-    if not await _require_admin(update, person):
+    if not await require_admin(update, person):
         return
     if not context.args or not context.args[0].lstrip("-").isdigit():
         await reply(update, t("revoke_usage", person.language))
@@ -319,7 +321,7 @@ async def revoke(update: Update, context: Context) -> None:
 async def grouplevel(update: Update, context: Context) -> None:
     """Set what a group may be shown (admins, in the group)."""
     person = sender(update, context)
-    if not await _require_admin(update, person):
+    if not await require_admin(update, person):
         return
     args = context.args or []
     if not is_group(update) or not args or args[0].lower() not in {lvl.value for lvl in GroupLevel}:
@@ -342,8 +344,7 @@ async def grouplevel(update: Update, context: Context) -> None:
 async def stats(update: Update, context: Context) -> None:
     """Show usage statistics (staff)."""
     person = sender(update, context)
-    if person.role is not Role.STAFF:
-        await reply(update, t("staff_only", person.language))
+    if not await require_staff(update, person):
         return
     data = services(context).feedback.stats(days=7)
     lang = person.language
@@ -379,8 +380,7 @@ async def document(update: Update, context: Context) -> None:
     if message is None or message.document is None or (is_group(update)):
         return
     person = sender(update, context)
-    if person.role is not Role.STAFF:
-        await reply(update, t("staff_only", person.language))
+    if not await require_staff(update, person):
         return
     doc = message.document
     name = Path(doc.file_name or "document").name

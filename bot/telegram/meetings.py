@@ -29,7 +29,7 @@ from bot.scheduling.service import (
 )
 from bot.scheduling.slots import Slot, Violation, format_local, format_slot
 from bot.telegram import webinars
-from bot.telegram.common import is_group, reply, sender, services
+from bot.telegram.common import is_group, reply, require_staff, sender, services
 from bot.telegram.handlers import question
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,7 @@ async def _staff_scheduling(
 ) -> tuple[Person, SchedulingService] | None:
     """Return the staff member and the service, or reply why not."""
     person = sender(update, context)
-    if person.role is not Role.STAFF:
-        await reply(update, t("staff_only", person.language))
+    if not await require_staff(update, person):
         return None
     service = _scheduling(context)
     if service is None:

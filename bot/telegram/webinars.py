@@ -21,20 +21,13 @@ from bot.followup.report import build_report
 from bot.followup.survey import SurveyError
 from bot.followup.webinars import Webinar, WebinarError, deep_link, qr_png
 from bot.i18n import LANGUAGES, t
-from bot.telegram.common import Context, reply, sender, services
+from bot.telegram.common import Context, reply, require_staff, sender, services
 
 log = logging.getLogger(__name__)
 
 
 def _staff(person: Person) -> bool:
     return person.role is Role.STAFF
-
-
-async def _require_staff(update: Update, person: Person) -> bool:
-    if _staff(person):
-        return True
-    await reply(update, t("staff_only", person.language))
-    return False
 
 
 # ---------------------------------------------------------------- attendees
@@ -63,7 +56,7 @@ def attendee_asker(context: Context, person: Person) -> tuple[Asker | None, bool
 async def webinar_command(update: Update, context: Context) -> None:
     """`/webinar new DATE LANG TITLE`, `/webinar close CODE`, `/webinar list` (staff)."""
     person = sender(update, context)
-    if not await _require_staff(update, person):
+    if not await require_staff(update, person):
         return
     args = context.args or []
     lang = person.language
@@ -236,7 +229,7 @@ async def staff_reply(update: Update, context: Context) -> bool:
 async def reply_command(update: Update, context: Context) -> None:
     """`/reply ID text`: answer a queued question (staff)."""
     person = sender(update, context)
-    if not await _require_staff(update, person):
+    if not await require_staff(update, person):
         return
     args = context.args or []
     if len(args) < 2 or not args[0].lstrip("#").isdigit():
@@ -312,7 +305,7 @@ async def curated_button(update: Update, context: Context) -> None:
 async def assign_command(update: Update, context: Context) -> None:
     """`/assign ID STAFF_ID`: hand a queued question to a colleague (staff)."""
     person = sender(update, context)
-    if not await _require_staff(update, person):
+    if not await require_staff(update, person):
         return
     args = context.args or []
     svc = services(context)
@@ -346,7 +339,7 @@ async def assign_command(update: Update, context: Context) -> None:
 async def pending_command(update: Update, context: Context) -> None:
     """List the open queue, oldest first, with how long each has waited (staff)."""
     person = sender(update, context)
-    if not await _require_staff(update, person):
+    if not await require_staff(update, person):
         return
     pending = services(context).escalations.pending()
     if not pending:
@@ -379,7 +372,7 @@ async def _staff_webinar(
 ) -> tuple[Person, Webinar] | None:
     """Return the staff sender and the webinar named by the first argument, or reply why not."""
     person = sender(update, context)
-    if not await _require_staff(update, person):
+    if not await require_staff(update, person):
         return None
     webinar = services(context).webinars.get((context.args or [""])[0])
     if webinar is None:
@@ -492,7 +485,7 @@ async def report_command(update: Update, context: Context) -> None:
 async def broadcast_command(update: Update, context: Context) -> None:
     """`/broadcast CODE text`: send a follow-up to every attendee, paced, and report the counts (staff)."""
     person = sender(update, context)
-    if not await _require_staff(update, person):
+    if not await require_staff(update, person):
         return
     svc = services(context)
     message = update.effective_message
