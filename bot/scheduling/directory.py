@@ -41,12 +41,20 @@ class UnknownPartner(LookupError):
         self.known = known
 
 
-def fold(text: str) -> str:
-    """Return a matching key: case-, accent- and spacing-insensitive (Hangul survives intact)."""
+# what separates the words of a city name ("Bien-Hoa", "Bien Hoa", "Bien·Hoa")
+NAME_SEPARATORS = r"[\s\-_.·]"
+
+
+def fold_letters(text: str) -> str:
+    """Return the text case- and accent-folded, character for character (Hangul survives intact)."""
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    folded = unicodedata.normalize("NFC", stripped).casefold().replace("ß", "ss")
-    return re.sub(r"[\s\-_.·]+", " ", folded).strip()
+    return unicodedata.normalize("NFC", stripped).casefold()  # casefold makes ß "ss"
+
+
+def fold(text: str) -> str:
+    """Return a matching key: case-, accent- and spacing-insensitive (Hangul survives intact)."""
+    return re.sub(NAME_SEPARATORS + "+", " ", fold_letters(text)).strip()
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from bot.scheduling.directory import City, Directory
+from bot.scheduling.directory import NAME_SEPARATORS, City, Directory, fold_letters
 
 log = logging.getLogger(__name__)
 
@@ -221,13 +221,6 @@ _TITLE_PATTERNS = [
 ]
 
 
-def _fold(text: str) -> str:
-    """Lower-case, strip accents and widen digits, keeping punctuation and length-stable enough."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return unicodedata.normalize("NFC", stripped).casefold()
-
-
 def _blank(text: str, match: re.Match[str]) -> str:
     return text[: match.start()] + " " * (match.end() - match.start()) + text[match.end() :]
 
@@ -254,17 +247,20 @@ class RuleBasedParser:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._cities = self._city_patterns()
         self._home_names = [
-            re.compile(re.escape(_fold(n)) + r"\s*(?:시간|time\b)") for n in directory.home.names()
+            re.compile(re.escape(fold_letters(n)) + r"\s*(?:시간|time\b)")
+            for n in directory.home.names()
         ]
 
     def _city_patterns(self) -> list[tuple[re.Pattern[str], City]]:
         patterns = []
         for city in self.directory.partners:
             for name in city.names():
-                parts = [re.escape(p) for p in re.split(r"[\s\-_.]+", _fold(name)) if p]
+                parts = [
+                    re.escape(p) for p in re.split(NAME_SEPARATORS + "+", fold_letters(name)) if p
+                ]
                 if not parts:
                     continue
-                body = r"[\s\-_.]*".join(parts)
+                body = (NAME_SEPARATORS + "*").join(parts)
                 # Latin names need word edges; Korean names are followed by particles (뒤셀도르프와)
                 left = r"(?<![a-z0-9])" if parts[0][0].isascii() else ""
                 right = r"(?![a-z0-9])" if parts[-1][-1].isascii() else ""
@@ -299,7 +295,7 @@ class RuleBasedParser:
                 fields.title = match.group(1).strip(" .,;:")
                 text = text[: match.start()] + " " + text[match.end() :]
                 break
-        s = _fold(text)
+        s = fold_letters(text)
         s = self._read_partner(s, fields)
         s = self._read_zone(s, fields)
         s = self._read_hour_durations(s, fields)
