@@ -643,7 +643,8 @@ class LLMMeetingParser:
         if out.partner:
             partner = self.directory.find(out.partner)
             if partner is None:  # "Düsseldorf city" or a phrase: look for a name inside it
-                partner = RuleBasedParser(self.directory, self.clock).read(out.partner).partner
+                rules = self.fallback or RuleBasedParser(self.directory, self.clock)
+                partner = rules.read(out.partner).partner
         parsed = ParsedFields(
             partner=partner,
             day=date.fromisoformat(out.date) if out.date else None,
