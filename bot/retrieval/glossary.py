@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from bot.nlp import Analyzer
 from bot.retrieval.access import city_key
 
 log = logging.getLogger(__name__)
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+_LATIN_NAME = re.compile(r"[^\W\d_][^\W\d_ .'-]*(?:[ .'-]+[^\W\d_]+)*")
 
 
 class Glossary:
@@ -25,12 +29,22 @@ class Glossary:
     ) -> None:
         self._expand: dict[str, frozenset[str]] = {}
         self._names: list[tuple[frozenset[str], str]] = []  # a partner name's terms -> its key
+        # (a spelling as a pattern, the name in Hangul, the name in Latin letters), longest first
+        self._spellings: list[tuple[re.Pattern[str], str, str]] = []
 
         def variants(name: str) -> list[frozenset[str]]:
             # a name is stemmed as the text around it is: English, German or not at all
             return [frozenset(analyzer.terms(name, lang)) for lang in ("en", "de", "vi")]
 
         for group in groups:
+            hangul = [n for n in group if _HANGUL.search(n)]
+            latin = [n for n in group if not _HANGUL.search(n) and _LATIN_NAME.fullmatch(n)]
+            if hangul and latin:
+                for name in sorted([*hangul, *latin], key=len, reverse=True):
+                    # a Latin name is a whole word; a Hangul one takes particles and 시 directly
+                    edge = r"\b" if name in latin else ""
+                    pattern = re.compile(edge + re.escape(name) + edge, re.IGNORECASE)
+                    self._spellings.append((pattern, hangul[0], latin[0]))
             terms = frozenset(t for name in group for v in variants(name) for t in v)
             for term in terms:
                 self._expand[term] = self._expand.get(term, frozenset()) | terms
@@ -60,6 +74,17 @@ class Glossary:
         """Return the keys of the partner cities the terms name (the home city is not one)."""
         present = set(terms)
         return {key for name_terms, key in self._names if name_terms <= present}
+
+    def code_switch(self, text: str, hangul: bool) -> str:
+        """Return the text with the names it knows spelt in Hangul, or in Latin letters.
+
+        For asking passages in the other script: e5 matches 비엔호아 with "Bien Hoa" only weakly,
+        so a Korean question about Bien Hoa is asked of English and Vietnamese passages as
+        "Bien Hoa ..." and an English question about Darkhan of Korean ones as "다르항 ...".
+        """
+        for pattern, in_hangul, in_latin in self._spellings:
+            text = pattern.sub(in_hangul if hangul else in_latin, text)
+        return text
 
     def expand(self, terms: Sequence[str]) -> list[str]:
         """Return the terms followed by the equivalents they do not already contain."""

@@ -10,7 +10,7 @@ import numpy as np
 
 from bot.domain import Asker, Chunk, Hit
 from bot.knowledge.store import KnowledgeStore
-from bot.nlp import Analyzer
+from bot.nlp import Analyzer, detect_language
 from bot.retrieval.access import AccessScope, city_key
 from bot.retrieval.embedder import Embedder
 from bot.retrieval.glossary import Glossary
@@ -100,7 +100,7 @@ class HybridRetriever:
         units: dict[str, int] = {}  # the row of the unit (sentence) that matched, per chunk
         sparse: list[tuple[str, float]] = []
         if mode != "sparse":
-            matches = self._dense(self.embedder.embed_query(question), scope)
+            matches = self._dense(self._query_vectors(question), scope)
             dense = {cid: score for cid, (score, _) in matches.items()}
             units = {cid: row for cid, (_, row) in matches.items()}
         if mode != "dense":
@@ -158,16 +158,34 @@ class HybridRetriever:
             chunk.doc.visibility.value, city_key(chunk.doc.partner), chunk.doc.webinar
         )
 
-    def _dense(self, vector: np.ndarray, scope: AccessScope) -> dict[str, tuple[float, int]]:
+    def _query_vectors(self, question: str) -> dict[str, np.ndarray]:
+        """Return the question's vector for the passages of each language.
+
+        Passages in the other script (Hangul or Latin letters) are asked with the question's
+        partner-city names spelt as they spell them (Glossary.code_switch): one more embedding,
+        only for a question that names a city in the directory.
+        """
+        own = self.embedder.embed_query(question)
+        korean = detect_language(question) == "ko"
+        switched = self.glossary.code_switch(question, hangul=not korean)
+        other = own if switched == question else self.embedder.embed_query(switched)
+        return {
+            language: own if (language == "ko") == korean else other
+            for language in self.vectors.languages
+        }
+
+    def _dense(
+        self, vectors: dict[str, np.ndarray], scope: AccessScope
+    ) -> dict[str, tuple[float, int]]:
         """Return the cosine and best unit of the nearest chunks the asker may see, per chunk id,
-        from every language.
+        from every language (each asked with its vector from _query_vectors).
 
         Each language's collection is asked without a filter (a few ms; a Chroma `where` costs
         10-200 ms), the access filter is applied to the results before anything is ranked, and
         only a language left with too few visible passages is asked again with the filter.
         """
         found: dict[str, tuple[float, int]] = {}
-        for language in self.vectors.languages:
+        for language, vector in vectors.items():
             wide = self.vectors.query(vector, WIDE_N, None, language)
             visible = self.keywords.visible([cid for cid, _, _ in wide], scope)
             results = [m for m, ok in zip(wide, visible, strict=True) if ok]

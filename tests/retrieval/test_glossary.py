@@ -50,3 +50,20 @@ def test_partner_cities_are_recognised_in_any_language_and_the_home_city_is_not_
 def test_a_missing_directory_gives_an_empty_glossary(tmp_path: Path, analyzer: Analyzer) -> None:
     glossary = Glossary.from_directory(tmp_path / "none.yaml", analyzer)
     assert glossary.expand(["x"]) == ["x"] and glossary.cities(["x"]) == set()
+
+
+def test_names_are_code_switched_into_the_other_script(tmp_path: Path, analyzer: Analyzer) -> None:
+    glossary = Glossary.from_directory(write(tmp_path / "p.yaml", DIRECTORY), analyzer)
+    assert (
+        glossary.code_switch("비엔호아시와 한빛의 협정은?", hangul=False)
+        == "Bien Hoa시와 Hanbit의 협정은?"
+    )
+    assert (
+        glossary.code_switch("Who pays when DÜSSELDORF visits Biên Hòa?", hangul=True)
+        == "Who pays when 뒤셀도르프 visits 비엔호아?"
+    )
+    # a Latin name is switched only as a whole word; text without a known name is unchanged
+    assert glossary.code_switch("the Hanbitpass card", hangul=True) == "the Hanbitpass card"
+    assert glossary.code_switch("리버턴 협정", hangul=False) == "리버턴 협정"
+    empty = Glossary.from_directory(tmp_path / "none.yaml", analyzer)
+    assert empty.code_switch("비엔호아", hangul=False) == "비엔호아"

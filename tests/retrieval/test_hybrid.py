@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.domain import Asker, Chunk, DocMeta, Visibility
-from bot.retrieval.hybrid import PER_DOCUMENT, _spread, rrf
+from bot.retrieval.glossary import Glossary
+from bot.retrieval.hybrid import PER_DOCUMENT, HybridRetriever, _spread, rrf
 from bot.services import Services
 
 
@@ -77,3 +78,39 @@ def test_a_question_finds_the_document_in_another_language_first(
     hits = sample_services.retriever.retrieve(question, Asker.staff(), 5, mode=mode).hits
     assert hits[0].chunk.doc.source == source
     assert hits[0].chunk.language != ("ko" if question[0] >= "가" else "en")
+
+
+@pytest.mark.parametrize(
+    ("question", "source"),
+    [
+        # English question about Darkhan, Korean manual that spells it 다르항
+        (
+            "Which city code goes into the meeting room name for a call with Darkhan?",
+            "manuals/video-meeting-manual.md",
+        ),
+        # Korean question about 리버턴, English proceedings that spell it Riverton
+        (
+            "리버턴 산불 대응 웨비나에는 총 몇 명이 들어왔나요?",
+            "proceedings/riverton-wildfire-resilience-webinar-2025.docx",
+        ),
+    ],
+)
+def test_passages_in_the_other_script_are_asked_with_the_names_as_they_spell_them(
+    sample_services: Services, question: str, source: str
+) -> None:
+    retriever = sample_services.retriever
+
+    def best(glossary: Glossary) -> float:
+        plain = HybridRetriever(
+            retriever.store,
+            retriever.vectors,
+            retriever.keywords,
+            retriever.embedder,
+            retriever.analyzer,
+            glossary=glossary,
+        )
+        hits = plain.retrieve(question, Asker.staff(), 40, mode="dense").hits
+        return max(h.dense or 0.0 for h in hits if h.chunk.doc.source == source)
+
+    without = best(Glossary([], retriever.analyzer))
+    assert best(retriever.glossary) > without + 0.03
