@@ -62,7 +62,7 @@ class Retrieval:
 
 
 class HybridRetriever:
-    """Embeds the question once, asks both indexes under the asker's scope, fuses the results."""
+    """Embeds the question, asks both indexes under the asker's scope, fuses the results."""
 
     def __init__(
         self,
