@@ -240,6 +240,14 @@ class WebinarService:
             )
             return [Attendee(r.user_id, r.language, r.registered_at) for r in rows]
 
+    def attendee_counts(self) -> dict[str, int]:
+        """Return how many attendees each webinar has, in one query (none: left out)."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(AttendeeRow.webinar, func.count()).group_by(AttendeeRow.webinar)
+            )
+            return {code: int(count) for code, count in rows}
+
     # ------------------------------------------------------------------ documents
 
     def attach(

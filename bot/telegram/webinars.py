@@ -97,9 +97,10 @@ async def webinar_command(update: Update, context: Context) -> None:
         if not items:
             await reply(update, t("webinar_list_none", lang))
             return
+        counts = svc.webinars.attendee_counts()
         lines = [
             f"{w.code} · {w.date} · {w.language} · {'open' if w.is_open else 'closed'} · {w.title} · "
-            f"{len(svc.webinars.attendees(w.code))}"
+            f"{counts.get(w.code, 0)}"
             for w in items
         ]
         await reply(update, "\n".join(lines))

@@ -1,0 +1,93 @@
+"""Handlers read the database a fixed number of times, however many webinars, partners or invitees.
+
+Each test runs a real handler against the Bot API emulator, counts the SQL statements it sends
+(an SQLAlchemy `before_cursor_execute` listener) with few rows and with many, and wants the same
+count: one query per row would grow with the rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from telegram import Bot, Update
+
+from bot.accounts.service import AccountService
+from bot.followup.webinars import WebinarService
+from bot.storage.db import Database
+from bot.telegram.webinars import webinar_command
+from tests.conftest import statements
+from tests.e2e.emulator import BotApiEmulator
+
+TOKEN = "123456:TEST"
+STAFF = 100
+
+
+@dataclass
+class Harness:
+    emu: BotApiEmulator
+    bot: Bot
+    db: Database
+    services: Any
+
+    def context(self, *args: str) -> Any:
+        return SimpleNamespace(
+            bot=self.bot,
+            application=SimpleNamespace(bot_data={"services": self.services}),
+            args=list(args),
+        )
+
+    def update(self, user: int, text: str) -> Update:
+        """Return the update of a message the user sends (queued in the emulator, not polled)."""
+        self.emu.send_text(user, text)
+        update = Update.de_json(self.emu.pending_updates()[-1], self.bot)
+        assert update is not None
+        return update
+
+
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    db = Database(f"sqlite:///{tmp_path}/bot.sqlite3")
+    services = SimpleNamespace(
+        accounts=AccountService(db, [STAFF], []),
+        webinars=WebinarService(db),
+    )
+    services.accounts.touch(STAFF, "Kim", "", "en")
+    with BotApiEmulator(token=TOKEN) as emu:
+        emu.user(STAFF, "Kim", "en")
+        async with Bot(TOKEN, base_url=emu.base_url) as bot:
+            yield Harness(emu, bot, db, services)
+    db.close()
+
+
+async def test_webinar_list_counts_every_webinars_attendees_in_one_query(
+    harness: Harness,
+) -> None:
+    webinars: WebinarService = harness.services.webinars
+
+    async def listing() -> tuple[list[str], int]:
+        update = harness.update(STAFF, "/webinar list")
+        mark = harness.emu.mark()
+        with statements(harness.db.engine) as sent:
+            await webinar_command(update, harness.context("list"))
+        reply = await harness.emu.await_for(lambda r: r["chat_id"] == STAFF, since=mark)
+        return reply["text"].splitlines(), len(sent)
+
+    first = webinars.create("Forum 1", date(2026, 11, 1), "en", STAFF)
+    webinars.register(1000, first.code, "en")
+    lines, few = await listing()
+    assert [line.rsplit(" · ", 1)[1] for line in lines] == ["1"]
+
+    for n in range(2, 6):  # four more webinars, with 2, 3, 4 and 5 attendees
+        code = webinars.create(f"Forum {n}", date(2026, 11, n), "en", STAFF).code
+        for user in range(n):
+            webinars.register(1000 * n + user, code, "en")
+    webinars.create("Forum 0", date(2026, 10, 1), "en", STAFF)  # nobody came
+    lines, many = await listing()
+    assert [line.rsplit(" · ", 1)[1] for line in lines] == ["5", "4", "3", "2", "1", "0"]
+    assert many == few, "one query per webinar"
