@@ -328,10 +328,9 @@ def _book(
     video_url: str | None = None,
 ) -> Meeting:
     city = service.directory.get(partner)
-    accounts = services(context).accounts
     invitees = [
-        Invitee(uid, accounts.person(uid).language, city.timezone)
-        for uid in accounts.partner_ids(city.name)
+        Invitee(official.user_id, official.language, city.timezone)
+        for official in services(context).accounts.partner_officials(city.name)
     ]
     organizer = Invitee(person.user_id, person.language, service.home.timezone)
     return service.book(

@@ -19,13 +19,17 @@ from telegram import Bot, Update
 
 from bot.accounts.service import AccountService
 from bot.followup.webinars import WebinarService
+from bot.scheduling.service import SchedulingService
 from bot.storage.db import Database
+from bot.telegram.meetings import _book
 from bot.telegram.webinars import webinar_command
 from tests.conftest import statements
 from tests.e2e.emulator import BotApiEmulator
+from tests.scheduling import FakeClock, directory, seoul
 
 TOKEN = "123456:TEST"
-STAFF = 100
+STAFF, ADMIN = 100, 1
+START = seoul(2026, 3, 31, 16)  # Tuesday; 09:00 CEST in Düsseldorf
 
 
 @dataclass
@@ -54,8 +58,9 @@ class Harness:
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     db = Database(f"sqlite:///{tmp_path}/bot.sqlite3")
     services = SimpleNamespace(
-        accounts=AccountService(db, [STAFF], []),
+        accounts=AccountService(db, [STAFF], [ADMIN]),
         webinars=WebinarService(db),
+        scheduling=SchedulingService(db, directory(), FakeClock(seoul(2026, 3, 18, 10))),
     )
     services.accounts.touch(STAFF, "Kim", "", "en")
     with BotApiEmulator(token=TOKEN) as emu:
@@ -91,3 +96,41 @@ async def test_webinar_list_counts_every_webinars_attendees_in_one_query(
     lines, many = await listing()
     assert [line.rsplit(" · ", 1)[1] for line in lines] == ["5", "4", "3", "2", "1", "0"]
     assert many == few, "one query per webinar"
+
+
+def _selects(sent: list[str]) -> int:
+    return sum(q.lstrip().upper().startswith("SELECT") for q in sent)
+
+
+async def test_booking_reads_the_partner_officials_and_their_languages_in_one_query(
+    harness: Harness,
+) -> None:
+    accounts: AccountService = harness.services.accounts
+    scheduling: SchedulingService = harness.services.scheduling
+    organizer = accounts.person(STAFF)
+
+    def official(user: int, language: str) -> None:
+        accounts.redeem(accounts.create_invite("Düsseldorf", ADMIN).code, user)
+        accounts.set_language(user, language)
+
+    def book(start_hour: int) -> tuple[list[tuple[int, str, str]], int]:
+        start = START.replace(hour=start_hour)
+        with statements(harness.db.engine) as sent:
+            meeting = _book(harness.context(), scheduling, organizer, "Düsseldorf", start, 30, "T")
+        invited = [(i.user_id, i.language, i.timezone) for i in meeting.invitees[1:]]
+        return invited, _selects(sent)
+
+    official(2001, "de")
+    accounts.redeem(accounts.create_invite("Bien Hoa", ADMIN).code, 3001)  # another city's
+    invited, few = book(16)
+    assert invited == [(2001, "de", "Europe/Berlin")]
+    for user, language in ((2002, "en"), (2003, "ko"), (2004, "vi")):
+        official(user, language)
+    invited, many = book(17)
+    assert sorted(invited) == [
+        (2001, "de", "Europe/Berlin"),
+        (2002, "en", "Europe/Berlin"),
+        (2003, "ko", "Europe/Berlin"),
+        (2004, "vi", "Europe/Berlin"),
+    ]
+    assert many == few, "one query per partner official"
