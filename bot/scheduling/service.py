@@ -379,10 +379,13 @@ class SchedulingService:
         with self.db.session() as s:
             return [Meeting.from_row(r) for r in s.scalars(query.order_by(MeetingRow.start))]
 
-    def ics(self, meeting_id: int, timezone: str | None = None) -> bytes:
-        """Return the `.ics` (REQUEST, or CANCEL once cancelled), times in `timezone` or home."""
+    def ics(self, meeting: int | Meeting, timezone: str | None = None) -> bytes:
+        """Return the `.ics` (REQUEST, or CANCEL once cancelled), times in `timezone` or home.
+
+        Given the Meeting itself (as book, cancel and reschedule return it), nothing is read again.
+        """
         return build_invite(
-            self.get(meeting_id),
+            self.get(meeting) if isinstance(meeting, int) else meeting,
             home_name=self.home.name,
             timezone=timezone,
             organizer_email=self.organizer_email,

@@ -372,7 +372,7 @@ async def send_invites(
             when=when,
             url=meeting.video_url,
         )
-        ics = service.ics(meeting.id, timezone=invitee.timezone)
+        ics = service.ics(meeting, timezone=invitee.timezone)
         try:
             await context.bot.send_document(
                 invitee.user_id,

@@ -19,9 +19,10 @@ from telegram import Bot, Update
 
 from bot.accounts.service import AccountService
 from bot.followup.webinars import WebinarService
+from bot.scheduling.models import Invitee
 from bot.scheduling.service import SchedulingService
 from bot.storage.db import Database
-from bot.telegram.meetings import _book
+from bot.telegram.meetings import _book, send_invites
 from bot.telegram.webinars import webinar_command
 from tests.conftest import statements
 from tests.e2e.emulator import BotApiEmulator
@@ -134,3 +135,22 @@ async def test_booking_reads_the_partner_officials_and_their_languages_in_one_qu
         (2004, "vi", "Europe/Berlin"),
     ]
     assert many == few, "one query per partner official"
+
+
+async def test_invites_are_built_from_the_booked_meeting_without_reading_it_again(
+    harness: Harness,
+) -> None:
+    scheduling: SchedulingService = harness.services.scheduling
+    zones = ["Europe/Berlin", "Asia/Seoul", "America/Los_Angeles", "Asia/Ho_Chi_Minh"]
+    invitees = [Invitee(2001 + n, "en", zone) for n, zone in enumerate(zones)]
+    for invitee in invitees:
+        harness.emu.user(invitee.user_id)
+    meeting = scheduling.book("Düsseldorf", START, 60, "Budget talk", invitees=invitees)
+    mark = harness.emu.mark()
+    with statements(harness.db.engine) as sent:
+        await send_invites(harness.context(), scheduling, meeting, "meet_invite")
+    assert sent == [], "the meeting is read once, by whoever booked it, not once per invitee"
+    documents = [r for r in harness.emu.sent[mark:] if r["method"] == "sendDocument"]
+    assert [d["chat_id"] for d in documents] == [i.user_id for i in invitees]
+    for document, zone in zip(documents, zones, strict=True):
+        assert f"TZID={zone}".encode() in document["document"].replace(b"\r\n ", b"")
