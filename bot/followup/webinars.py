@@ -223,12 +223,22 @@ class WebinarService:
             )
 
     def attendee_asker(self, user_id: int) -> tuple[Asker | None, bool]:
-        """Return the access identity of a registered attendee and whether their webinar is closed."""
-        code = self.webinar_of(user_id)
-        webinar = self.get(code) if code is not None else None
-        if webinar is None:
+        """Return the access identity of a registered attendee and whether their webinar is closed.
+
+        The webinar is the one `webinar_of` names, read with it in one query.
+        """
+        with self.db.session() as s:
+            found = s.execute(
+                select(WebinarRow.code, WebinarRow.closed_at)
+                .join(AttendeeRow, AttendeeRow.webinar == WebinarRow.code)
+                .where(AttendeeRow.user_id == user_id)
+                .order_by(AttendeeRow.join_seq.desc(), AttendeeRow.joined_at.desc())
+                .limit(1)
+            ).first()
+        if found is None:
             return None, False
-        return Asker(Role.ATTENDEE, webinar=webinar.code), not webinar.is_open
+        code, closed_at = found
+        return Asker(Role.ATTENDEE, webinar=code), closed_at is not None
 
     def attendees(self, code: str) -> builtins.list[Attendee]:
         """Return a webinar's attendees in registration order."""
