@@ -81,9 +81,10 @@ class Settings(BaseSettings):
     staff_chat_id: int | None = (
         None  # a staff group for escalations; unset: each staff member privately
     )
-    escalation_repost_after_min: int = Field(
-        60, ge=1
-    )  # an open question is posted again once after this
+    # an open question is posted to staff again, once, after this many minutes (fractions allowed)
+    escalation_repost_after_min: float = Field(60.0, gt=0)
+    # how often the questions waiting that long are looked for
+    escalation_repost_poll_s: float = Field(60.0, gt=0, le=3600)
     broadcast_per_second: float = Field(20.0, gt=0, le=30)  # Telegram allows about 30 messages/s
 
     # ingestion and retrieval knobs

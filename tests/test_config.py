@@ -50,6 +50,9 @@ def test_ids_parse_from_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
         {"telegram_webhook_url": "https://bot.example"},  # without a secret
         {"video_url_template": "https://meet.example/static"},
         {"openai_base_url": "ftp://llm"},
+        {"escalation_repost_after_min": 0},
+        {"escalation_repost_poll_s": 0},
+        {"escalation_repost_poll_s": 3601},
     ],
 )
 def test_invalid_values_are_refused(values: dict[str, object]) -> None:
@@ -61,3 +64,9 @@ def test_llm_is_enabled_by_a_key_or_a_base_url() -> None:
     assert not settings().llm_enabled
     assert settings(openai_base_url="http://127.0.0.1:11434/v1").llm_enabled
     assert settings(openai_api_key="sk-real").llm_enabled
+
+
+def test_the_escalation_repost_job_defaults_to_an_hour_checked_every_minute() -> None:
+    assert (settings().escalation_repost_after_min, settings().escalation_repost_poll_s) == (60, 60)
+    quick = settings(escalation_repost_after_min="0.15", escalation_repost_poll_s="1")
+    assert (quick.escalation_repost_after_min, quick.escalation_repost_poll_s) == (0.15, 1)

@@ -152,7 +152,21 @@ class AccountService:
 
     def partner_ids(self, city: str) -> list[int]:
         """Return the user ids of a city's registered partner officials."""
-        return [uid for uid, _, c, _ in self.partners() if c.casefold() == city.casefold()]
+        return [p.user_id for p in self.partner_officials(city)]
+
+    def partner_officials(self, city: str) -> list[Person]:
+        """Return a city's registered partner officials (language and all), read in one query."""
+        with self.db.session() as s:
+            rows = s.scalars(
+                select(UserRow)
+                .where(UserRow.partner_city.is_not(None))
+                .order_by(UserRow.partner_city)
+            )
+            return [
+                self._person(r)
+                for r in rows
+                if (r.partner_city or "").casefold() == city.casefold()
+            ]
 
     def revoke(self, user_id: int) -> bool:
         """Take a user's partner role away; return whether they had one."""

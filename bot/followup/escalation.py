@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -120,12 +121,26 @@ class Pending:
     age: timedelta
 
 
-def _item(s: Session, row: EscalationRow, is_new: bool = False) -> EscalationItem:
-    posts = s.execute(
-        select(EscalationPostRow.chat_id, EscalationPostRow.message_id)
-        .where(EscalationPostRow.item_id == row.id)
-        .order_by(EscalationPostRow.chat_id, EscalationPostRow.message_id)
-    ).all()
+def _items(s: Session, rows: Sequence[EscalationRow], is_new: bool = False) -> list[EscalationItem]:
+    """Return the items of rows with their staff posts, read in one query for all of them."""
+    posts: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    if rows:
+        for item_id, chat_id, message_id in s.execute(
+            select(
+                EscalationPostRow.item_id, EscalationPostRow.chat_id, EscalationPostRow.message_id
+            )
+            .where(EscalationPostRow.item_id.in_([r.id for r in rows]))
+            .order_by(EscalationPostRow.chat_id, EscalationPostRow.message_id)
+        ):
+            posts[item_id].append((int(chat_id), int(message_id)))
+    return [_item(row, posts[row.id], is_new) for row in rows]
+
+
+def _one(s: Session, row: EscalationRow, is_new: bool = False) -> EscalationItem:
+    return _items(s, [row], is_new)[0]
+
+
+def _item(row: EscalationRow, posts: list[tuple[int, int]], is_new: bool) -> EscalationItem:
     return EscalationItem(
         id=row.id,
         webinar=row.webinar,
@@ -142,7 +157,7 @@ def _item(s: Session, row: EscalationRow, is_new: bool = False) -> EscalationIte
         answered_by=row.answered_by,
         staff_answer=row.staff_answer,
         reposted_at=row.reposted_at,
-        posts=tuple((int(c), int(m)) for c, m in posts),
+        posts=tuple(posts),
         is_new=is_new,
     )
 
@@ -186,7 +201,7 @@ class EscalationService:
                 s.add(row)
                 s.flush()
                 log.info("escalated %s (%s, webinar %s)", row.id, reason.value, webinar or "-")
-                return _item(s, row, is_new=True)
+                return _one(s, row, is_new=True)
         except IntegrityError:
             # a second 👎 raced the first one to the unique answer_id: the other insert won
             existing = self._by_answer(answer_id) if answer_id is not None else None
@@ -208,13 +223,13 @@ class EscalationService:
         with self.db.session() as s:
             query = select(EscalationRow).where(EscalationRow.answer_id == answer_id)
             row = s.scalars(query).first()
-            return _item(s, row) if row else None
+            return _one(s, row) if row else None
 
     def get(self, item_id: int) -> EscalationItem | None:
         """Return one item."""
         with self.db.session() as s:
             row = s.get(EscalationRow, item_id)
-            return _item(s, row) if row else None
+            return _one(s, row) if row else None
 
     def record_post(self, item_id: int, chat_id: int, message_id: int) -> None:
         """Remember a staff-chat message that shows the item, so replies to it find the item."""
@@ -230,7 +245,7 @@ class EscalationService:
             if post is None:
                 return None
             row = s.get(EscalationRow, post.item_id)
-            return _item(s, row) if row else None
+            return _one(s, row) if row else None
 
     def assign(self, item_id: int, staff_id: int) -> EscalationItem:
         """Give an open item to a staff member."""
@@ -272,7 +287,7 @@ class EscalationService:
                 raise EscalationError("escalation_unknown")
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 raise EscalationError("escalation_closed")
-            return _item(s, row)
+            return _one(s, row)
 
     def pending(self, webinar: str | None = None) -> list[Pending]:
         """Return the open items, oldest first, with their age (optionally of one webinar)."""
@@ -285,7 +300,8 @@ class EscalationService:
             )
             if webinar is not None:
                 query = query.where(EscalationRow.webinar == webinar)
-            return [Pending(_item(s, r), now - r.created_at) for r in s.scalars(query)]
+            rows = list(s.scalars(query))
+            return [Pending(item, now - item.created_at) for item in _items(s, rows)]
 
     def due_for_repost(self, now: datetime, older_than: timedelta) -> list[EscalationItem]:
         """Return open items older than `older_than` not re-posted yet, and mark them re-posted."""
@@ -305,4 +321,4 @@ class EscalationService:
             for row in rows:
                 row.reposted_at = now
             s.flush()
-            return [_item(s, r) for r in rows]
+            return _items(s, rows)

@@ -223,12 +223,22 @@ class WebinarService:
             )
 
     def attendee_asker(self, user_id: int) -> tuple[Asker | None, bool]:
-        """Return the access identity of a registered attendee and whether their webinar is closed."""
-        code = self.webinar_of(user_id)
-        webinar = self.get(code) if code is not None else None
-        if webinar is None:
+        """Return the access identity of a registered attendee and whether their webinar is closed.
+
+        The webinar is the one `webinar_of` names, read with it in one query.
+        """
+        with self.db.session() as s:
+            found = s.execute(
+                select(WebinarRow.code, WebinarRow.closed_at)
+                .join(AttendeeRow, AttendeeRow.webinar == WebinarRow.code)
+                .where(AttendeeRow.user_id == user_id)
+                .order_by(AttendeeRow.join_seq.desc(), AttendeeRow.joined_at.desc())
+                .limit(1)
+            ).first()
+        if found is None:
             return None, False
-        return Asker(Role.ATTENDEE, webinar=webinar.code), not webinar.is_open
+        code, closed_at = found
+        return Asker(Role.ATTENDEE, webinar=code), closed_at is not None
 
     def attendees(self, code: str) -> builtins.list[Attendee]:
         """Return a webinar's attendees in registration order."""
@@ -239,6 +249,14 @@ class WebinarService:
                 .order_by(AttendeeRow.registered_at, AttendeeRow.user_id)
             )
             return [Attendee(r.user_id, r.language, r.registered_at) for r in rows]
+
+    def attendee_counts(self) -> dict[str, int]:
+        """Return how many attendees each webinar has, in one query (none: left out)."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(AttendeeRow.webinar, func.count()).group_by(AttendeeRow.webinar)
+            )
+            return {code: int(count) for code, count in rows}
 
     # ------------------------------------------------------------------ documents
 

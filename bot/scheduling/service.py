@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
+from bot.i18n import t
 from bot.scheduling import slots as rules
 from bot.scheduling.directory import City, Directory
 from bot.scheduling.ics import DEFAULT_ORGANIZER_EMAIL, build_invite
@@ -70,6 +71,24 @@ def _minutes(duration: int | timedelta) -> timedelta:
 def _slug(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^A-Za-z0-9]+", "", ascii_text.title())
+
+
+def violation_text(v: rules.Violation, lang: str) -> str:
+    """Translate one broken rule for the reader."""
+    d = v.detail
+    if v.rule == "weekend":
+        return t("rule_weekend", lang, city=v.city, date=d.get("date"))
+    if v.rule == "holiday":
+        return t("rule_holiday", lang, city=v.city, holiday=d.get("holiday"), date=d.get("date"))
+    if v.rule == "hours":
+        start, end = d["local_start"], d["local_end"]
+        span = f"{start:%H:%M}–{end:%H:%M}"
+        return t("rule_hours", lang, city=v.city, span=span, hours=d.get("working_hours"))
+    if v.rule == "overlap":
+        return t("rule_overlap", lang, id=d.get("meeting_id"), title=d.get("title") or "")
+    if v.rule == "duration":
+        return t("rule_duration", lang)
+    return t("rule_past", lang)
 
 
 def validate_video_url(url: str) -> str:
@@ -196,6 +215,42 @@ class SchedulingService:
         return rules.nearest(
             start, _minutes(duration), self.home, city, busy=busy, now=now, count=count
         )
+
+    def vet(
+        self, partner: str | City, start: datetime, duration: int | timedelta
+    ) -> BookingRefused | None:
+        """Return why a meeting at `start` cannot be booked, with the nearest valid slots, or None."""
+        violations = self.check(partner, start, duration)
+        if not violations:
+            return None
+        return BookingRefused(violations, self.nearest(partner, start, duration))
+
+    def refusal(
+        self,
+        refused: BookingRefused,
+        partner: str | City,
+        lang: str,
+        *,
+        with_nearest: bool = True,
+    ) -> str:
+        """Return the refusal every front-end shows: each broken rule, then the nearest slots.
+
+        Without `with_nearest` the slots are left out (a front-end offering them as buttons).
+        """
+        reasons = "\n".join(f"• {violation_text(v, lang)}" for v in refused.violations)
+        text = t("meet_refused", lang, reasons=reasons)
+        if with_nearest and refused.nearest:
+            city = self.directory.get(partner)
+            text += (
+                "\n\n"
+                + t("meet_nearest", lang)
+                + "\n"
+                + "\n".join(
+                    f"• {rules.format_slot(s.start, s.end, self.home, city, lang, with_end=True)}"
+                    for s in refused.nearest
+                )
+            )
+        return text
 
     # -- booking ---------------------------------------------------------------------------
 
@@ -324,10 +379,13 @@ class SchedulingService:
         with self.db.session() as s:
             return [Meeting.from_row(r) for r in s.scalars(query.order_by(MeetingRow.start))]
 
-    def ics(self, meeting_id: int, timezone: str | None = None) -> bytes:
-        """Return the `.ics` (REQUEST, or CANCEL once cancelled), times in `timezone` or home."""
+    def ics(self, meeting: int | Meeting, timezone: str | None = None) -> bytes:
+        """Return the `.ics` (REQUEST, or CANCEL once cancelled), times in `timezone` or home.
+
+        Given the Meeting itself (as book, cancel and reschedule return it), nothing is read again.
+        """
         return build_invite(
-            self.get(meeting_id),
+            self.get(meeting) if isinstance(meeting, int) else meeting,
             home_name=self.home.name,
             timezone=timezone,
             organizer_email=self.organizer_email,
@@ -424,4 +482,5 @@ __all__ = [
     "SchedulingError",
     "SchedulingService",
     "validate_video_url",
+    "violation_text",
 ]

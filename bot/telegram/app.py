@@ -116,7 +116,8 @@ async def _post_init(app: Application) -> None:
             m.send_due_reminders, interval=services.settings.reminder_poll_s, first=1
         )
     if app.job_queue is not None:
-        app.job_queue.run_repeating(w.repost_stale, interval=60, first=30)
+        poll = services.settings.escalation_repost_poll_s
+        app.job_queue.run_repeating(w.repost_stale, interval=poll, first=min(30.0, poll))
     log.info("bot @%s ready", app.bot.username)
 
 

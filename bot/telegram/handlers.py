@@ -18,6 +18,7 @@ from bot.accounts.service import GroupLevel, InviteError, Person
 from bot.domain import Role, Visibility
 from bot.followup.webinars import WebinarError, code_from_payload
 from bot.i18n import LANGUAGES, t
+from bot.knowledge.ingest import IngestReport
 from bot.knowledge.loaders import is_supported
 from bot.telegram import webinars
 from bot.telegram.common import (
@@ -468,11 +469,17 @@ async def upload_visibility(update: Update, context: Context) -> None:
     target = await _download(context, pending, svc.settings.bot_data_dir / "uploads")
     overrides = {"visibility": visibility.value, "partner": partner}
     report = await asyncio.to_thread(svc.ingestor.ingest, [target], visibility, None, overrides)
-    name = pending["name"]
+    label = t(f"vis_{visibility.value}", person.language) + (f" · {partner}" if partner else "")
+    await _upload_result(query, person, pending["name"], report, label)
+
+
+async def _upload_result(
+    query: CallbackQuery, person: Person, name: str, report: IngestReport, label: str
+) -> None:
+    """Log an upload's ingest and tell the uploader: chunks and who may see them, or why not."""
     if report.failed:
         text = t("upload_failed", person.language, name=name, reason=report.failed[0][1])
     else:
-        label = t(f"vis_{visibility.value}", person.language) + (f" · {partner}" if partner else "")
         text = t("upload_done", person.language, name=name, chunks=report.chunks, visibility=label)
     log.info(
         "upload by %s: %s chunks=%d failed=%d",
@@ -512,18 +519,8 @@ async def _attach_to_webinar(
             html.escape(t(exc.reason, person.language)), parse_mode=ParseMode.HTML
         )
         return
-    name = pending["name"]
-    if report.failed:
-        text = t("upload_failed", person.language, name=name, reason=report.failed[0][1])
-    else:
-        text = t(
-            "upload_done",
-            person.language,
-            name=name,
-            chunks=report.chunks,
-            visibility=t("webinar_option", person.language, title=code),
-        )
-    await query.edit_message_text(html.escape(text), parse_mode=ParseMode.HTML)
+    label = t("webinar_option", person.language, title=code)
+    await _upload_result(query, person, pending["name"], report, label)
 
 
 # ---------------------------------------------------------------- fallbacks

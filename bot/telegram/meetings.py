@@ -27,7 +27,7 @@ from bot.scheduling.service import (
     SchedulingService,
     validate_video_url,
 )
-from bot.scheduling.slots import Slot, Violation, format_local, format_slot
+from bot.scheduling.slots import Slot, format_local, format_slot
 from bot.telegram import webinars
 from bot.telegram.common import is_group, reply, require_staff, sender, services
 from bot.telegram.handlers import question
@@ -59,24 +59,6 @@ async def _staff_scheduling(
         await reply(update, t("meet_disabled", person.language))
         return None
     return person, service
-
-
-def violation_text(v: Violation, lang: str) -> str:
-    """Translate one broken rule for the reader."""
-    d = v.detail
-    if v.rule == "weekend":
-        return t("rule_weekend", lang, city=v.city, date=d.get("date"))
-    if v.rule == "holiday":
-        return t("rule_holiday", lang, city=v.city, holiday=d.get("holiday"), date=d.get("date"))
-    if v.rule == "hours":
-        start, end = d["local_start"], d["local_end"]
-        span = f"{start:%H:%M}–{end:%H:%M}"
-        return t("rule_hours", lang, city=v.city, span=span, hours=d.get("working_hours"))
-    if v.rule == "overlap":
-        return t("rule_overlap", lang, id=d.get("meeting_id"), title=d.get("title") or "")
-    if v.rule == "duration":
-        return t("rule_duration", lang)
-    return t("rule_past", lang)
 
 
 # ---------------------------------------------------------------- /meet, step by step
@@ -178,7 +160,7 @@ async def meet_button(update: Update, context: Context) -> None:
                 state.get("video_url"),
             )
         except BookingRefused as refused:  # someone booked that slot meanwhile
-            await edit(_refusal_text(refused, service, state["partner"], lang))
+            await edit(service.refusal(refused, state["partner"], lang))
             return
         await edit(_booked_text(meeting, service, lang))
         await send_invites(context, service, meeting, "meet_invite")
@@ -296,11 +278,8 @@ async def meeting_sentence(update: Update, context: Context, text: str, person: 
         await reply(update, t("meet_missing", lang, fields=fields))
         return
     city = request.partner
-    violations = service.check(city, request.start, request.duration_minutes)
-    if violations:
-        refused = BookingRefused(
-            violations, service.nearest(city, request.start, request.duration_minutes)
-        )
+    refused = service.vet(city, request.start, request.duration_minutes)
+    if refused is not None:
         state = {
             "partner": city.name,
             "duration": request.duration_minutes,
@@ -319,7 +298,7 @@ async def meeting_sentence(update: Update, context: Context, text: str, person: 
         ]
         await reply(
             update,
-            _refusal_text(refused, service, city.name, lang, with_nearest=False)
+            service.refusal(refused, city, lang, with_nearest=False)
             + ("\n\n" + t("meet_nearest", lang) if rows else ""),
             reply_markup=InlineKeyboardMarkup(rows) if rows else None,
         )
@@ -333,29 +312,6 @@ async def meeting_sentence(update: Update, context: Context, text: str, person: 
     context.user_data["meet"] = state  # type: ignore[index]
     body, rows = _confirmation(state, service, lang)
     await reply(update, body, reply_markup=InlineKeyboardMarkup(rows))
-
-
-def _refusal_text(
-    refused: BookingRefused,
-    service: SchedulingService,
-    partner: str,
-    lang: str,
-    with_nearest: bool = True,
-) -> str:
-    reasons = "\n".join(f"• {violation_text(v, lang)}" for v in refused.violations)
-    text = t("meet_refused", lang, reasons=reasons)
-    if with_nearest and refused.nearest:
-        city = service.directory.get(partner)
-        text += (
-            "\n\n"
-            + t("meet_nearest", lang)
-            + "\n"
-            + "\n".join(
-                f"• {format_slot(s.start, s.end, service.home, city, lang, with_end=True)}"
-                for s in refused.nearest
-            )
-        )
-    return text
 
 
 # ---------------------------------------------------------------- booking and notices
@@ -372,10 +328,9 @@ def _book(
     video_url: str | None = None,
 ) -> Meeting:
     city = service.directory.get(partner)
-    accounts = services(context).accounts
     invitees = [
-        Invitee(uid, accounts.person(uid).language, city.timezone)
-        for uid in accounts.partner_ids(city.name)
+        Invitee(official.user_id, official.language, city.timezone)
+        for official in services(context).accounts.partner_officials(city.name)
     ]
     organizer = Invitee(person.user_id, person.language, service.home.timezone)
     return service.book(
@@ -417,7 +372,7 @@ async def send_invites(
             when=when,
             url=meeting.video_url,
         )
-        ics = service.ics(meeting.id, timezone=invitee.timezone)
+        ics = service.ics(meeting, timezone=invitee.timezone)
         try:
             await context.bot.send_document(
                 invitee.user_id,
@@ -519,7 +474,7 @@ async def reschedule(update: Update, context: Context) -> None:
         return
     except BookingRefused as refused:
         partner = service.get(meeting_id).partner
-        await reply(update, _refusal_text(refused, service, partner, person.language))
+        await reply(update, service.refusal(refused, partner, person.language))
         return
     await send_invites(context, service, meeting, "meet_reschedule_notice")
     city = service.directory.get(meeting.partner)

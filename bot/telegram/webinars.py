@@ -97,9 +97,10 @@ async def webinar_command(update: Update, context: Context) -> None:
         if not items:
             await reply(update, t("webinar_list_none", lang))
             return
+        counts = svc.webinars.attendee_counts()
         lines = [
             f"{w.code} · {w.date} · {w.language} · {'open' if w.is_open else 'closed'} · {w.title} · "
-            f"{len(svc.webinars.attendees(w.code))}"
+            f"{counts.get(w.code, 0)}"
             for w in items
         ]
         await reply(update, "\n".join(lines))
@@ -144,22 +145,32 @@ def _post_buttons(item: EscalationItem, lang: str) -> InlineKeyboardMarkup:
     )
 
 
+async def post_item(context: Context, item: EscalationItem, chat_id: int) -> bool:
+    """Post a queued question with its buttons to one staff chat or member; remember the post.
+
+    A private chat gets it in that staff member's language, a group in English. Return whether
+    it was delivered.
+    """
+    svc = services(context)
+    lang = svc.accounts.person(chat_id).language if chat_id > 0 else "en"
+    try:
+        message = await context.bot.send_message(
+            chat_id,
+            html.escape(_post_text(item, lang)),
+            parse_mode=ParseMode.HTML,
+            reply_markup=_post_buttons(item, lang),
+        )
+    except TelegramError as exc:
+        log.warning("escalation %s not posted to %s: %s", item.id, chat_id, exc)
+        return False
+    svc.escalations.record_post(item.id, chat_id, message.message_id)
+    return True
+
+
 async def post_to_staff(context: Context, item: EscalationItem) -> None:
     """Post a queued question to the staff chat (or each staff member) with its buttons."""
-    svc = services(context)
     for chat_id in _staff_targets(context):
-        lang = svc.accounts.person(chat_id).language if chat_id > 0 else "en"
-        try:
-            message = await context.bot.send_message(
-                chat_id,
-                html.escape(_post_text(item, lang)),
-                parse_mode=ParseMode.HTML,
-                reply_markup=_post_buttons(item, lang),
-            )
-        except TelegramError as exc:
-            log.warning("escalation %s not posted to %s: %s", item.id, chat_id, exc)
-            continue
-        svc.escalations.record_post(item.id, chat_id, message.message_id)
+        await post_item(context, item, chat_id)
 
 
 async def escalate(context: Context, answer_id: int, reason: str) -> bool:
@@ -322,18 +333,8 @@ async def assign_command(update: Update, context: Context) -> None:
     except EscalationError as exc:
         await reply(update, t(exc.reason, person.language))
         return
-    colleague = svc.accounts.person(staff_id)
     await reply(update, t("esc_assigned", person.language, id=item.id, name=staff_id))
-    try:  # the colleague gets the question with its buttons
-        message = await context.bot.send_message(
-            staff_id,
-            html.escape(_post_text(item, colleague.language)),
-            parse_mode=ParseMode.HTML,
-            reply_markup=_post_buttons(item, colleague.language),
-        )
-        svc.escalations.record_post(item.id, staff_id, message.message_id)
-    except TelegramError as exc:
-        log.info("could not hand #%s to %s: %s", item.id, staff_id, exc)
+    await post_item(context, item, staff_id)  # the colleague gets the question with its buttons
 
 
 async def pending_command(update: Update, context: Context) -> None:

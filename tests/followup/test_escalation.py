@@ -10,6 +10,7 @@ from bot.domain import Answer, Asker, Role
 from bot.followup.escalation import EscalationError, EscalationService, Reason, Status
 from bot.followup.feedback import FeedbackService
 from bot.storage.db import Database
+from tests.conftest import statements
 from tests.followup.conftest import Clock
 
 ATTENDEE, CHAT, STAFF, OTHER_STAFF, STAFF_CHAT = 50, 50, 10, 11, -100123
@@ -145,3 +146,24 @@ def test_an_item_waiting_too_long_is_reposted_exactly_once(
     clock.advance(hours=2)
     assert [i.id for i in queue.due_for_repost(clock.now, timedelta(hours=2))] == [young.id]
     assert queue.due_for_repost(clock.now + timedelta(days=9), timedelta(hours=2)) == []
+
+
+def test_listing_the_queue_reads_every_items_posts_in_one_query(
+    db: Database, queue: EscalationService, clock: Clock
+) -> None:
+    items = [queue.escalate(n, n, f"question {n}", "en", "ungrounded") for n in range(1, 6)]
+    for n, item in enumerate(items):
+        queue.record_post(item.id, STAFF_CHAT, 100 + n)
+        queue.record_post(item.id, STAFF, 200 + n)
+    clock.advance(hours=3)
+    with statements(db.engine) as pending_sql:
+        pending = queue.pending()
+    with statements(db.engine) as repost_sql:
+        due = queue.due_for_repost(clock.now, timedelta(hours=2))
+    for listed in ([p.item for p in pending], due):
+        assert [i.posts for i in listed] == [
+            ((STAFF_CHAT, 100 + n), (STAFF, 200 + n)) for n in range(5)
+        ]
+    selects = [q for q in pending_sql if q.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 2, pending_sql  # the items, then the posts of all of them
+    assert len([q for q in repost_sql if "escalation_posts" in q]) == 1, repost_sql

@@ -14,7 +14,7 @@ from bot.domain import Asker, Role, Visibility
 from bot.followup.webinars import WebinarError, WebinarService, code_from_payload, deep_link, qr_png
 from bot.services import Services
 from bot.storage.db import Database
-from tests.conftest import write
+from tests.conftest import statements, write
 from tests.followup.conftest import Clock
 
 STAFF = 10
@@ -91,6 +91,25 @@ def test_an_unknown_or_closed_webinar_refuses_registration_with_a_reason(
     )  # an attendee keeps their webinar: the handler says it is closed
     with pytest.raises(WebinarError):
         webinars.close("nope")
+
+
+def test_an_attendees_identity_and_whether_their_webinar_closed_take_one_query(
+    db: Database, webinars: WebinarService
+) -> None:
+    first = webinars.create("Forum A", date(2026, 11, 20), "en", STAFF).code
+    second = webinars.create("Forum B", date(2026, 11, 21), "en", STAFF).code
+    with statements(db.engine) as sent:
+        assert webinars.attendee_asker(50) == (None, False)
+    assert len(sent) == 1
+    webinars.register(50, second, "en")
+    webinars.register(50, first, "en")  # the link opened last decides
+    webinars.close(second)
+    with statements(db.engine) as sent:
+        assert webinars.attendee_asker(50) == (Asker(Role.ATTENDEE, webinar=first), False)
+    assert len(sent) == 1, sent
+    webinars.close(first)
+    assert webinars.attendee_asker(50) == (Asker(Role.ATTENDEE, webinar=first), True)
+    assert webinars.attendee_asker(51) == (None, False)
 
 
 def test_listing_shows_the_latest_first_and_can_leave_closed_ones_out(

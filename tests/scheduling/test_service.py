@@ -102,6 +102,30 @@ def test_a_refusal_carries_every_reason_and_the_nearest_free_slots(
     assert service.list_upcoming() == []
 
 
+def test_the_service_words_a_refusal_the_same_for_every_front_end(
+    service: SchedulingService,
+) -> None:
+    assert service.vet("Düsseldorf", START, 60) is None
+    early = seoul(2026, 3, 24, 16)  # 08:00 in Düsseldorf
+    refused = service.vet("Düsseldorf", early, 60)
+    assert refused is not None and [v.rule for v in refused.violations] == ["hours"]
+    with pytest.raises(BookingRefused) as err:
+        service.book("Düsseldorf", early, 60)
+    assert refused.nearest == err.value.nearest
+    assert service.refusal(refused, "Düsseldorf", "en") == (
+        "That time does not work:\n"
+        "• Düsseldorf: outside working hours (08:00–09:00 local; working hours 09:00–17:00)\n\n"
+        "The nearest times that work:\n"
+        "• Mon Mar 23 17:00–18:00 KST · Mon Mar 23 09:00–10:00 CET\n"
+        "• Tue Mar 24 17:00–18:00 KST · Tue Mar 24 09:00–10:00 CET\n"
+        "• Wed Mar 25 17:00–18:00 KST · Wed Mar 25 09:00–10:00 CET"
+    )
+    assert service.refusal(refused, D.get("Düsseldorf"), "de", with_nearest=False) == (
+        "Diese Zeit geht nicht:\n"
+        "• Düsseldorf: außerhalb der Arbeitszeit (08:00–09:00 Ortszeit; Arbeitszeit 09:00–17:00)"
+    )
+
+
 def test_overlapping_meetings_are_refused_with_any_partner(service: SchedulingService) -> None:
     first = service.book("Bien Hoa", seoul(2026, 3, 31, 15, 30), 60, "Bien Hoa call")
     with pytest.raises(BookingRefused) as err:
