@@ -21,6 +21,7 @@ from bot.services import Services, build_services
 from bot.telegram import handlers as h
 from bot.telegram import meetings as m
 from bot.telegram import webinars as w
+from bot.telegram.ordering import PerSenderUpdateProcessor
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def build_application(settings: Settings, services: Services) -> Application:
         .base_url(settings.telegram_api_base_url)
         .base_file_url(settings.telegram_api_file_url or "")
         .rate_limiter(AIORateLimiter(max_retries=3))  # waits out 429 retry_after, paces bursts
-        .concurrent_updates(16)
+        .concurrent_updates(PerSenderUpdateProcessor(16))
         .post_init(_post_init)
         .build()
     )
