@@ -135,6 +135,7 @@ STRINGS: dict[str, str] = {
     "esc_btn_dismiss": "🗑 Verwerfen",
     "esc_answer_prompt": "Antworten Sie auf Frage #{id} mit Ihrer Antwort.",
     "esc_assigned": "#{id} übernimmt {name}.",
+    "esc_assigned_undelivered": "#{id} übernimmt {name}, aber ich konnte es nicht zustellen: Vielleicht hat {name} noch keinen Chat mit mir begonnen.",
     "esc_dismissed": "#{id} verworfen.",
     "esc_delivered": "Ihre Antwort auf #{id} wurde zugestellt. Soll der Bot daraus lernen? Wer darf sie sehen?",
     "esc_undeliverable": "Der Fragesteller von #{id} hat den Bot blockiert; die Antwort wurde nicht zugestellt.",

@@ -135,6 +135,7 @@ STRINGS: dict[str, str] = {
     "esc_btn_dismiss": "🗑 Dismiss",
     "esc_answer_prompt": "Reply to question #{id} with your answer.",
     "esc_assigned": "#{id} is assigned to {name}.",
+    "esc_assigned_undelivered": "#{id} is assigned to {name}, but I could not send it to them: they may not have started a chat with me yet.",
     "esc_dismissed": "#{id} dismissed.",
     "esc_delivered": "Your answer to #{id} was delivered. Should it teach the bot? Who may see it?",
     "esc_undeliverable": "The attendee of #{id} has blocked the bot; the answer could not be delivered.",

@@ -135,6 +135,7 @@ STRINGS: dict[str, str] = {
     "esc_btn_dismiss": "🗑 종료",
     "esc_answer_prompt": "질문 #{id}에 답장으로 답변을 보내 주세요.",
     "esc_assigned": "#{id} 담당: {name}",
+    "esc_assigned_undelivered": "#{id} 담당: {name}. 다만 그분께 전달하지 못했습니다. 아직 저와 대화를 시작하지 않으셨을 수 있습니다.",
     "esc_dismissed": "#{id} 종료 처리했습니다.",
     "esc_delivered": "#{id} 답변을 전달했습니다. 이 답변을 지식베이스에 추가할까요? 공개 범위를 선택하세요.",
     "esc_undeliverable": "#{id} 질문자가 봇을 차단하여 답변을 전달하지 못했습니다.",

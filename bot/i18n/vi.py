@@ -135,6 +135,7 @@ STRINGS: dict[str, str] = {
     "esc_btn_dismiss": "🗑 Bỏ qua",
     "esc_answer_prompt": "Trả lời câu hỏi #{id} bằng nội dung của bạn.",
     "esc_assigned": "#{id} do {name} xử lý.",
+    "esc_assigned_undelivered": "#{id} do {name} xử lý, nhưng tôi không gửi được cho người này: có thể họ chưa bắt đầu trò chuyện với tôi.",
     "esc_dismissed": "Đã bỏ qua #{id}.",
     "esc_delivered": "Đã gửi câu trả lời cho #{id}. Có thêm vào kho tri thức không? Ai được xem?",
     "esc_undeliverable": "Người hỏi #{id} đã chặn bot; không gửi được câu trả lời.",

@@ -333,8 +333,11 @@ async def assign_command(update: Update, context: Context) -> None:
     except EscalationError as exc:
         await reply(update, t(exc.reason, person.language))
         return
-    await reply(update, t("esc_assigned", person.language, id=item.id, name=staff_id))
-    await post_item(context, item, staff_id)  # the colleague gets the question with its buttons
+    # the colleague gets the question with its buttons, and the post is remembered, before the
+    # confirmation: a reply to the post is only an answer once the bot knows the post
+    delivered = await post_item(context, item, staff_id)
+    key = "esc_assigned" if delivered else "esc_assigned_undelivered"
+    await reply(update, t(key, person.language, id=item.id, name=staff_id))
 
 
 async def pending_command(update: Update, context: Context) -> None:

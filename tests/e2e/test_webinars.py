@@ -253,9 +253,16 @@ def test_staff_hand_a_question_to_a_colleague_with_assign(env: tuple[BotApiEmula
     emu.send_text(STAFF, f"/assign {item} {OUTSIDER}")  # not a staff member
     assert "Usage: /assign" in reply_to(emu, STAFF, mark)["text"]
 
+    # a colleague the bot cannot reach: the assigner is told so
+    emu.block(ADMIN)
     mark = emu.mark()
     emu.send_text(STAFF, f"/assign #{item} {ADMIN}")
-    assert f"#{item} is assigned to {ADMIN}" in reply_to(emu, STAFF, mark)["text"]
+    assert "could not send it" in reply_to(emu, STAFF, mark)["text"]
+    emu.unblock(ADMIN)
+
+    mark = emu.mark()
+    emu.send_text(STAFF, f"/assign #{item} {ADMIN}")
+    assert reply_to(emu, STAFF, mark)["text"] == f"#{item} is assigned to {ADMIN}."
     handed = emu.wait_for(lambda r: r["chat_id"] == ADMIN and question in r["text"], since=mark)
     assert {d for _, d in buttons(handed)} == {
         f"esc:ans:{item}",
