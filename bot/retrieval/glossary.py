@@ -15,7 +15,6 @@ from bot.retrieval.access import city_key
 log = logging.getLogger(__name__)
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
-_LATIN_NAME = re.compile(r"[^\W\d_][^\W\d_ .'-]*(?:[ .'-]+[^\W\d_]+)*")
 
 
 class Glossary:
@@ -36,18 +35,20 @@ class Glossary:
             # a name is stemmed as the text around it is: English, German or not at all
             return [frozenset(analyzer.terms(name, lang)) for lang in ("en", "de", "vi")]
 
+        spellings: list[tuple[str, str, str]] = []
         for group in groups:
             hangul = [n for n in group if _HANGUL.search(n)]
-            latin = [n for n in group if not _HANGUL.search(n) and _LATIN_NAME.fullmatch(n)]
-            if hangul and latin:
-                for name in sorted([*hangul, *latin], key=len, reverse=True):
-                    # a Latin name is a whole word; a Hangul one takes particles and 시 directly
-                    edge = r"\b" if name in latin else ""
-                    pattern = re.compile(edge + re.escape(name) + edge, re.IGNORECASE)
-                    self._spellings.append((pattern, hangul[0], latin[0]))
+            other = [n for n in group if not _HANGUL.search(n)]  # the first is the Latin name
+            if hangul and other:
+                spellings += [(name, hangul[0], other[0]) for name in group]
             terms = frozenset(t for name in group for v in variants(name) for t in v)
             for term in terms:
                 self._expand[term] = self._expand.get(term, frozenset()) | terms
+        for name, in_hangul, in_latin in sorted(spellings, key=lambda s: -len(s[0])):
+            # a Latin name is a whole word; a Hangul one takes particles and 시 directly
+            edge = "" if _HANGUL.search(name) else r"\b"
+            pattern = re.compile(edge + re.escape(name) + edge, re.IGNORECASE)
+            self._spellings.append((pattern, in_hangul, in_latin))
         for group in partners:
             for name in group:
                 self._names += [(v, city_key(group[0])) for v in variants(name) if v]
