@@ -18,6 +18,10 @@ from bot.storage.db import Database, utcnow
 Clock = Callable[[], datetime]
 
 
+# every registered partner official, by city
+_PARTNERS = select(UserRow).where(UserRow.partner_city.is_not(None)).order_by(UserRow.partner_city)
+
+
 class GroupLevel(StrEnum):
     """The most a group chat may be shown, whoever asks in it."""
 
@@ -140,11 +144,7 @@ class AccountService:
     def partners(self) -> list[tuple[int, str, str, datetime | None]]:
         """List partner officials: (user id, name, city, since)."""
         with self.db.session() as s:
-            rows = s.scalars(
-                select(UserRow)
-                .where(UserRow.partner_city.is_not(None))
-                .order_by(UserRow.partner_city)
-            )
+            rows = s.scalars(_PARTNERS)
             return [
                 (r.user_id, r.first_name or r.username, r.partner_city or "", r.partner_since)
                 for r in rows
@@ -157,11 +157,7 @@ class AccountService:
     def partner_officials(self, city: str) -> list[Person]:
         """Return a city's registered partner officials (language and all), read in one query."""
         with self.db.session() as s:
-            rows = s.scalars(
-                select(UserRow)
-                .where(UserRow.partner_city.is_not(None))
-                .order_by(UserRow.partner_city)
-            )
+            rows = s.scalars(_PARTNERS)
             return [
                 self._person(r)
                 for r in rows

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -52,6 +53,19 @@ def posts_of(emu: BotApiEmulator, question: str) -> list[dict]:  # type: ignore[
     return [r for r in emu.messages_to(STAFF_CHAT) if question in (r["text"] or "")]
 
 
+def answer_by_reply(bot: BotApiEmulator, post: dict[str, Any], text: str, asker: int) -> None:
+    """Staff answer a post by replying to it in the staff chat; wait until the asker has it."""
+    mark = bot.mark()
+    bot.send_text(
+        STAFF,
+        text,
+        chat_id=STAFF_CHAT,
+        chat_type="supergroup",
+        reply_to_message_id=post["message_id"],
+    )
+    bot.wait_for(lambda r: r["chat_id"] == asker and text in r["text"], since=mark)
+
+
 def test_an_unanswered_question_is_posted_to_staff_again_and_an_answered_one_is_not(
     bot: BotApiEmulator,
 ) -> None:
@@ -60,17 +74,7 @@ def test_an_unanswered_question_is_posted_to_staff_again_and_an_answered_one_is_
 
     # the first question is answered at once, by a reply to its post
     post = ask(bot, ANSWERED_ASKER, answered)
-    mark = bot.mark()
-    bot.send_text(
-        STAFF,
-        "Yes, two cellists this year.",
-        chat_id=STAFF_CHAT,
-        chat_type="supergroup",
-        reply_to_message_id=post["message_id"],
-    )
-    bot.wait_for(
-        lambda r: r["chat_id"] == ANSWERED_ASKER and "two cellists" in r["text"], since=mark
-    )
+    answer_by_reply(bot, post, "Yes, two cellists this year.", ANSWERED_ASKER)
 
     # the second is left waiting: once it is older than the repost time, it is posted again
     first = ask(bot, WAITING_ASKER, waiting)
@@ -90,14 +94,4 @@ def test_an_unanswered_question_is_posted_to_staff_again_and_an_answered_one_is_
     assert len(posts_of(bot, waiting)) == 2
 
     # the repost works like the first post: a reply to it answers the asker
-    mark = bot.mark()
-    bot.send_text(
-        STAFF,
-        "Yes, with the protocol office's approval.",
-        chat_id=STAFF_CHAT,
-        chat_type="supergroup",
-        reply_to_message_id=repost["message_id"],
-    )
-    bot.wait_for(
-        lambda r: r["chat_id"] == WAITING_ASKER and "protocol office" in r["text"], since=mark
-    )
+    answer_by_reply(bot, repost, "Yes, with the approval of the protocol office.", WAITING_ASKER)
