@@ -161,9 +161,9 @@ class HybridRetriever:
     def _query_vectors(self, question: str) -> dict[str, np.ndarray]:
         """Return the question's vector for the passages of each language.
 
-        Passages in the other script (Hangul or Latin letters) are asked with the question's
-        partner-city names spelt as they spell them (Glossary.code_switch): one more embedding,
-        only for a question that names a city in the directory.
+        Passages in the other script (Hangul or Latin letters) are asked with the city names of
+        the partner directory spelt as they spell them (Glossary.code_switch): one more
+        embedding, only for a question that names a partner city or the home city.
         """
         own = self.embedder.embed_query(question)
         korean = detect_language(question) == "ko"
