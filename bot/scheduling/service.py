@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from bot.config import Settings
 from bot.i18n import t
@@ -401,6 +401,7 @@ class SchedulingService:
             .join(MeetingRow)
             .where(ReminderRow.status == "pending", MeetingRow.status == "booked")
             .order_by(ReminderRow.due_at)
+            .options(contains_eager(ReminderRow.meeting))  # the joined meeting, not one read each
         )
         rows = list(session.scalars(query))
         latest_late: dict[int, ReminderRow] = {}

@@ -16,6 +16,7 @@ from bot.scheduling.service import (
     SchedulingService,
 )
 from bot.storage.db import Database
+from tests.conftest import statements
 from tests.scheduling import FakeClock, database, directory, seoul
 
 D = directory()
@@ -302,3 +303,17 @@ def test_reminder_offsets_are_configurable(db: Database, clock: FakeClock) -> No
     service = SchedulingService(db, D, clock, reminder_offsets=[timedelta(hours=2)])
     service.book("Düsseldorf", START, 60, "One reminder")
     assert [r.offset for r in service.pending_reminders()] == [timedelta(hours=2)]
+
+
+def test_the_reminder_poll_reads_as_much_for_many_meetings_as_for_one(
+    service: SchedulingService, db: Database
+) -> None:
+    service.book("Düsseldorf", START, 60, "First", ORGANIZER, invitees=[OFFICIAL])
+    with statements(db.engine) as one:
+        assert len(service.pending_reminders()) == 2
+    for day in (1, 2, 7):  # not Good Friday or Easter Monday
+        later = START + timedelta(days=day)
+        service.book("Düsseldorf", later, 60, f"M{day}", ORGANIZER, invitees=[OFFICIAL])
+    with statements(db.engine) as four:
+        assert len(service.pending_reminders()) == 8
+    assert len(four) == len(one), four
