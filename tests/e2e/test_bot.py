@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -125,6 +126,13 @@ def reply_to(
     )
 
 
+def say(emu: BotApiEmulator, chat: int, text: str, *, markup: bool = False, **send: Any) -> dict:  # type: ignore[type-arg]
+    """Send a text message from a user (options as send_text) and return the bot's reply."""
+    mark = emu.mark()
+    emu.send_text(chat, text, **send)
+    return reply_to(emu, chat, mark, markup=markup)
+
+
 def buttons(record: dict) -> list[tuple[str, str]]:  # type: ignore[type-arg]
     """Return (text, callback data) of a sent message's inline buttons."""
     return [
@@ -136,18 +144,12 @@ def buttons(record: dict) -> list[tuple[str, str]]:  # type: ignore[type-arg]
 
 def make_partner(emu: BotApiEmulator, user: int, city: str) -> None:
     """Make a user an official of a city through a real invite link."""
-    mark = emu.mark()
-    emu.send_text(ADMIN, f"/invite {city}")
-    code = reply_to(emu, ADMIN, mark)["text"].split("start=join_")[1].split()[0]
-    mark = emu.mark()
-    emu.send_text(user, f"/start join_{code}")
-    assert city in reply_to(emu, user, mark)["text"]
+    code = say(emu, ADMIN, f"/invite {city}")["text"].split("start=join_")[1].split()[0]
+    assert city in say(emu, user, f"/start join_{code}")["text"]
 
 
 def test_question_is_answered_with_sources_and_vote_buttons(bot: BotApiEmulator) -> None:
-    mark = bot.mark()
-    bot.send_text(PUBLIC, "How often is the Riverton agreement reviewed?")
-    answer = reply_to(bot, PUBLIC, mark, markup=True)
+    answer = say(bot, PUBLIC, "How often is the Riverton agreement reviewed?", markup=True)
     assert "three years" in answer["text"]
     assert "Sources" in answer["text"] and "Riverton sister-city agreement" in answer["text"]
     assert answer["parse_mode"] == "HTML"
@@ -159,20 +161,30 @@ def test_question_is_answered_with_sources_and_vote_buttons(bot: BotApiEmulator)
 def test_public_and_partner_users_get_nothing_of_an_internal_document(bot: BotApiEmulator) -> None:
     make_partner(bot, PARTNER, "Riverton")
     for user in (PUBLIC, PARTNER):
-        mark = bot.mark()
-        bot.send_text(user, "What is the internal negotiation ceiling for the Riverton joint fund?")
-        text = reply_to(bot, user, mark, markup=True)["text"]
+        text = say(
+            bot,
+            user,
+            "What is the internal negotiation ceiling for the Riverton joint fund?",
+            markup=True,
+        )["text"]
         assert "96,000,000" not in text and "Joint fund negotiation notes" not in text
-        mark = bot.mark()
-        bot.send_text(user, "/sources")
-        assert "96,000,000" not in reply_to(bot, user, mark)["text"]
+        assert "96,000,000" not in say(bot, user, "/sources")["text"]
     # the partner sees the partner briefing; staff sees the ceiling
-    mark = bot.mark()
-    bot.send_text(PARTNER, "When does the Riverton delegation visit the water plant?")
-    assert "13 May" in reply_to(bot, PARTNER, mark, markup=True)["text"]
-    mark = bot.mark()
-    bot.send_text(STAFF, "What is the internal negotiation ceiling for the Riverton joint fund?")
-    assert "96,000,000" in reply_to(bot, STAFF, mark, markup=True)["text"]
+    assert (
+        "13 May"
+        in say(
+            bot, PARTNER, "When does the Riverton delegation visit the water plant?", markup=True
+        )["text"]
+    )
+    assert (
+        "96,000,000"
+        in say(
+            bot,
+            STAFF,
+            "What is the internal negotiation ceiling for the Riverton joint fund?",
+            markup=True,
+        )["text"]
+    )
 
 
 def test_group_message_without_mention_is_ignored_and_with_mention_answered(
@@ -231,30 +243,18 @@ def test_admin_raises_group_level_and_staff_then_sees_internal_there(bot: BotApi
 
 
 def test_an_invite_works_once(bot: BotApiEmulator) -> None:
-    mark = bot.mark()
-    bot.send_text(ADMIN, "/invite Bien Hoa")
-    code = reply_to(bot, ADMIN, mark)["text"].split("start=join_")[1].split()[0]
-    mark = bot.mark()
-    bot.send_text(OTHER, f"/start join_{code}")
-    assert "Bien Hoa" in reply_to(bot, OTHER, mark)["text"]
+    code = say(bot, ADMIN, "/invite Bien Hoa")["text"].split("start=join_")[1].split()[0]
+    assert "Bien Hoa" in say(bot, OTHER, f"/start join_{code}")["text"]
     second = 700
     bot.user(second, "Eve", "en")
-    mark = bot.mark()
-    bot.send_text(second, f"/start join_{code}")
-    assert "already been used" in reply_to(bot, second, mark)["text"]
-    mark = bot.mark()
-    bot.send_text(second, "/whoami")
-    assert "public" in reply_to(bot, second, mark)["text"]
-    mark = bot.mark()
-    bot.send_text(ADMIN, "/partners")
-    listing = reply_to(bot, ADMIN, mark)["text"]
+    assert "already been used" in say(bot, second, f"/start join_{code}")["text"]
+    assert "public" in say(bot, second, "/whoami")["text"]
+    listing = say(bot, ADMIN, "/partners")["text"]
     assert f"{OTHER}" in listing and "Bien Hoa" in listing
 
 
 def test_non_admin_cannot_invite(bot: BotApiEmulator) -> None:
-    mark = bot.mark()
-    bot.send_text(PUBLIC, "/invite Riverton")
-    assert "Only an administrator" in reply_to(bot, PUBLIC, mark)["text"]
+    assert "Only an administrator" in say(bot, PUBLIC, "/invite Riverton")["text"]
 
 
 def test_staff_upload_is_ingested_and_answerable_and_non_staff_is_refused(
@@ -281,9 +281,15 @@ def test_staff_upload_is_ingested_and_answerable_and_non_staff_is_refused(
     assert "1" in done["text"]  # one passage added
     assert any(c[0] == "getFile" for c in bot.calls)
 
-    mark = bot.mark()
-    bot.send_text(PUBLIC, "How much do host families receive per night for a guest student?")
-    assert "40,000 won" in reply_to(bot, PUBLIC, mark, markup=True)["text"]
+    assert (
+        "40,000 won"
+        in say(
+            bot,
+            PUBLIC,
+            "How much do host families receive per night for a guest student?",
+            markup=True,
+        )["text"]
+    )
 
     mark = bot.mark()
     bot.send_document(STAFF, "broken.pdf", b"%PDF-1.4 not really")
@@ -350,22 +356,16 @@ def test_a_partner_only_upload_reaches_that_citys_officials_only(bot: BotApiEmul
 
 
 def test_a_ten_thousand_character_message_gets_a_clear_answer(bot: BotApiEmulator) -> None:
-    mark = bot.mark()
-    bot.send_text(PUBLIC, "budget " * 1430)
-    text = reply_to(bot, PUBLIC, mark)["text"]
+    text = say(bot, PUBLIC, "budget " * 1430)["text"]
     assert "too long" in text and "10010" in text
 
 
 def test_unknown_command_is_explained(bot: BotApiEmulator) -> None:
-    mark = bot.mark()
-    bot.send_text(OTHER, "/frobnicate")
-    assert "/help" in reply_to(bot, OTHER, mark)["text"]
+    assert "/help" in say(bot, OTHER, "/frobnicate")["text"]
 
 
 def test_a_vote_is_stored_and_counted_in_stats(bot: BotApiEmulator) -> None:
-    mark = bot.mark()
-    bot.send_text(STAFF, "How often is the Riverton agreement reviewed?")
-    answer = reply_to(bot, STAFF, mark, markup=True)
+    answer = say(bot, STAFF, "How often is the Riverton agreement reviewed?", markup=True)
     up = answer["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
     edits = len(bot.edited)
     bot.press_button(STAFF, answer["message_id"], up)
@@ -374,27 +374,19 @@ def test_a_vote_is_stored_and_counted_in_stats(bot: BotApiEmulator) -> None:
         lambda r: r["chat_id"] == STAFF and r["message_id"] == answer["message_id"], since=edits
     )
     assert not bot.message(STAFF, answer["message_id"]).get("reply_markup")
-    mark = bot.mark()
-    bot.send_text(STAFF, "/stats")
-    stats = reply_to(bot, STAFF, mark)["text"]
+    stats = say(bot, STAFF, "/stats")["text"]
     assert "👍 1" in stats
 
 
 def test_language_can_be_switched(bot: BotApiEmulator) -> None:
-    mark = bot.mark()
-    bot.send_text(OTHER, "/language vi")
-    assert "tiếng Việt" in reply_to(bot, OTHER, mark)["text"]
-    mark = bot.mark()
-    bot.send_text(OTHER, "/whoami")
-    assert "Vai trò" in reply_to(bot, OTHER, mark)["text"]
+    assert "tiếng Việt" in say(bot, OTHER, "/language vi")["text"]
+    assert "Vai trò" in say(bot, OTHER, "/whoami")["text"]
 
 
 def test_language_buttons_switch_the_language(bot: BotApiEmulator) -> None:
     user = 720
     bot.user(user, "Mai", "en")
-    mark = bot.mark()
-    bot.send_text(user, "/language")
-    offer = reply_to(bot, user, mark, markup=True)
+    offer = say(bot, user, "/language", markup=True)
     assert "Choose your language" in offer["text"]
     assert {data for _, data in buttons(offer)} == {"lang:ko", "lang:en", "lang:de", "lang:vi"}
     edits = len(bot.edited)
@@ -403,38 +395,29 @@ def test_language_buttons_switch_the_language(bot: BotApiEmulator) -> None:
         lambda r: r["chat_id"] == user and r["message_id"] == offer["message_id"], since=edits
     )
     assert "한국어" in edit["text"]
-    mark = bot.mark()
-    bot.send_text(user, "/whoami")
-    assert "권한" in reply_to(bot, user, mark)["text"]
+    assert "권한" in say(bot, user, "/whoami")["text"]
 
 
 def test_an_admin_revokes_a_partner_official(bot: BotApiEmulator) -> None:
     user = 730
     bot.user(user, "Ria", "en")
     make_partner(bot, user, "Riverton")
-    mark = bot.mark()
-    bot.send_text(user, "When does the Riverton delegation visit the water plant?")
-    assert "13 May" in reply_to(bot, user, mark, markup=True)["text"]
+    assert (
+        "13 May"
+        in say(bot, user, "When does the Riverton delegation visit the water plant?", markup=True)[
+            "text"
+        ]
+    )
 
-    mark = bot.mark()
-    bot.send_text(PUBLIC, f"/revoke {user}")
-    assert "Only an administrator" in reply_to(bot, PUBLIC, mark)["text"]
-    mark = bot.mark()
-    bot.send_text(ADMIN, "/revoke someone")
-    assert "Usage: /revoke USER_ID" in reply_to(bot, ADMIN, mark)["text"]
-    mark = bot.mark()
-    bot.send_text(ADMIN, f"/revoke {user}")
-    assert "no longer a partner official" in reply_to(bot, ADMIN, mark)["text"]
-    mark = bot.mark()
-    bot.send_text(ADMIN, f"/revoke {user}")
-    assert "is not a partner official" in reply_to(bot, ADMIN, mark)["text"]
+    assert "Only an administrator" in say(bot, PUBLIC, f"/revoke {user}")["text"]
+    assert "Usage: /revoke USER_ID" in say(bot, ADMIN, "/revoke someone")["text"]
+    assert "no longer a partner official" in say(bot, ADMIN, f"/revoke {user}")["text"]
+    assert "is not a partner official" in say(bot, ADMIN, f"/revoke {user}")["text"]
 
-    mark = bot.mark()
-    bot.send_text(user, "/whoami")
-    assert "public" in reply_to(bot, user, mark)["text"]
-    mark = bot.mark()
-    bot.send_text(user, "When does the Riverton delegation visit the water plant?")
-    answer = reply_to(bot, user, mark, markup=True)["text"]
+    assert "public" in say(bot, user, "/whoami")["text"]
+    answer = say(
+        bot, user, "When does the Riverton delegation visit the water plant?", markup=True
+    )["text"]
     assert "13 May" not in answer, "the partner briefing is out of reach again"
 
 
@@ -448,12 +431,16 @@ def test_restart_keeps_roles_votes_and_documents(data_dir: Path, tmp_path: Path)
 
         proc = start_bot(emu, data_dir)
         try:
-            mark = emu.mark()
-            emu.send_text(800, "/whoami")
-            assert "partner official" in reply_to(emu, 800, mark)["text"]
-            mark = emu.mark()
-            emu.send_text(800, "When does the Riverton delegation visit the water plant?")
-            assert "13 May" in reply_to(emu, 800, mark, markup=True)["text"]
+            assert "partner official" in say(emu, 800, "/whoami")["text"]
+            assert (
+                "13 May"
+                in say(
+                    emu,
+                    800,
+                    "When does the Riverton delegation visit the water plant?",
+                    markup=True,
+                )["text"]
+            )
         finally:
             stop_bot(proc)
 
@@ -578,14 +565,10 @@ def test_an_oversized_upload_is_refused_before_downloading(bot: BotApiEmulator) 
 
 
 def test_a_failing_handler_tells_the_user_and_the_bot_keeps_working(bot: BotApiEmulator) -> None:
-    mark = bot.mark()
-    bot.send_text(STAFF, "/whoami")
-    message = reply_to(bot, STAFF, mark)
+    message = say(bot, STAFF, "/whoami")
     mark = bot.mark()
     bot.press_button(STAFF, message["message_id"], "esc:malformed", check_markup=False)
     apology = reply_to(bot, STAFF, mark)
     assert "went wrong" in apology["text"] or "문제가 발생" in apology["text"]
     assert "Traceback" not in apology["text"] and "ValueError" not in apology["text"]
-    mark = bot.mark()
-    bot.send_text(STAFF, "/whoami")
-    reply_to(bot, STAFF, mark)
+    say(bot, STAFF, "/whoami")

@@ -20,6 +20,7 @@ from tests.e2e.test_bot import (
     buttons,
     make_partner,
     reply_to,
+    say,
     start_bot,
     stop_bot,
 )
@@ -56,9 +57,7 @@ def book(emu: BotApiEmulator, title: str) -> tuple[dict, str, int]:  # type: ign
 
     Return the booked message, the chosen slot's text and the `sent` mark before booking.
     """
-    mark = emu.mark()
-    emu.send_text(STAFF, "/meet")
-    prompt = reply_to(emu, STAFF, mark, markup=True)
+    prompt = say(emu, STAFF, "/meet", markup=True)
     riverton = next(d for text, d in buttons(prompt) if text == "Riverton")
     step = press(emu, STAFF, prompt["message_id"], riverton)
     step = press(
@@ -75,9 +74,7 @@ def book(emu: BotApiEmulator, title: str) -> tuple[dict, str, int]:  # type: ign
     )
     slot_text, slot = buttons(step)[0]
     press(emu, STAFF, prompt["message_id"], slot)
-    mark = emu.mark()
-    emu.send_text(STAFF, title)
-    confirm = reply_to(emu, STAFF, mark, markup=True)
+    confirm = say(emu, STAFF, title, markup=True)
     assert title.split(" https://")[0] in confirm["text"] and "zoom" not in confirm["text"]
     mark = emu.mark()
     booked = press(
@@ -117,9 +114,7 @@ def test_meet_walks_staff_through_to_a_booked_meeting_and_the_partner_gets_the_i
     assert organizer_copy["filename"].endswith(".ics")
 
     # the partner lists it; staff cancel it and the partner gets the cancellation
-    mark = bot.mark()
-    bot.send_text(PARTNER, "/meetings")
-    listing = reply_to(bot, PARTNER, mark)["text"]
+    listing = say(bot, PARTNER, "/meetings")["text"]
     assert "Wildfire follow-up call" in listing
     meeting_id = listing.split("#")[1].split()[0]
     mark = bot.mark()
@@ -140,30 +135,27 @@ def test_meet_walks_staff_through_to_a_booked_meeting_and_the_partner_gets_the_i
 def test_a_meeting_in_a_sentence_outside_hours_is_refused_with_nearest_slots(
     bot: BotApiEmulator,
 ) -> None:
-    mark = bot.mark()
-    bot.send_text(STAFF, "meeting with Riverton next Wednesday 3am their time for 45 minutes")
-    reply = reply_to(bot, STAFF, mark, markup=True)
+    reply = say(
+        bot,
+        STAFF,
+        "meeting with Riverton next Wednesday 3am their time for 45 minutes",
+        markup=True,
+    )
     assert "outside working hours" in reply["text"]
     assert "nearest" in reply["text"]
     assert buttons(reply), "the nearest valid slots are offered as buttons"
 
 
 def test_a_meeting_sentence_missing_the_time_says_what_is_missing(bot: BotApiEmulator) -> None:
-    mark = bot.mark()
-    bot.send_text(STAFF, "video meeting with Riverton next Tuesday")
-    assert "time" in reply_to(bot, STAFF, mark)["text"]
+    assert "time" in say(bot, STAFF, "video meeting with Riverton next Tuesday")["text"]
 
 
 def test_non_staff_cannot_book(bot: BotApiEmulator) -> None:
-    mark = bot.mark()
-    bot.send_text(PARTNER, "/meet")
-    assert "staff" in reply_to(bot, PARTNER, mark)["text"]
+    assert "staff" in say(bot, PARTNER, "/meet")["text"]
 
 
 def test_reschedule_in_the_past_is_refused(bot: BotApiEmulator, tmp_path: Path) -> None:
-    mark = bot.mark()
-    bot.send_text(STAFF, "/reschedule 1 2020-01-06T09:00")
-    text = reply_to(bot, STAFF, mark)["text"]
+    text = say(bot, STAFF, "/reschedule 1 2020-01-06T09:00")["text"]
     assert "already passed" in text or "no meeting" in text.lower()
 
 

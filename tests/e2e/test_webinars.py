@@ -10,7 +10,7 @@ import pytest
 
 from bot.services import build_services
 from tests.conftest import make_settings, write
-from tests.e2e.test_bot import ADMIN, STAFF, TOKEN, buttons, reply_to, start_bot, stop_bot
+from tests.e2e.test_bot import ADMIN, STAFF, TOKEN, buttons, reply_to, say, start_bot, stop_bot
 
 from .emulator import BotApiEmulator
 
@@ -80,9 +80,7 @@ def test_the_whole_follow_up_loop(env: tuple[BotApiEmulator, Path]) -> None:
 
     # two attendees join by the link
     for user in (ATTENDEE_A, ATTENDEE_B):
-        mark = emu.mark()
-        emu.send_text(user, f"/start w_{code}")
-        assert "Smart transit card webinar" in reply_to(emu, user, mark)["text"]
+        assert "Smart transit card webinar" in say(emu, user, f"/start w_{code}")["text"]
 
     # an answerable question is answered from the webinar's material
     mark = emu.mark()
@@ -104,9 +102,7 @@ def test_the_whole_follow_up_loop(env: tuple[BotApiEmulator, Path]) -> None:
         "What is the internal budget reserve for the transit webinar?",
         "How many transit engineers may partner cities send to the card workshop?",
     ):
-        mark = emu.mark()
-        emu.send_text(ATTENDEE_A, question)
-        text = reply_to(emu, ATTENDEE_A, mark, markup=True)["text"]
+        text = say(emu, ATTENDEE_A, question, markup=True)["text"]
         assert "77,000,000" not in text and "two transit engineers" not in text
 
     # an unanswerable question (the material never mentions Busan or 2027) goes to the staff chat
@@ -150,9 +146,9 @@ def test_the_whole_follow_up_loop(env: tuple[BotApiEmulator, Path]) -> None:
     )
 
     # a paraphrase by another attendee is answered at once from the curated answer
-    mark = emu.mark()
-    emu.send_text(ATTENDEE_B, "Can I pay with my Hanbit Pass when I ride a bus in Busan?")
-    paraphrase = reply_to(emu, ATTENDEE_B, mark, markup=True)
+    paraphrase = say(
+        emu, ATTENDEE_B, "Can I pay with my Hanbit Pass when I ride a bus in Busan?", markup=True
+    )
     assert "March 2027" in paraphrase["text"]
     assert "international-exchange office" in paraphrase["text"]  # cited as the office's answer
 
@@ -168,9 +164,7 @@ def test_the_whole_follow_up_loop(env: tuple[BotApiEmulator, Path]) -> None:
         lambda r: r["chat_id"] == STAFF_CHAT and "👎" in r["text"] and "ride a bus" in r["text"],
         since=mark,
     )
-    mark = emu.mark()
-    emu.send_text(STAFF, "/pending")
-    assert "ride a bus in Busan" in reply_to(emu, STAFF, mark)["text"]
+    assert "ride a bus in Busan" in say(emu, STAFF, "/pending")["text"]
 
     # survey: attendee A rates 5
     mark = emu.mark()
@@ -184,9 +178,12 @@ def test_the_whole_follow_up_loop(env: tuple[BotApiEmulator, Path]) -> None:
     prompt = emu.wait_for(
         lambda r: r["chat_id"] == ATTENDEE_A and "comment" in (r["text"] or ""), since=mark
     )
-    mark = emu.mark()
-    emu.send_text(ATTENDEE_A, "Very useful, thank you.", reply_to_message_id=prompt["message_id"])
-    assert "Thank you for your comment" in reply_to(emu, ATTENDEE_A, mark)["text"]
+    assert (
+        "Thank you for your comment"
+        in say(
+            emu, ATTENDEE_A, "Very useful, thank you.", reply_to_message_id=prompt["message_id"]
+        )["text"]
+    )
 
     # the report: Markdown, CSV and a chart
     mark = emu.mark()
@@ -205,34 +202,24 @@ def test_the_whole_follow_up_loop(env: tuple[BotApiEmulator, Path]) -> None:
 
     # a broadcast to a user who blocked the bot
     emu.block(ATTENDEE_B)
-    mark = emu.mark()
-    emu.send_text(STAFF, f"/broadcast {code} Slides are now on the city website.")
-    result = reply_to(emu, STAFF, mark)["text"]
+    result = say(emu, STAFF, f"/broadcast {code} Slides are now on the city website.")["text"]
     assert "1 delivered" in result and "1 blocked" in result
     emu.unblock(ATTENDEE_B)
 
     # closing the webinar: new questions from its link get a polite goodbye
-    mark = emu.mark()
-    emu.send_text(STAFF, f"/webinar close {code}")
-    reply_to(emu, STAFF, mark)
-    mark = emu.mark()
-    emu.send_text(ATTENDEE_A, "One more question about fares?")
-    assert "has ended" in reply_to(emu, ATTENDEE_A, mark)["text"]
+    say(emu, STAFF, f"/webinar close {code}")
+    assert "has ended" in say(emu, ATTENDEE_A, "One more question about fares?")["text"]
 
 
 def test_an_unknown_webinar_link_is_explained(env: tuple[BotApiEmulator, Path]) -> None:
     emu, _ = env
-    mark = emu.mark()
-    emu.send_text(OUTSIDER, "/start w_doesnotexist1")
-    assert "not valid" in reply_to(emu, OUTSIDER, mark)["text"]
+    assert "not valid" in say(emu, OUTSIDER, "/start w_doesnotexist1")["text"]
 
 
 def test_non_staff_cannot_use_webinar_commands(env: tuple[BotApiEmulator, Path]) -> None:
     emu, _ = env
     for command in ("/webinar list", "/pending", "/report x", "/broadcast x hi"):
-        mark = emu.mark()
-        emu.send_text(OUTSIDER, command)
-        assert "staff" in reply_to(emu, OUTSIDER, mark)["text"]
+        assert "staff" in say(emu, OUTSIDER, command)["text"]
 
 
 def test_staff_hand_a_question_to_a_colleague_with_assign(env: tuple[BotApiEmulator, Path]) -> None:
@@ -246,18 +233,14 @@ def test_staff_hand_a_question_to_a_colleague_with_assign(env: tuple[BotApiEmula
         lambda r: r["chat_id"] == OUTSIDER and "passed your question" in r["text"], since=mark
     )
 
-    mark = emu.mark()
-    emu.send_text(OUTSIDER, f"/assign {item} {STAFF}")
-    assert "staff" in reply_to(emu, OUTSIDER, mark)["text"].lower()
+    assert "staff" in say(emu, OUTSIDER, f"/assign {item} {STAFF}")["text"].lower()
     mark = emu.mark()
     emu.send_text(STAFF, f"/assign {item} {OUTSIDER}")  # not a staff member
     assert "Usage: /assign" in reply_to(emu, STAFF, mark)["text"]
 
     # a colleague the bot cannot reach: the assigner is told so
     emu.block(ADMIN)
-    mark = emu.mark()
-    emu.send_text(STAFF, f"/assign #{item} {ADMIN}")
-    assert "could not send it" in reply_to(emu, STAFF, mark)["text"]
+    assert "could not send it" in say(emu, STAFF, f"/assign #{item} {ADMIN}")["text"]
     emu.unblock(ADMIN)
 
     mark = emu.mark()
