@@ -6,30 +6,11 @@ from pathlib import Path
 
 from bot.nlp import Analyzer
 from bot.retrieval.glossary import Glossary
-from tests.conftest import write
-
-DIRECTORY = """home:
-  name: Hanbit
-  aliases: [한빛]
-  timezone: Asia/Seoul
-  country: KR
-  working_hours: "09:00-18:00"
-partners:
-  - name: Düsseldorf
-    aliases: [뒤셀도르프]
-    country: DE
-    timezone: Europe/Berlin
-    working_hours: "09:00-17:00"
-  - name: Bien Hoa
-    aliases: [비엔호아, Biên Hòa]
-    country: VN
-    timezone: Asia/Ho_Chi_Minh
-    working_hours: "07:30-16:30"
-"""
+from tests.scheduling import write_directory
 
 
 def test_a_korean_name_expands_to_its_latin_spellings(tmp_path: Path, analyzer: Analyzer) -> None:
-    glossary = Glossary.from_directory(write(tmp_path / "p.yaml", DIRECTORY), analyzer)
+    glossary = Glossary.from_directory(write_directory(tmp_path / "p.yaml"), analyzer)
     expanded = glossary.expand(analyzer.terms("뒤셀도르프 협정"))
     assert "düsseldorf" in expanded or "dusseldorf" in expanded
     assert expanded[:2] == analyzer.terms("뒤셀도르프 협정")
@@ -38,7 +19,7 @@ def test_a_korean_name_expands_to_its_latin_spellings(tmp_path: Path, analyzer: 
 def test_partner_cities_are_recognised_in_any_language_and_the_home_city_is_not_one(
     tmp_path: Path, analyzer: Analyzer
 ) -> None:
-    glossary = Glossary.from_directory(write(tmp_path / "p.yaml", DIRECTORY), analyzer)
+    glossary = Glossary.from_directory(write_directory(tmp_path / "p.yaml"), analyzer)
     assert glossary.cities(analyzer.terms("Who signed the Bien Hoa agreement?")) == {"bien hoa"}
     assert glossary.cities(analyzer.terms("비엔호아 협정은 언제 체결됐나요?")) == {"bien hoa"}
     assert glossary.cities(analyzer.terms("Wie hoch ist der Fonds mit Düsseldorf?")) == {
@@ -53,7 +34,7 @@ def test_a_missing_directory_gives_an_empty_glossary(tmp_path: Path, analyzer: A
 
 
 def test_names_are_code_switched_into_the_other_script(tmp_path: Path, analyzer: Analyzer) -> None:
-    glossary = Glossary.from_directory(write(tmp_path / "p.yaml", DIRECTORY), analyzer)
+    glossary = Glossary.from_directory(write_directory(tmp_path / "p.yaml"), analyzer)
     assert (
         glossary.code_switch("비엔호아시와 한빛의 협정은?", hangul=False)
         == "Bien Hoa시와 Hanbit의 협정은?"
@@ -64,6 +45,6 @@ def test_names_are_code_switched_into_the_other_script(tmp_path: Path, analyzer:
     )
     # a Latin name is switched only as a whole word; text without a known name is unchanged
     assert glossary.code_switch("the Hanbitpass card", hangul=True) == "the Hanbitpass card"
-    assert glossary.code_switch("리버턴 협정", hangul=False) == "리버턴 협정"
+    assert glossary.code_switch("파리 협정", hangul=False) == "파리 협정"
     empty = Glossary.from_directory(tmp_path / "none.yaml", analyzer)
     assert empty.code_switch("비엔호아", hangul=False) == "비엔호아"
