@@ -13,6 +13,14 @@ DOC_A = "---\ntitle: Youth exchange rules\nvisibility: public\nlanguage: en\n---
 DOC_B = "---\ntitle: 통역 안내\nvisibility: internal\nlanguage: ko\n---\n# 통역\n\n통역사 일일 사례비는 45만 원이다.\n"
 
 
+def _both(tmp_path: Path) -> Path:
+    """Write DOC_A (English, public) and DOC_B (Korean, internal) into a corpus folder."""
+    corpus = tmp_path / "kb"
+    write(corpus / "a.md", DOC_A)
+    write(corpus / "b.md", DOC_B)
+    return corpus
+
+
 def _ids(services, question: str) -> list[str]:  # type: ignore[no-untyped-def]
     return [
         h.chunk.doc.source for h in services.retriever.retrieve(question, Asker.staff(), 5).hits
@@ -20,9 +28,7 @@ def _ids(services, question: str) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def test_second_run_skips_unchanged_files(tmp_path: Path, make_services) -> None:  # type: ignore[no-untyped-def]
-    corpus = tmp_path / "kb"
-    write(corpus / "a.md", DOC_A)
-    write(corpus / "b.md", DOC_B)
+    corpus = _both(tmp_path)
     services = make_services()
     first = services.ingestor.ingest([corpus])
     assert (first.added, first.chunks, first.failed) == (2, 2, [])
@@ -136,9 +142,7 @@ def test_a_changed_file_re_embeds_only_the_chunks_whose_text_changed(
 def test_vectors_of_another_embedding_space_are_re_embedded_from_the_database(
     tmp_path: Path, make_services
 ) -> None:  # type: ignore[no-untyped-def]
-    corpus = tmp_path / "kb"
-    write(corpus / "a.md", DOC_A)
-    write(corpus / "b.md", DOC_B)
+    corpus = _both(tmp_path)
     data = tmp_path / "persist"
     plain = make_services(data, embedding_centering=0.0)
     plain.ingestor.ingest([corpus])
@@ -157,9 +161,7 @@ def test_vectors_of_another_embedding_space_are_re_embedded_from_the_database(
 def test_a_lost_vector_index_is_rebuilt_and_strays_are_dropped(
     tmp_path: Path, make_services
 ) -> None:  # type: ignore[no-untyped-def]
-    corpus = tmp_path / "kb"
-    write(corpus / "a.md", DOC_A)
-    write(corpus / "b.md", DOC_B)
+    corpus = _both(tmp_path)
     services = make_services()
     services.ingestor.ingest([corpus])
     ids = services.store.chunk_ids()
