@@ -169,6 +169,11 @@ _SENT_END = re.compile(
 )
 
 
+def has_hangul(text: str) -> bool:
+    """Tell whether the text has any Hangul (syllables or jamo)."""
+    return _HANGUL.search(text) is not None
+
+
 def normalize(text: str) -> str:
     """Return text in NFC with unified whitespace and no control characters."""
     text = unicodedata.normalize("NFC", text)

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from bot.domain import Answer, Asker, Citation, Hit, readable_heading
 from bot.i18n import t
-from bot.nlp import detect_language, index_text
+from bot.nlp import detect_language, has_hangul, index_text
 from bot.retrieval.hybrid import HybridRetriever, Retrieval
 from bot.retrieval.hybrid import coverage as term_coverage
 
@@ -18,7 +18,6 @@ from bot.retrieval.hybrid import coverage as term_coverage
 _PROPER = re.compile(r"(?<!^)(?<![.?!:]\s)(?<!\n)\b([A-ZÀ-ÝĐ][\wÀ-ỹ'-]+)")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 _HANGUL_END = re.compile(r"[\uac00-\ud7a3]$")
-_HANGUL_NAME = re.compile(r"[\uac00-\ud7a3]")
 # what the sentence a passage was found by adds to its claim to be quoted (keyword overlap: 0-1)
 MATCHED_SENTENCE = 0.3
 
@@ -90,9 +89,7 @@ class EvidenceJudge:
         # a Korean spelling of a foreign name (토플, 시더리지) cannot be looked up in a passage in
         # another language, which writes it in its own script: only names that can are checked
         names = [
-            name
-            for name in self._names(question)
-            if best.language == "ko" or not _HANGUL_NAME.search(name)
+            name for name in self._names(question) if best.language == "ko" or not has_hangul(name)
         ]
         # in the question's own language a name is written as the passages write it, so the
         # passages the answer quotes must mention it; across languages, some document must.

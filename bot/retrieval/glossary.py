@@ -9,12 +9,10 @@ from pathlib import Path
 
 import yaml
 
-from bot.nlp import Analyzer
+from bot.nlp import Analyzer, has_hangul
 from bot.retrieval.access import city_key
 
 log = logging.getLogger(__name__)
-
-_HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
 class Glossary:
@@ -37,8 +35,8 @@ class Glossary:
 
         spellings: list[tuple[str, str, str]] = []
         for group in groups:
-            hangul = [n for n in group if _HANGUL.search(n)]
-            other = [n for n in group if not _HANGUL.search(n)]  # the first is the Latin name
+            hangul = [n for n in group if has_hangul(n)]
+            other = [n for n in group if not has_hangul(n)]  # the first is the Latin name
             if hangul and other:
                 spellings += [(name, hangul[0], other[0]) for name in group]
             terms = frozenset(t for name in group for v in variants(name) for t in v)
@@ -46,7 +44,7 @@ class Glossary:
                 self._expand[term] = self._expand.get(term, frozenset()) | terms
         for name, in_hangul, in_latin in sorted(spellings, key=lambda s: -len(s[0])):
             # a Latin name is a whole word; a Hangul one takes particles and 시 directly
-            edge = "" if _HANGUL.search(name) else r"\b"
+            edge = "" if has_hangul(name) else r"\b"
             pattern = re.compile(edge + re.escape(name) + edge, re.IGNORECASE)
             self._spellings.append((pattern, in_hangul, in_latin))
         for group in partners:
