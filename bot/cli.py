@@ -180,20 +180,6 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     }
 
 
-def answer_text(answer: Answer) -> str:
-    """Render an answer for a terminal: the text, then the sources it cites."""
-    from bot.i18n import t
-
-    lines = [answer.text]
-    if answer.cited:
-        lines.append("")
-        lines.append(f"{t('sources', answer.language)}:")
-        for c in answer.cited:
-            where = f" — {c.shown_heading}" if c.shown_heading else ""
-            lines.append(f"  [{c.n}] {c.title}{where} ({c.source})")
-    return "\n".join(lines)
-
-
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     """Answer one question, or one per line from standard input."""
     asker = _asker(args)
@@ -213,43 +199,28 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         if args.json:
             print(json.dumps(answer_json(answer), ensure_ascii=False), flush=True)
         else:
+            from bot.console import answer_text
+
             print(answer_text(answer), end="\n\n", flush=True)
     services.close()
     return 0
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    """Chat in the console until EOF or /quit."""
-    asker = _asker(args)
+    """Chat in the console, with the same commands, limits and texts as Telegram, until EOF or /quit."""
+    from bot.console import Console, console_services, prompt_lines
+
+    role = Role(args.role)
+    if role is Role.ATTENDEE:
+        raise CliError("the console chat runs as staff, partner or public (--role)")
+    _asker(args)  # --role partner needs --partner
     services = _services(settings)
     _require_documents(services)
     services.analyzer.warm_up()
-    print("Exchange Bot — ask about agreements, manuals and proceedings. /quit to leave.")
-    while True:
-        try:
-            question = input("> ").strip()
-        except EOFError:
-            print()
-            break
-        if question in ("/quit", "/exit"):
-            break
-        if not question:
-            continue
-        if len(question) > settings.max_question_chars:
-            from bot.i18n import t
-            from bot.nlp import detect_language
-
-            print(
-                t(
-                    "question_too_long",
-                    detect_language(question),
-                    length=len(question),
-                    limit=settings.max_question_chars,
-                )
-            )
-            continue
-        print(answer_text(services.answerer.answer(question, asker)), end="\n\n", flush=True)
-    services.close()
+    try:
+        Console(console_services(services, role, args.partner)).run(prompt_lines())
+    finally:
+        services.close()
     return 0
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
@@ -36,11 +36,11 @@ class BroadcastResult:
     failed_ids: list[int] = field(default_factory=list)
 
 
-async def broadcast(
+def broadcast(
     recipients: Iterable[int],
-    send: Callable[[int], Awaitable[object]],
+    send: Callable[[int], object],
     per_second: float = DEFAULT_PER_SECOND,
-    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    sleep: Callable[[float], object] = time.sleep,
     max_retries: int = 2,
 ) -> BroadcastResult:
     """Send to each recipient once, one at a time, at most `per_second` sends a second.
@@ -58,17 +58,17 @@ async def broadcast(
         if user_id in seen:  # a recipient listed twice still gets one message
             continue
         if seen:
-            await sleep(gap)
+            sleep(gap)
         seen.add(user_id)
         for attempt in range(max_retries + 1):
             try:
-                await send(user_id)
+                send(user_id)
             except RecipientBlocked:
                 result.blocked += 1
                 result.blocked_ids.append(user_id)
             except RetryLater as exc:
                 if attempt < max_retries:
-                    await sleep(exc.seconds)
+                    sleep(exc.seconds)
                     continue
                 result.failed += 1
                 result.failed_ids.append(user_id)

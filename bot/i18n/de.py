@@ -53,6 +53,7 @@ STRINGS: dict[str, str] = {
     "upload_failed": "„{name}“ konnte nicht hinzugefügt werden: {reason}",
     "upload_too_large": "Diese Datei ist größer als {limit} MB; ich kann sie nicht annehmen.",
     "upload_unsupported": "Ich kann PDF-, DOCX-, HWP-, HWPX-, HTML-, MD- und TXT-Dateien lesen, nicht „{name}“.",
+    "offer_expired": "Dieses Angebot gilt nicht mehr.",
     "upload_expired": "Dieser Upload wartet nicht mehr; bitte senden Sie die Datei erneut.",
     "vis_public": "Öffentlich",
     "vis_partner": "Partnerstädte",

@@ -53,6 +53,7 @@ STRINGS: dict[str, str] = {
     "upload_failed": "Could not add “{name}”: {reason}",
     "upload_too_large": "This file is larger than {limit} MB; I cannot take it.",
     "upload_unsupported": "I can read PDF, DOCX, HWP, HWPX, HTML, MD and TXT files, not “{name}”.",
+    "offer_expired": "This offer is no longer valid.",
     "upload_expired": "That upload is no longer waiting; please send the file again.",
     "vis_public": "Public",
     "vis_partner": "Partner cities",

@@ -53,6 +53,7 @@ STRINGS: dict[str, str] = {
     "upload_failed": "“{name}”을(를) 추가하지 못했습니다: {reason}",
     "upload_too_large": "{limit}MB보다 큰 파일은 받을 수 없습니다.",
     "upload_unsupported": "PDF, DOCX, HWP, HWPX, HTML, MD, TXT 파일만 읽을 수 있습니다. (“{name}”)",
+    "offer_expired": "더 이상 유효하지 않은 선택입니다.",
     "upload_expired": "대기 중인 업로드가 없습니다. 파일을 다시 보내 주세요.",
     "vis_public": "공개",
     "vis_partner": "파트너 도시",

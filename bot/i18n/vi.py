@@ -53,6 +53,7 @@ STRINGS: dict[str, str] = {
     "upload_failed": "Không thể thêm “{name}”: {reason}",
     "upload_too_large": "Tệp lớn hơn {limit} MB; tôi không thể nhận.",
     "upload_unsupported": "Tôi đọc được tệp PDF, DOCX, HWP, HWPX, HTML, MD và TXT, không đọc được “{name}”.",
+    "offer_expired": "Lựa chọn này không còn hiệu lực.",
     "upload_expired": "Tệp tải lên đó không còn chờ xử lý; vui lòng gửi lại.",
     "vis_public": "Công khai",
     "vis_partner": "Thành phố đối tác",

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from telegram import BotCommand, Update
 from telegram.error import InvalidToken, NetworkError
@@ -11,19 +15,19 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     CallbackQueryHandler,
-    CommandHandler,
     MessageHandler,
     filters,
 )
 
+from bot.app.core import App
 from bot.config import Settings
 from bot.services import Services, build_services
 from bot.telegram import handlers as h
-from bot.telegram import meetings as m
-from bot.telegram import webinars as w
 from bot.telegram.ordering import PerSenderUpdateProcessor
+from bot.telegram.outbox import TelegramOutbox
 
 log = logging.getLogger(__name__)
+WORKER_THREADS = 32
 
 COMMANDS = {
     "en": [
@@ -54,7 +58,7 @@ COMMANDS = {
 
 
 def build_application(settings: Settings, services: Services) -> Application:
-    """Wire handlers onto a PTB Application that talks to the configured Bot API URL."""
+    """Wire the handlers onto a PTB Application that talks to the configured Bot API URL."""
     assert settings.telegram_bot_token is not None
     app = (
         Application.builder()
@@ -66,60 +70,52 @@ def build_application(settings: Settings, services: Services) -> Application:
         .post_init(_post_init)
         .build()
     )
-    app.bot_data["services"] = services
-
-    app.add_handler(CommandHandler("start", h.start))
-    app.add_handler(CommandHandler("help", h.help_command))
-    app.add_handler(CommandHandler("whoami", h.whoami))
-    app.add_handler(CommandHandler("language", h.language))
-    app.add_handler(CommandHandler("sources", h.sources))
-    app.add_handler(CommandHandler("invite", h.invite))
-    app.add_handler(CommandHandler("partners", h.partners))
-    app.add_handler(CommandHandler("revoke", h.revoke))
-    app.add_handler(CommandHandler("grouplevel", h.grouplevel))
-    app.add_handler(CommandHandler("stats", h.stats))
-    app.add_handler(CommandHandler("meet", m.meet))
-    app.add_handler(CommandHandler("meetings", m.meetings))
-    app.add_handler(CommandHandler("cancel", m.cancel))
-    app.add_handler(CommandHandler("reschedule", m.reschedule))
-    app.add_handler(CallbackQueryHandler(m.meet_button, pattern=r"^m:"))
-    app.add_handler(CommandHandler("webinar", w.webinar_command))
-    app.add_handler(CommandHandler("pending", w.pending_command))
-    app.add_handler(CommandHandler("reply", w.reply_command))
-    app.add_handler(CommandHandler("assign", w.assign_command))
-    app.add_handler(CommandHandler("survey", w.survey_command))
-    app.add_handler(CommandHandler("report", w.report_command))
-    app.add_handler(CommandHandler("broadcast", w.broadcast_command))
-    app.add_handler(CallbackQueryHandler(w.escalation_button, pattern=r"^esc:"))
-    app.add_handler(CallbackQueryHandler(w.curated_button, pattern=r"^cur:"))
-    app.add_handler(CallbackQueryHandler(w.survey_button, pattern=r"^sv:"))
-    app.add_handler(CallbackQueryHandler(h.vote, pattern=r"^v:"))
-    app.add_handler(CallbackQueryHandler(h.language_button, pattern=r"^lang:"))
-    app.add_handler(CallbackQueryHandler(h.upload_visibility, pattern=r"^up:"))
+    outbox = TelegramOutbox(app.bot)
+    app.bot_data["outbox"] = outbox
+    app.bot_data["app"] = App(services, outbox)
+    app.add_handler(CallbackQueryHandler(h.button))
     app.add_handler(MessageHandler(filters.Document.ALL, h.document))
-    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, m.text_message))
-    app.add_handler(MessageHandler(filters.COMMAND, h.unknown_command))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, h.text))
+    app.add_handler(MessageHandler(filters.COMMAND, h.command))
     app.add_error_handler(h.on_error)
     return app
 
 
 async def _post_init(app: Application) -> None:
-    """Publish the command menu per language and load the models before the first question."""
+    """Publish the command menu per language, load the models, start the periodic jobs."""
+    loop = asyncio.get_running_loop()
+    # use cases run in worker threads; a slow model in some must leave room for the others
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=WORKER_THREADS))
+    app.bot_data["outbox"].loop = loop
+    core: App = app.bot_data["app"]
+    core.set_bot_username(app.bot.username or "")
     for lang, commands in COMMANDS.items():
         await app.bot.set_my_commands(
             [BotCommand(c, d) for c, d in commands], language_code=None if lang == "en" else lang
         )
-    services: Services = app.bot_data["services"]
-    services.analyzer.warm_up()
-    if services.scheduling is not None and app.job_queue is not None:
-        # reminders live in the database: polling them survives restarts and sends late ones once
-        app.job_queue.run_repeating(
-            m.send_due_reminders, interval=services.settings.reminder_poll_s, first=1
-        )
+    await asyncio.to_thread(core.services.analyzer.warm_up)
+    settings = core.services.settings
     if app.job_queue is not None:
-        poll = services.settings.escalation_repost_poll_s
-        app.job_queue.run_repeating(w.repost_stale, interval=poll, first=min(30.0, poll))
+        if core.services.scheduling is not None:
+            # reminders live in the database: polling them survives restarts, sends late ones once
+            app.job_queue.run_repeating(
+                _job(core.send_due_reminders), interval=settings.reminder_poll_s, first=1
+            )
+        poll = settings.escalation_repost_poll_s
+        app.job_queue.run_repeating(_job(core.repost_stale), interval=poll, first=min(30.0, poll))
     log.info("bot @%s ready", app.bot.username)
+
+
+def _job(
+    run: Callable[[], int],
+) -> Callable[[Any], Coroutine[Any, Any, None]]:
+    """Return a job-queue callback that runs a periodic use case in a worker thread."""
+
+    async def job(_context: Any) -> None:
+        await asyncio.to_thread(run)
+
+    job.__name__ = run.__name__
+    return job
 
 
 class StartupError(Exception):
