@@ -146,10 +146,12 @@ def build_service(
     settings: Any, partners: Path | None = None, clock: Callable[[], datetime] | None = None
 ) -> SchedulingService:
     """Build the scheduling service from settings (and an optional directory override)."""
-    import bot.scheduling.models  # noqa: F401  (the meeting tables must exist before create_all)
     from bot.storage.db import Database, utcnow
 
     db = Database(settings.sqlite_url)
+    # the meeting tables (registered by bot.scheduling.models, imported above) are all this
+    # command reads or writes; the bot creates the rest of the schema when it starts
+    db.create_schema()
     try:
         return SchedulingService.from_settings(settings, db, clock or utcnow, partners)
     except (DirectoryError, ValueError) as exc:

@@ -21,6 +21,7 @@ from bot.accounts.service import AccountService
 from bot.followup.webinars import WebinarService
 from bot.scheduling.models import Invitee
 from bot.scheduling.service import SchedulingService
+from bot.schema import open_database
 from bot.storage.db import Database
 from bot.telegram.meetings import _book, send_invites
 from bot.telegram.webinars import webinar_command
@@ -57,7 +58,7 @@ class Harness:
 
 @pytest.fixture
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    db = Database(f"sqlite:///{tmp_path}/bot.sqlite3")
+    db = open_database(f"sqlite:///{tmp_path}/bot.sqlite3")
     services = SimpleNamespace(
         accounts=AccountService(db, [STAFF], [ADMIN]),
         webinars=WebinarService(db),
