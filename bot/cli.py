@@ -14,12 +14,10 @@ from pydantic import ValidationError
 
 from bot.config import FUSION_MODES, Settings
 from bot.domain import Answer, Asker, Role, Visibility
+from bot.errors import CliError
+from bot.scheduling.cli import add_meetings_parser
 
 log = logging.getLogger("bot")
-
-
-class CliError(Exception):
-    """A problem the user can fix; printed as one line, exit code 1."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,8 +61,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "run", help="run the bot: Telegram when TELEGRAM_BOT_TOKEN is set, else console chat"
     )
-
-    from bot.scheduling.cli import add_meetings_parser
 
     add_meetings_parser(sub)
     return parser

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -24,6 +26,11 @@ class Role(StrEnum):
     PARTNER = "partner"
     ATTENDEE = "attendee"
     STAFF = "staff"
+
+
+def city_key(name: str | None) -> str:
+    """Normalise a partner-city name for comparison (case, accents kept, Unicode form unified)."""
+    return unicodedata.normalize("NFC", (name or "").strip()).casefold()
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,17 @@ class Chunk:
     language: str
     tokens: tuple[str, ...] = ()  # BM25 terms of the chunk (title and heading included)
     sentence_terms: tuple[tuple[str, ...], ...] = ()  # terms of each sentence, for extraction
+
+
+@dataclass(frozen=True)
+class SparseEntry:
+    """What the keyword index needs of a chunk: its id, its terms and its access metadata."""
+
+    id: str
+    terms: Sequence[str]
+    visibility: str
+    partner: str  # city_key of the document's partner city ("" when untagged)
+    webinar: str = ""
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from bot.retrieval.sparse import BM25Index
 from bot.retrieval.vector import ChromaIndex
 from bot.scheduling.parser import LLMMeetingParser, RuleBasedParser
 from bot.scheduling.service import SchedulingService
+from bot.schema import open_database
 from bot.storage.db import Database
 
 MeetingParser = RuleBasedParser | LLMMeetingParser
@@ -82,7 +83,7 @@ def build_services(
         )
         embedder, space = neutral, f"{UNITS_VERSION}-{neutral.space}"
     analyzer = analyzer or Analyzer()
-    db = Database(settings.sqlite_url)
+    db = open_database(settings.sqlite_url)
     store = KnowledgeStore(db)
     vectors = ChromaIndex(
         path=data / "chroma",

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 from bot.accounts.service import Person
-from bot.app.flows import FlowStore
 from bot.app.messages import Actor, Button, Out, Outbox, Reply, Undeliverable
 from bot.domain import Role
 from bot.followup.escalation import EscalationItem
 from bot.i18n import t
 from bot.services import Services
+from bot.storage.flows import FlowStore
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 from bot.app.admin import Admin
 from bot.app.base import Refused, expired
-from bot.app.flows import FlowStore
 from bot.app.meetings import Meetings
 from bot.app.messages import Actor, FileSource, Outbox, Reply
 from bot.app.questions import Questions
@@ -15,6 +14,7 @@ from bot.app.uploads import Uploads
 from bot.app.webinars import Webinars
 from bot.i18n import t
 from bot.services import Services
+from bot.storage.flows import FlowStore
 
 Command = Callable[[Actor, str], Reply]
 

@@ -5,22 +5,73 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
-from bot.domain import Chunk, Visibility
+from bot.domain import Chunk, SparseEntry, Visibility
 from bot.knowledge.chunking import chunk_document, embedding_units
 from bot.knowledge.loaders import SIDECAR_SUFFIX, LoadError, is_supported, load
 from bot.knowledge.store import KnowledgeStore, chroma_metadata
 from bot.nlp import Analyzer
-from bot.retrieval.embedder import Embedder
-from bot.retrieval.sparse import BM25Index
-from bot.retrieval.vector import ChromaIndex
 
 log = logging.getLogger(__name__)
+
+
+# What ingest needs of the retrieval side, as interfaces: knowledge is what retrieval reads, so
+# it must not import retrieval's classes (bot.retrieval's embedder and indexes satisfy these).
+
+
+class PassageEmbedder(Protocol):
+    """Turns passages into vectors and counts the model's tokens."""
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed a batch of passages (rows in order)."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Count the model's tokens for a passage."""
+        ...
+
+
+class VectorIndex(Protocol):
+    """Holds each chunk's unit vectors with the chunk's filter metadata."""
+
+    def upsert(
+        self,
+        ids: Sequence[str],
+        units: Sequence[np.ndarray],
+        metadatas: Sequence[dict[str, Any]],
+    ) -> None:
+        """Insert or replace the unit vectors of chunks."""
+        ...
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Return the stored unit vectors of these chunks (absent ones left out)."""
+        ...
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove the vectors of these chunks."""
+        ...
+
+    def ids(self) -> set[str]:
+        """Return the ids of every chunk with vectors."""
+        ...
+
+    def count(self) -> int:
+        """Return how many unit vectors the index holds."""
+        ...
+
+
+class KeywordIndex(Protocol):
+    """A keyword index rebuilt from the stored terms whenever the chunks change."""
+
+    def rebuild(self, entries: Sequence[SparseEntry]) -> None:
+        """Replace the index with these entries."""
+        ...
 
 
 @dataclass
@@ -99,9 +150,9 @@ class Ingestor:
     def __init__(
         self,
         store: KnowledgeStore,
-        vectors: ChromaIndex,
-        keywords: BM25Index,
-        embedder: Embedder,
+        vectors: VectorIndex,
+        keywords: KeywordIndex,
+        embedder: PassageEmbedder,
         analyzer: Analyzer,
         max_tokens: int = 200,
         overlap_sentences: int = 1,

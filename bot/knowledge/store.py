@@ -6,10 +6,9 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import delete, select
 
-from bot.domain import Chunk, DocMeta, Visibility
-from bot.retrieval.access import city_key
-from bot.retrieval.sparse import SparseEntry
-from bot.storage.db import ChunkRow, Database, DocumentRow
+from bot.domain import Chunk, DocMeta, SparseEntry, Visibility, city_key
+from bot.knowledge.models import ChunkRow, DocumentRow
+from bot.storage.db import Database
 
 
 def _doc_meta(row: DocumentRow) -> DocMeta:

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from bot.domain import Asker, Role, Visibility
-
-
-def city_key(name: str | None) -> str:
-    """Normalise a partner-city name for comparison (case, accents kept, Unicode form unified)."""
-    return unicodedata.normalize("NFC", (name or "").strip()).casefold()
+from bot.domain import Asker, Role, Visibility, city_key
 
 
 @dataclass(frozen=True)

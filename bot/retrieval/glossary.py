@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from bot.domain import city_key
 from bot.nlp import Analyzer, has_hangul
-from bot.retrieval.access import city_key
 
 log = logging.getLogger(__name__)
 

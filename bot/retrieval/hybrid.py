@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.domain import Asker, Chunk, Hit
+from bot.domain import Asker, Chunk, Hit, city_key
 from bot.knowledge.store import KnowledgeStore
 from bot.nlp import Analyzer, detect_language
-from bot.retrieval.access import AccessScope, city_key
+from bot.retrieval.access import AccessScope
 from bot.retrieval.embedder import Embedder
 from bot.retrieval.glossary import Glossary
 from bot.retrieval.sparse import BM25Index

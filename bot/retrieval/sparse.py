@@ -8,25 +8,14 @@ import shutil
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from bot.domain import SparseEntry
 from bot.retrieval.access import AccessScope
 
 _META = "meta.json"
-
-
-@dataclass(frozen=True)
-class SparseEntry:
-    """What the keyword index needs of a chunk: its id, its terms and its access metadata."""
-
-    id: str
-    terms: Sequence[str]
-    visibility: str
-    partner: str
-    webinar: str = ""
 
 
 class BM25Index:

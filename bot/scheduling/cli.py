@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.errors import CliError
 from bot.scheduling.directory import DirectoryError, UnknownPartner
 from bot.scheduling.models import Meeting
 from bot.scheduling.service import (
@@ -127,34 +128,28 @@ def parse_start(text: str, home_tz: Any) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise _cli_error(
-            f"--start: expected ISO 8601 like 2026-03-31T16:00, got {text!r}"
-        ) from None
+        raise CliError(f"--start: expected ISO 8601 like 2026-03-31T16:00, got {text!r}") from None
     if value.tzinfo is None:
         # round-trip through UTC so a time inside a DST gap lands on a real instant
         value = value.replace(tzinfo=home_tz).astimezone(UTC)
     return value.astimezone(home_tz)
 
 
-def _cli_error(message: str) -> Exception:
-    from bot.cli import CliError  # lazily: bot.cli will import this module
-
-    return CliError(message)
-
-
 def build_service(
     settings: Any, partners: Path | None = None, clock: Callable[[], datetime] | None = None
 ) -> SchedulingService:
     """Build the scheduling service from settings (and an optional directory override)."""
-    import bot.scheduling.models  # noqa: F401  (the meeting tables must exist before create_all)
     from bot.storage.db import Database, utcnow
 
     db = Database(settings.sqlite_url)
+    # the meeting tables (registered by bot.scheduling.models, imported above) are all this
+    # command reads or writes; the bot creates the rest of the schema when it starts
+    db.create_schema()
     try:
         return SchedulingService.from_settings(settings, db, clock or utcnow, partners)
     except (DirectoryError, ValueError) as exc:
         db.close()
-        raise _cli_error(str(exc)) from None
+        raise CliError(str(exc)) from None
 
 
 def run_meetings(
@@ -165,7 +160,7 @@ def run_meetings(
     try:
         return _COMMANDS[args.meetings_command](args, service)
     except UnknownPartner as exc:
-        raise _cli_error(str(exc)) from None
+        raise CliError(str(exc)) from None
     except BookingRefused as exc:
         partner = service.directory.get(args.partner)
         if getattr(args, "json", False):
@@ -182,9 +177,9 @@ def run_meetings(
             )
         nearest = ", ".join(format_slot(s.start, s.end, service.home, partner) for s in exc.nearest)
         hint = f" (nearest free: {nearest})" if nearest else ""
-        raise _cli_error(f"refused: {exc}{hint}") from None
+        raise CliError(f"refused: {exc}{hint}") from None
     except SchedulingError as exc:
-        raise _cli_error(str(exc)) from None
+        raise CliError(str(exc)) from None
     finally:
         service.db.close()
 
@@ -210,7 +205,7 @@ def _book(args: argparse.Namespace, service: SchedulingService) -> int:
     partner = service.directory.get(args.partner)
     start = parse_start(args.start, service.home.tz)
     if not args.title.strip():
-        raise _cli_error("--title is empty")
+        raise CliError("--title is empty")
     meeting = service.book(partner, start, args.duration, args.title, video_url=args.video_url)
     if args.json:
         print(json.dumps(meeting_json(meeting), ensure_ascii=False))
@@ -258,7 +253,7 @@ def _ics(args: argparse.Namespace, service: SchedulingService) -> int:
         try:
             ZoneInfo(args.tz)
         except (ZoneInfoNotFoundError, ValueError):
-            raise _cli_error(f"--tz: unknown time zone {args.tz!r}") from None
+            raise CliError(f"--tz: unknown time zone {args.tz!r}") from None
     data = service.ics(args.id, timezone=args.tz)
     sys.stdout.write(data.decode("utf-8"))  # keeps the CRLF line ends iCalendar requires
     sys.stdout.flush()

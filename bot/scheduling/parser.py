@@ -2,7 +2,8 @@
 
 The rule-based parser covers the common Korean and English phrasings; `LLMMeetingParser` asks a chat
 model for validated structured output instead. `dateparser` is deliberately not used: it misreads
-common Korean phrasings.
+common Korean phrasings. The words and patterns it reads are in words.py; this module resolves
+their matches into a partner, a date, a time and a length.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
@@ -18,6 +19,25 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from bot.scheduling.directory import NAME_SEPARATORS, City, Directory, fold_letters
+from bot.scheduling.words import (
+    AFTER_CITY_TIME,
+    AFTERNOON,
+    DATES,
+    DURATION_HOURS,
+    DURATION_MINUTES,
+    EN_MONTHS,
+    EN_NUMBERS,
+    EN_WEEKDAYS,
+    KO_NUMBERS,
+    KO_WEEKDAYS,
+    KO_WEEKS_AHEAD,
+    MIDDAY,
+    MORNING,
+    TIMES,
+    TITLES,
+    ZONE_HOME,
+    ZONE_PARTNER,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,178 +79,16 @@ class MeetingParseError(ValueError):
         super().__init__(f"{message}{': ' + detail if detail else ''}")
 
 
-# ---------------------------------------------------------------------------------------------
-# vocabulary
-
-_KO_WEEKDAYS = "월화수목금토일"
-_EN_WEEKDAYS = {
-    name: i
-    for i, names in enumerate(
-        [
-            "monday mon",
-            "tuesday tues tue",
-            "wednesday wed",
-            "thursday thurs thur thu",
-            "friday fri",
-            "saturday sat",
-            "sunday sun",
-        ]
-    )
-    for name in names.split()
-}
-_EN_MONTHS = {
-    name: i
-    for i, names in enumerate(
-        [
-            "january jan",
-            "february feb",
-            "march mar",
-            "april apr",
-            "may",
-            "june jun",
-            "july jul",
-            "august aug",
-            "september sept sep",
-            "october oct",
-            "november nov",
-            "december dec",
-        ],
-        start=1,
-    )
-    for name in names.split()
-}
-# native Korean numbers as said before 시 (o'clock) and 시간 (hours)
-_KO_NUMBERS = {
-    name: i
-    for i, name in enumerate(
-        ["한", "두", "세", "네", "다섯", "여섯", "일곱", "여덟", "아홉", "열", "열한", "열두"],
-        start=1,
-    )
-}
-_EN_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4}
-
-
-def _alt(words: Iterable[str]) -> str:
-    return "|".join(sorted(map(re.escape, words), key=len, reverse=True))
-
-
-_WD = _alt(_EN_WEEKDAYS)
-_MON = _alt(_EN_MONTHS)
-_KO_NUM = _alt(_KO_NUMBERS)
-_EN_NUM = _alt(_EN_NUMBERS)
-_ORD = r"(?:st|nd|rd|th)?"
-_YEAR = r"(?:,?\s*(20\d{2}))?"
-_DIGIT_L = r"(?<![\d.:/-])"
-_DIGIT_R = r"(?![\d])"
-
-# duration with an hour unit (runs before times: "1시간" is not a time)
-_DUR_HOURS = [
-    (
-        re.compile(
-            rf"{_DIGIT_L}(\d+(?:\.\d+)?)\s*시간\s*(?:(\d{{1,2}})\s*분|(반))?(?:\s*(?:간|동안))?"
-        ),
-        "ko_h",
-    ),
-    (re.compile(rf"(?<![가-힣])({_KO_NUM})\s*시간\s*(반)?(?:\s*(?:동안))?"), "ko_word_h"),
-    (re.compile(r"(?<![가-힣])반\s*시간"), "half"),
-    (re.compile(r"\b(?:half\s+an?\s+hour|a\s+half\s+hour|half\s+hour)\b"), "half"),
-    (re.compile(rf"\b({_EN_NUM})\s+and\s+a\s+half\s+hours?\b"), "en_word_and_half"),
-    (re.compile(rf"\b({_EN_NUM})\s+hours?(\s+and\s+a\s+half)?\b"), "en_word_h"),
-    (
-        re.compile(
-            rf"{_DIGIT_L}(\d+(?:\.\d+)?)\s*(?:hours?|hrs?|h)\b"
-            r"(?:\s*(?:and\s+)?(\d{1,2})\s*(?:minutes?|mins?|m)\b)?"
-        ),
-        "en_h",
-    ),
-    (re.compile(rf"{_DIGIT_L}(\d{{1,2}})h(\d{{2}}){_DIGIT_R}"), "en_hm"),
-]
-_DUR_MINUTES = re.compile(rf"{_DIGIT_L}(\d{{1,3}})\s*(?:분(?:\s*(?:간|동안))?|minutes?|mins?|m\b)")
-
-_DATES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(rf"{_DIGIT_L}(\d{{4}})[-./](\d{{1,2}})[-./](\d{{1,2}}){_DIGIT_R}\.?"), "ymd"),
-    (
-        re.compile(
-            rf"(?:{_DIGIT_L}(\d{{4}})\s*년\s*)?{_DIGIT_L}(\d{{1,2}})\s*월\s*(\d{{1,2}})\s*일"
-        ),
-        "ko_ymd",
-    ),
-    (re.compile(rf"\b({_MON})\.?\s+(\d{{1,2}}){_ORD}\b(?![:.]\d){_YEAR}"), "en_md"),
-    (re.compile(rf"{_DIGIT_L}(\d{{1,2}}){_ORD}\s+(?:of\s+)?({_MON})\b\.?{_YEAR}"), "en_dm"),
-    (re.compile(rf"{_DIGIT_L}(\d{{1,2}})/(\d{{1,2}}){_DIGIT_R}(?!/)"), "md"),
-    (
-        re.compile(
-            r"(다다음\s*주|다음\s*주|담주|이번\s*주|금주|차주)\s*"
-            rf"(?:의\s*)?([{_KO_WEEKDAYS}])요일"
-        ),
-        "ko_week_wd",
-    ),
-    (re.compile(rf"(다음|이번|오는)\s*([{_KO_WEEKDAYS}])요일"), "ko_rel_wd"),
-    (re.compile(rf"\b(this|next|coming)\s+({_WD})\b"), "en_rel_wd"),
-    (re.compile(rf"\b({_WD})\s+(?:of\s+)?(this|next)\s+week\b"), "en_wd_week"),
-    (re.compile(rf"\b(this|next)\s+week(?:\s+on)?\s+({_WD})\b"), "en_week_wd"),
-    (re.compile(rf"([{_KO_WEEKDAYS}])요일"), "ko_wd"),
-    (re.compile(rf"\b(?:on\s+)?({_WD})\b"), "en_wd"),
-    (re.compile(r"내일\s*모레|모레"), "rel2"),
-    (re.compile(r"글피"), "rel3"),
-    (re.compile(r"내일"), "rel1"),
-    (re.compile(r"오늘"), "rel0"),
-    (re.compile(r"\b(?:the\s+)?day\s+after\s+tomorrow\b"), "rel2"),
-    (re.compile(r"\btomorrow\b"), "rel1"),
-    (re.compile(r"\b(?:today|tonight|this\s+(?:morning|afternoon|evening))\b"), "rel0"),
-    (re.compile(rf"{_DIGIT_L}(\d{{1,2}})\s*일\s*(?:후|뒤)"), "ko_in_days"),
-    (re.compile(r"\bin\s+(\d{1,2})\s+days?\b"), "en_in_days"),
-    (re.compile(rf"{_DIGIT_L}(\d{{1,2}})\s*일(?![가-힣])"), "ko_dom"),
-]
-
-_KO_MERIDIEM = r"(오전|오후|아침|저녁|밤|낮|새벽)"
-_TIMES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"정오|\bnoon\b|\bmidday\b"), "noon"),
-    (re.compile(rf"{_DIGIT_L}(\d{{1,2}})(?:[:.](\d{{2}}))?\s*([ap])\.?\s?m\b\.?"), "en_ampm"),
-    (re.compile(rf"{_KO_MERIDIEM}?\s*{_DIGIT_L}(\d{{1,2}}):(\d{{2}}){_DIGIT_R}"), "ko_colon"),
-    (
-        re.compile(
-            rf"{_KO_MERIDIEM}?\s*(?:{_DIGIT_L}(\d{{1,2}})|(?<![가-힣])({_KO_NUM}))\s*시(?!간)"
-            r"(?:\s*(\d{1,2})\s*분|\s*(반))?"
-        ),
-        "ko",
-    ),
-    (re.compile(rf"{_DIGIT_L}(\d{{1,2}})\s*o'?clock\b"), "en_oclock"),
-    (
-        re.compile(rf"\bat\s+(\d{{1,2}}){_DIGIT_R}(?!\s*(?:hours?|hrs?|h\b|minutes?|mins?|m\b|:))"),
-        "en_at",
-    ),
-]
-
-_TZ_PARTNER = re.compile(
-    r"현지\s*시간(?:으로|기준)?|현지\s*기준|상대\s*(?:쪽\s*)?시간(?:으로|기준)?"
-    r"|\b(?:in\s+)?(?:their|partner'?s?|the\s+partner'?s?)\s+(?:local\s+)?time(?:\s*zone)?\b"
-    r"|\blocal\s+time\b"
-)
-_TZ_HOME = re.compile(
-    r"(?:우리|한국|서울)\s*시간(?:으로|기준)?|\b(?:our|korean?|seoul)\s+time\b|\bkst\b"
-)
-_AFTER_CITY_TIME = re.compile(
-    r"\s*(?:의\s*)?(?:현지\s*)?(?:시간\s*(?:으로|기준)?|기준|(?:local\s+)?time\b)"
-)
-_TITLE_PATTERNS = [
-    re.compile(r"[\"“”«»「『]([^\"“”«»」』]{1,200})[\"“”«»」』]"),
-    re.compile(r"(?i)\b(?:title|subject|topic)\s*[:：]\s*(.+?)\s*$"),
-    re.compile(r"(?:제목|주제)\s*[:：은는]?\s*(.+?)\s*$"),
-    # "about ..." is left out on purpose: it swallows the date and time that often follow it
-]
-
-
 def _blank(text: str, match: re.Match[str]) -> str:
     return text[: match.start()] + " " * (match.end() - match.start()) + text[match.end() :]
 
 
 def _hour_24(hour: int, minute: int, meridiem: str | None) -> time | None:
-    if meridiem in ("오전", "아침", "새벽", "a"):
+    if meridiem in MORNING:
         hour = 0 if hour == 12 else hour
-    elif meridiem in ("오후", "저녁", "밤", "p"):
+    elif meridiem in AFTERNOON:
         hour = hour if hour == 12 else hour + 12
-    elif meridiem == "낮":
+    elif meridiem in MIDDAY:
         hour = hour if hour >= 11 else hour + 12
     elif 1 <= hour <= 7:
         hour += 12  # "3시", "at 4": nobody books a partner call at 4 in the morning
@@ -289,7 +147,7 @@ class RuleBasedParser:
         """Return whatever fields the sentence contains (nothing is required here)."""
         fields = ParsedFields()
         text = unicodedata.normalize("NFC", text)
-        for pattern in _TITLE_PATTERNS:
+        for pattern in TITLES:
             match = pattern.search(text)
             if match:
                 fields.title = match.group(1).strip(" .,;:")
@@ -302,7 +160,7 @@ class RuleBasedParser:
         s = self._read_date(s, fields)
         s = self._read_time(s, fields)
         if fields.duration_minutes is None:
-            match = _DUR_MINUTES.search(s)
+            match = DURATION_MINUTES.search(s)
             if match:
                 fields.duration_minutes = int(match.group(1))
                 s = _blank(s, match)
@@ -317,7 +175,7 @@ class RuleBasedParser:
             for (
                 match
             ) in matches:  # "비엔호아와 1시간, 비엔호아 시간으로": any mention may carry the zone
-                after = _AFTER_CITY_TIME.match(s, match.end())
+                after = AFTER_CITY_TIME.match(s, match.end())
                 if after:
                     fields.tz_of_time = "partner"
                     s = _blank(s, after)
@@ -331,18 +189,18 @@ class RuleBasedParser:
             if match:
                 fields.tz_of_time = "home"
                 return _blank(s, match)
-        match = _TZ_HOME.search(s)
+        match = ZONE_HOME.search(s)
         if match:
             fields.tz_of_time = "home"
             return _blank(s, match)
-        match = _TZ_PARTNER.search(s)
+        match = ZONE_PARTNER.search(s)
         if match:
             fields.tz_of_time = "partner"
             return _blank(s, match)
         return s
 
     def _read_hour_durations(self, s: str, fields: ParsedFields) -> str:
-        for pattern, kind in _DUR_HOURS:
+        for pattern, kind in DURATION_HOURS:
             match = pattern.search(s)
             if not match:
                 continue
@@ -354,7 +212,7 @@ class RuleBasedParser:
 
     def _read_date(self, s: str, fields: ParsedFields) -> str:
         today = self._now().astimezone(self.directory.home.tz).date()
-        for pattern, kind in _DATES:
+        for pattern, kind in DATES:
             match = pattern.search(s)
             if not match:
                 continue
@@ -367,7 +225,7 @@ class RuleBasedParser:
         return s
 
     def _read_time(self, s: str, fields: ParsedFields) -> str:
-        for pattern, kind in _TIMES:
+        for pattern, kind in TIMES:
             match = pattern.search(s)
             if not match:
                 continue
@@ -383,13 +241,13 @@ def _hour_duration(kind: str, m: re.Match[str]) -> int | None:
         minutes = float(m.group(1)) * 60 + (int(m.group(2)) if m.group(2) else 0)
         return round(minutes + (30 if m.group(3) else 0))
     if kind == "ko_word_h":
-        return _KO_NUMBERS[m.group(1)] * 60 + (30 if m.group(2) else 0)
+        return KO_NUMBERS[m.group(1)] * 60 + (30 if m.group(2) else 0)
     if kind == "half":
         return 30
     if kind == "en_word_and_half":
-        return _EN_NUMBERS[m.group(1)] * 60 + 30
+        return EN_NUMBERS[m.group(1)] * 60 + 30
     if kind == "en_word_h":
-        return _EN_NUMBERS[m.group(1)] * 60 + (30 if m.group(2) else 0)
+        return EN_NUMBERS[m.group(1)] * 60 + (30 if m.group(2) else 0)
     if kind == "en_h":
         return round(float(m.group(1)) * 60) + (int(m.group(2)) if m.group(2) else 0)
     if kind == "en_hm":
@@ -426,33 +284,33 @@ def _resolve_date(kind: str, m: re.Match[str], today: date) -> date | None:
             return _safe_date(int(g[0]), int(g[1]), int(g[2]))
         return _upcoming(int(g[1]), int(g[2]), today)
     if kind == "en_md":
-        month, day, year = _EN_MONTHS[g[0]], int(g[1]), g[2]
+        month, day, year = EN_MONTHS[g[0]], int(g[1]), g[2]
         return _safe_date(int(year), month, day) if year else _upcoming(month, day, today)
     if kind == "en_dm":
-        day, month, year = int(g[0]), _EN_MONTHS[g[1]], g[2]
+        day, month, year = int(g[0]), EN_MONTHS[g[1]], g[2]
         return _safe_date(int(year), month, day) if year else _upcoming(month, day, today)
     if kind == "md":
         return _upcoming(int(g[0]), int(g[1]), today)
     if kind == "ko_week_wd":
         word = re.sub(r"\s+", "", g[0])
-        weeks = {"이번주": 0, "금주": 0, "다음주": 1, "담주": 1, "차주": 1, "다다음주": 2}[word]
-        return _weekday_in_week(_KO_WEEKDAYS.index(g[1]), today, weeks)
+        weeks = KO_WEEKS_AHEAD[word]
+        return _weekday_in_week(KO_WEEKDAYS.index(g[1]), today, weeks)
     if kind == "ko_rel_wd":
-        weekday = _KO_WEEKDAYS.index(g[1])
+        weekday = KO_WEEKDAYS.index(g[1])
         if g[0] == "다음":
             return _weekday_in_week(weekday, today, 1)
         return _this_or_coming(weekday, today)
     if kind == "en_rel_wd":
-        weekday = _EN_WEEKDAYS[g[1]]
+        weekday = EN_WEEKDAYS[g[1]]
         if g[0] == "next":
             return _weekday_in_week(weekday, today, 1)
         return _this_or_coming(weekday, today)
     if kind == "en_wd_week":
-        return _weekday_in_week(_EN_WEEKDAYS[g[0]], today, 1 if g[1] == "next" else 0)
+        return _weekday_in_week(EN_WEEKDAYS[g[0]], today, 1 if g[1] == "next" else 0)
     if kind == "en_week_wd":
-        return _weekday_in_week(_EN_WEEKDAYS[g[1]], today, 1 if g[0] == "next" else 0)
+        return _weekday_in_week(EN_WEEKDAYS[g[1]], today, 1 if g[0] == "next" else 0)
     if kind in ("ko_wd", "en_wd"):
-        weekday = _KO_WEEKDAYS.index(g[0]) if kind == "ko_wd" else _EN_WEEKDAYS[g[0]]
+        weekday = KO_WEEKDAYS.index(g[0]) if kind == "ko_wd" else EN_WEEKDAYS[g[0]]
         return today + timedelta(days=(weekday - today.weekday()) % 7)
     if kind.startswith("rel"):
         return today + timedelta(days=int(kind[3:]))
@@ -482,7 +340,7 @@ def _resolve_time(kind: str, m: re.Match[str]) -> time | None:
     if kind == "ko_colon":
         return _hour_24(int(g[1]), int(g[2]), g[0]) if g[0] else _plain_24(int(g[1]), int(g[2]))
     if kind == "ko":
-        hour = int(g[1]) if g[1] else _KO_NUMBERS[g[2]]
+        hour = int(g[1]) if g[1] else KO_NUMBERS[g[2]]
         minute = int(g[3]) if g[3] else (30 if g[4] else 0)
         if g[0] is None and hour >= 13:
             return _plain_24(hour, minute)

@@ -15,11 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, contains_eager
 
 from bot.config import Settings
-from bot.i18n import t
 from bot.scheduling import slots as rules
 from bot.scheduling.directory import City, Directory
 from bot.scheduling.ics import DEFAULT_ORGANIZER_EMAIL, build_invite
 from bot.scheduling.models import Invitee, InviteeRow, Meeting, MeetingRow, Reminder, ReminderRow
+from bot.scheduling.texts import nearest_text, refusal_text
 from bot.storage.db import Database, utcnow
 
 log = logging.getLogger(__name__)
@@ -71,24 +71,6 @@ def _minutes(duration: int | timedelta) -> timedelta:
 def _slug(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^A-Za-z0-9]+", "", ascii_text.title())
-
-
-def violation_text(v: rules.Violation, lang: str) -> str:
-    """Translate one broken rule for the reader."""
-    d = v.detail
-    if v.rule == "weekend":
-        return t("rule_weekend", lang, city=v.city, date=d.get("date"))
-    if v.rule == "holiday":
-        return t("rule_holiday", lang, city=v.city, holiday=d.get("holiday"), date=d.get("date"))
-    if v.rule == "hours":
-        start, end = d["local_start"], d["local_end"]
-        span = f"{start:%H:%M}–{end:%H:%M}"
-        return t("rule_hours", lang, city=v.city, span=span, hours=d.get("working_hours"))
-    if v.rule == "overlap":
-        return t("rule_overlap", lang, id=d.get("meeting_id"), title=d.get("title") or "")
-    if v.rule == "duration":
-        return t("rule_duration", lang)
-    return t("rule_past", lang)
 
 
 def validate_video_url(url: str) -> str:
@@ -236,20 +218,12 @@ class SchedulingService:
         """Return the refusal every front-end shows: each broken rule, then the nearest slots.
 
         Without `with_nearest` the slots are left out (a front-end offering them as buttons).
+        The wording is texts.py's.
         """
-        reasons = "\n".join(f"• {violation_text(v, lang)}" for v in refused.violations)
-        text = t("meet_refused", lang, reasons=reasons)
+        text = refusal_text(refused.violations, lang)
         if with_nearest and refused.nearest:
             city = self.directory.get(partner)
-            text += (
-                "\n\n"
-                + t("meet_nearest", lang)
-                + "\n"
-                + "\n".join(
-                    f"• {rules.format_slot(s.start, s.end, self.home, city, lang, with_end=True)}"
-                    for s in refused.nearest
-                )
-            )
+            text += "\n\n" + nearest_text(refused.nearest, self.home, city, lang)
         return text
 
     # -- booking ---------------------------------------------------------------------------
@@ -483,5 +457,4 @@ __all__ = [
     "SchedulingError",
     "SchedulingService",
     "validate_video_url",
-    "violation_text",
 ]

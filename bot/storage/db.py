@@ -1,4 +1,8 @@
-"""The one database: SQLAlchemy models and the session factory (SQLite in the data dir by default)."""
+"""The one database: the declarative base, shared column types and the session factory.
+
+Storage knows no feature: each feature declares its tables on `Base` in its own package, and
+whoever opens the database (bot/schema.py) imports those modules before `create_schema`.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    DateTime,
-    ForeignKey,
-    Integer,
-    String,
-    Text,
-    create_engine,
-    event,
-)
+from sqlalchemy import DateTime, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 
@@ -51,43 +46,6 @@ class Base(DeclarativeBase):
     """Declarative base of every table."""
 
 
-class DocumentRow(Base):
-    """An ingested file: its content hash decides whether a re-ingest touches it."""
-
-    __tablename__ = "documents"
-
-    source: Mapped[str] = mapped_column(String(1024), primary_key=True)
-    root: Mapped[str] = mapped_column(String(1024), default="")
-    content_hash: Mapped[str] = mapped_column(String(64))
-    title: Mapped[str] = mapped_column(Text)
-    kind: Mapped[str] = mapped_column(String(64), default="")
-    partner: Mapped[str] = mapped_column(String(128), default="")
-    date: Mapped[str] = mapped_column(String(32), default="")
-    language: Mapped[str] = mapped_column(String(8), default="")
-    visibility: Mapped[str] = mapped_column(String(16))
-    webinar: Mapped[str] = mapped_column(String(64), default="")
-    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
-    ingested_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
-
-
-class ChunkRow(Base):
-    """A chunk with what answering needs, computed once at ingest (sentences, terms)."""
-
-    __tablename__ = "chunks"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    source: Mapped[str] = mapped_column(
-        ForeignKey("documents.source", ondelete="CASCADE"), index=True
-    )
-    ordinal: Mapped[int] = mapped_column(Integer)
-    heading: Mapped[str] = mapped_column(Text, default="")
-    text: Mapped[str] = mapped_column(Text)
-    sentences: Mapped[list[str]] = mapped_column(JSON)
-    terms: Mapped[list[str]] = mapped_column(JSON)
-    sentence_terms: Mapped[list[list[str]]] = mapped_column(JSON)
-    language: Mapped[str] = mapped_column(String(8), default="")
-
-
 class Database:
     """Owns the engine and hands out sessions; one per process."""
 
@@ -97,10 +55,11 @@ class Database:
         self.engine: Engine = create_engine(url, future=True)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        import bot.storage.models  # noqa: F401  (registers every table before create_all)
-
-        Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def create_schema(self) -> None:
+        """Create the tables registered on `Base` so far that the database lacks."""
+        Base.metadata.create_all(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

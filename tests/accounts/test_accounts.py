@@ -11,6 +11,7 @@ from bot.accounts.service import AccountService, GroupLevel, InviteError, pick_l
 from bot.domain import Answer, Asker, Citation, Role, Visibility
 from bot.followup.feedback import FeedbackService
 from bot.ratelimit import RateLimiter
+from bot.schema import open_database
 from bot.storage.db import Database
 
 STAFF, ADMIN, USER = 10, 1, 50
@@ -28,7 +29,7 @@ class Clock:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Database:
-    return Database(f"sqlite:///{tmp_path}/bot.sqlite3")
+    return open_database(f"sqlite:///{tmp_path}/bot.sqlite3")
 
 
 @pytest.fixture

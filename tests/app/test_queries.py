@@ -21,6 +21,7 @@ from bot.app.messages import Actor
 from bot.followup.webinars import WebinarService
 from bot.scheduling.models import Invitee
 from bot.scheduling.service import SchedulingService
+from bot.schema import open_database
 from bot.storage.db import Database
 from tests.app.conftest import RecordingOutbox
 from tests.conftest import statements
@@ -32,7 +33,7 @@ START = seoul(2026, 3, 31, 16)  # Tuesday; 09:00 CEST in Düsseldorf
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path}/bot.sqlite3")
+    database = open_database(f"sqlite:///{tmp_path}/bot.sqlite3")
     yield database
     database.close()
 

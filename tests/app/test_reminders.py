@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+
 from bot.app.core import App
 from bot.scheduling.models import Invitee
 from bot.scheduling.service import SchedulingService

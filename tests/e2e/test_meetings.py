@@ -11,7 +11,7 @@ import icalendar
 import pytest
 
 from bot.scheduling.service import SchedulingService
-from bot.storage.db import Database
+from bot.schema import open_database
 from tests.conftest import ROOT, make_settings
 from tests.e2e.test_bot import (
     ADMIN,
@@ -173,7 +173,7 @@ def test_a_meeting_is_rescheduled_and_everyone_gets_the_updated_invite(
     # another valid slot, found by the same rules on the same directory (not the booked day)
     service = SchedulingService.from_settings(
         make_settings(tmp_path),
-        Database(f"sqlite:///{tmp_path / 'm.db'}"),
+        open_database(f"sqlite:///{tmp_path / 'm.db'}"),
         partners_file=ROOT / "knowledge" / "partners.yaml",
     )
     home = ZoneInfo("Asia/Seoul")

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-# the follow-up tables must be registered before Database() runs create_all
-from bot.followup import escalation, survey, webinars  # noqa: F401
+from bot.schema import open_database
 from bot.storage.db import Database
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -36,6 +35,6 @@ def clock() -> Clock:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path}/bot.sqlite3")
+    database = open_database(f"sqlite:///{tmp_path}/bot.sqlite3")
     yield database
     database.close()

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.domain import Asker, Role, Visibility
-from bot.retrieval.access import AccessScope, city_key
+from bot.domain import Asker, Role, Visibility, city_key
+from bot.retrieval.access import AccessScope
 from bot.services import Services
 from tests.conftest import write
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import bm25s
 import pytest
 
-from bot.domain import Asker
+from bot.domain import Asker, SparseEntry
 from bot.retrieval.access import AccessScope
-from bot.retrieval.sparse import BM25Index, SparseEntry
+from bot.retrieval.sparse import BM25Index
 
 STAFF = AccessScope(Asker.staff())
 OLD = [

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-import bot.scheduling.models  # noqa: F401  (registers the meeting tables before create_all)
 from bot.scheduling.directory import Directory
+from bot.schema import open_database
 from bot.storage.db import Database
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -83,4 +83,4 @@ class FakeClock:
 
 def database(tmp_path: Path) -> Database:
     """Return a fresh SQLite database in tmp_path."""
-    return Database(f"sqlite:///{tmp_path}/db.sqlite3")
+    return open_database(f"sqlite:///{tmp_path}/db.sqlite3")

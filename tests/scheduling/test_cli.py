@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from icalendar import Calendar
 
-from bot.cli import CliError
+from bot.errors import CliError
 from bot.scheduling.cli import add_meetings_parser, run_meetings
 from tests.conftest import make_settings
 from tests.scheduling import FakeClock, seoul, write_directory
