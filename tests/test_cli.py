@@ -146,3 +146,43 @@ def test_invalid_setting_names_the_setting(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "RETRIEVAL_TOP_K" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_console_chat_runs_the_same_commands_and_meeting_sentences_as_telegram(
+    ingested: Path,
+) -> None:
+    lines = [
+        "/help",
+        "meeting with Riverton next Wednesday 10am their time for 45 minutes",
+        "/meet",
+        "3",  # Riverton
+        "/whoami",
+        "/nonsense",
+        "How often is the Riverton agreement reviewed?",
+        "/sources",
+        "/pending",
+    ]
+    partners = str(Path(__file__).resolve().parents[1] / "knowledge" / "partners.yaml")
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TELEGRAM_", "BOT_"))
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "--data-dir", str(ingested), "chat"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        env={**env, "PARTNERS_FILE": partners},
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "You are staff" in out and "/stats" in out, "/help is a command, not a question"
+    assert "could not find" not in out.split("How long")[0], "/help was taken for a question"
+    # the sentence is a meeting: a confirmation or the nearest valid times, as numbered buttons
+    assert "Book this meeting?" in out or "The nearest times that work" in out
+    assert "How long will the meeting be?" in out, "typing 3 pressed Riverton"
+    assert "Your role: staff" in out
+    assert "I do not know that command" in out
+    assert "three years" in out and "Riverton sister-city agreement" in out
+    assert "Documents used for" in out
+    assert "The queue is empty" in out

@@ -156,7 +156,10 @@ class Questions(UseCases):
         reply = Reply(messages=[Out(answer=answer, buttons=votes)])
         # what the bot cannot answer goes to the office; the asker hears back in this chat
         unanswered = not answer.grounded and person.role is not Role.STAFF and not actor.in_group
-        if unanswered and self.escalate(answer_id, "ungrounded"):
+        if unanswered and closed:
+            # the follow-up period is over: nobody at the office takes it up any more
+            reply.messages.append(Out(t("webinar_closed", person.language)))
+        elif unanswered and self.escalate(answer_id, "ungrounded"):
             reply.messages.append(Out(t("escalated", person.language)))
         return reply
 

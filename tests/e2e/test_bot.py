@@ -565,10 +565,34 @@ def test_an_oversized_upload_is_refused_before_downloading(bot: BotApiEmulator) 
 
 
 def test_a_failing_handler_tells_the_user_and_the_bot_keeps_working(bot: BotApiEmulator) -> None:
-    message = say(bot, STAFF, "/whoami")
     mark = bot.mark()
-    bot.press_button(STAFF, message["message_id"], "esc:malformed", check_markup=False)
+    bot.fail_next("sendMessage", 400, "Bad Request: chat not found")  # the reply to /whoami fails
+    bot.send_text(STAFF, "/whoami")
     apology = reply_to(bot, STAFF, mark)
     assert "went wrong" in apology["text"] or "문제가 발생" in apology["text"]
-    assert "Traceback" not in apology["text"] and "ValueError" not in apology["text"]
+    assert "Traceback" not in apology["text"] and "BadRequest" not in apology["text"]
     say(bot, STAFF, "/whoami")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "v:99999999999999999999:1",
+        "sv:CODE:abc",
+        "sv:",
+        "m:p:abc",
+        "m:w:99999999",
+        "esc:ans:abc",
+        "cur:1:partner",
+    ],
+)
+def test_forged_button_data_gets_a_short_refusal_and_no_error(
+    bot: BotApiEmulator, data: str
+) -> None:
+    message = say(bot, STAFF, "/whoami")
+    mark = bot.mark()
+    query = bot.press_button(STAFF, message["message_id"], data, check_markup=False)
+    answer = bot.wait_for_call("answerCallbackQuery", lambda c: c["callback_query_id"] == query)
+    assert "no longer valid" in answer.get("text", "") or "유효하지 않은" in answer.get("text", "")
+    say(bot, STAFF, "/whoami")
+    assert not [r for r in bot.sent[mark:] if "went wrong" in (r.get("text") or "")]

@@ -194,3 +194,41 @@ def test_a_meeting_is_rescheduled_and_everyone_gets_the_updated_invite(
     assert int(event["SEQUENCE"]) == int(original.get("SEQUENCE", 0)) + 1
     assert event.decoded("DTSTART") == later
     assert f"#{meeting_id} moved" in reply_to(bot, STAFF, mark)["text"]
+
+
+def test_a_button_of_an_older_meet_message_is_refused(bot: BotApiEmulator) -> None:
+    older = say(bot, STAFF, "/meet", markup=True)
+    newer = say(bot, STAFF, "/meet", markup=True)
+    riverton = next(d for text, d in buttons(older) if text == "Riverton")
+    query = bot.press_button(STAFF, older["message_id"], riverton)
+    answer = bot.wait_for_call("answerCallbackQuery", lambda c: c["callback_query_id"] == query)
+    assert "no longer valid" in answer.get("text", "")
+    assert bot.message(STAFF, older["message_id"])["text"] == older["text"], "nothing changed"
+    step = press(
+        bot, STAFF, newer["message_id"], next(d for t, d in buttons(newer) if t == "Riverton")
+    )
+    assert "How long" in step["text"]
+
+
+def test_a_restart_between_two_meet_steps_resumes_the_flow(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    emu = BotApiEmulator(token=TOKEN, bot_username="exchange_test_bot").start()
+    emu.user(STAFF, "Kim", "en")
+    proc = start_bot(emu, data)
+    try:
+        prompt = say(emu, STAFF, "/meet", markup=True)
+        step = press(
+            emu, STAFF, prompt["message_id"], next(d for t, d in buttons(prompt) if t == "Riverton")
+        )
+        stop_bot(proc)
+        proc = start_bot(emu, data)
+        step = press(
+            emu,
+            STAFF,
+            prompt["message_id"],
+            next(d for t, d in buttons(step) if t.startswith("60")),
+        )
+        assert "Which week" in step["text"]
+    finally:
+        stop_bot(proc)
+        emu.stop()

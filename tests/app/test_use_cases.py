@@ -1,0 +1,169 @@
+"""The application layer on real services: flows that survive restarts, buttons that cannot be
+forged, and the rules every front-end shares."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app.core import App
+from bot.app.messages import Actor, Reply
+from bot.i18n import t
+from tests.app.conftest import RecordingOutbox
+from tests.conftest import ROOT, write
+
+STAFF, PUBLIC, ATTENDEE = 100, 200, 500
+PARTNERS = ROOT / "knowledge" / "partners.yaml"
+EXPIRED = t("offer_expired", "en")
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def build(make_services: Any, data: Path, outbox: RecordingOutbox) -> Any:
+    """Return a function that starts the application on the data dir (again: a restart)."""
+
+    def start() -> App:
+        services = make_services(data, partners_file=PARTNERS, staff_user_ids=[STAFF])
+        return App(services, outbox)
+
+    return start
+
+
+def staff() -> Actor:
+    return Actor(STAFF, STAFF, first_name="Kim", language_code="en")
+
+
+def data_of(reply: Reply, label_start: str) -> str:
+    """Return the data of the first button whose label starts with `label_start`."""
+    outs = ([reply.edit] if reply.edit else []) + reply.messages
+    return next(
+        b.data for o in outs for row in o.buttons for b in row if b.label.startswith(label_start)
+    )
+
+
+def to_slots(app: App) -> Reply:
+    """Walk a new /meet to its slot buttons (Riverton, 60 minutes, next week)."""
+    reply = app.command(staff(), "meet")
+    reply = app.button(staff(), data_of(reply, "Riverton"))
+    reply = app.button(staff(), data_of(reply, "60"))
+    return app.button(staff(), data_of(reply, "Next week"))
+
+
+def test_a_slot_button_of_an_older_meet_is_refused_and_changes_nothing(build: Any) -> None:
+    app = build()
+    older = to_slots(app)
+    newer = to_slots(app)
+    old_slot = older.edit.buttons[0][0].data  # type: ignore[union-attr]
+    refused = app.button(staff(), old_slot)
+    assert refused.toast == EXPIRED and refused.edit is None
+    # the newer flow still stands at its slots
+    title_step = app.button(staff(), newer.edit.buttons[0][0].data)  # type: ignore[union-attr]
+    assert title_step.edit is not None and "title" in title_step.edit.text
+
+
+def test_a_restart_between_two_meet_steps_resumes_the_flow(build: Any) -> None:
+    first = build()
+    reply = first.command(staff(), "meet")
+    reply = first.button(staff(), data_of(reply, "Riverton"))
+    restarted = build()  # new services and application on the same database
+    reply = restarted.button(staff(), data_of(reply, "60"))
+    assert reply.edit is not None and reply.edit.text == t("meet_week", "en")
+
+
+def test_a_double_tap_on_book_books_once(build: Any, outbox: RecordingOutbox) -> None:
+    app = build()
+    slots = to_slots(app)
+    title = app.button(staff(), slots.edit.buttons[0][0].data)  # type: ignore[union-attr]
+    confirm = app.text(staff(), "Budget call")
+    book = data_of(confirm, "✅")
+    assert "Booked meeting #" in app.button(staff(), book).edit.text  # type: ignore[union-attr]
+    assert app.button(staff(), book).toast == EXPIRED
+    assert len(app.services.scheduling.list_upcoming()) == 1
+    assert title.edit is not None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "v:99999999999999999999:1",
+        "v:1:7",
+        "sv:CODE:abc",
+        "sv:",
+        "m:p:abc",
+        "m:w:99999999",
+        "m:1:p:99",
+        "m:1:p:-1",
+        "m:99999:ok:-",
+        "esc:ans:abc",
+        "esc:ans:99999",
+        "cur:1:partner",
+        "cur:1:public",
+        "up:1:public",
+        "lang:xx",
+        "nothing-we-know",
+        "",
+    ],
+)
+def test_forged_button_data_is_refused_without_an_error(build: Any, data: str) -> None:
+    reply = build().button(staff(), data)
+    assert reply.toast == EXPIRED and reply.edit is None and not reply.messages
+
+
+def test_a_survey_comment_prompt_survives_a_restart(build: Any, outbox: RecordingOutbox) -> None:
+    app = build()
+    webinar = app.services.webinars.create("Transit forum", date(2026, 11, 30), "en", STAFF)
+    app.command(Actor(ATTENDEE, ATTENDEE), "start", f"w_{webinar.code}")
+    app.command(staff(), "survey", webinar.code)
+    rating = outbox.to(ATTENDEE)[-1]
+    app.button(Actor(ATTENDEE, ATTENDEE), rating.buttons[0][4].data)
+    prompt_id = len(outbox.sent)  # the recording outbox numbers messages 1, 2, ...
+    assert outbox.sent[-1].force_reply
+    restarted = build()
+    reply = restarted.text(Actor(ATTENDEE, ATTENDEE), "Very useful, thanks.", reply_to=prompt_id)
+    assert reply.messages[0].text == t("survey_comment_thanks", "en")
+    assert restarted.services.escalations.pending() == []
+    assert restarted.services.surveys.results(webinar.code).comments == ("Very useful, thanks.",)
+
+
+def test_a_former_attendee_of_a_closed_webinar_still_gets_public_answers(
+    build: Any, tmp_path: Path
+) -> None:
+    app = build()
+    write(
+        tmp_path / "kb" / "fares.md",
+        "---\ntitle: Bus fares\nvisibility: public\nlanguage: en\n---\n"
+        "# Fares\n\nA single bus ride in Hanbit costs 1,500 won with the transit card.\n",
+    )
+    app.services.ingestor.ingest([tmp_path / "kb"])
+    webinar = app.services.webinars.create("Transit forum", date(2026, 11, 30), "en", STAFF)
+    attendee = Actor(ATTENDEE, ATTENDEE)
+    app.command(attendee, "start", f"w_{webinar.code}")
+    app.command(staff(), "webinar", f"close {webinar.code}")
+    reply = app.text(attendee, "How much does a single bus ride cost?")
+    answer = reply.messages[0].answer
+    assert answer is not None and answer.grounded and "1,500" in answer.text
+
+
+def test_a_staff_meeting_sentence_is_a_meeting_not_a_question(build: Any) -> None:
+    reply = build().text(
+        staff(), "meeting with Riverton next Wednesday 10am their time for 45 minutes"
+    )
+    out = reply.messages[0]
+    assert out.answer is None, "not answered as a question"
+    # a confirmation, or the nearest valid times: both are buttons of a /meet flow
+    assert out.buttons and all(b.data.startswith("m:") for row in out.buttons for b in row)
+
+
+def test_the_question_rules_hold_for_every_front_end(build: Any) -> None:
+    app = build()
+    public = Actor(PUBLIC, PUBLIC)
+    too_long = "x" * (app.services.settings.max_question_chars + 1)
+    assert "characters" in app.text(public, too_long).messages[0].text
+    assert app.command(public, "nope").messages[0].text == t("unknown_command", "en")
