@@ -332,11 +332,22 @@ def _stem(name: str, word: str) -> str:
     return str(_stemmer(name).stemWord(word))
 
 
-@lru_cache(maxsize=4)
+# A Snowball stemmer keeps the word it is stemming in the object (its current string and
+# cursors), so one stemmer used by two threads at once mixes their words up: each thread has its
+# own, made on its first use of a language (answering runs in a bounded pool of worker threads).
+_thread = threading.local()
+
+
 def _stemmer(name: str) -> Any:
-    """Return a Snowball stemmer (pure Python, no data files), or None for no stemming."""
+    """Return this thread's Snowball stemmer of a language, or None for no stemming."""
     if not name:
         return None
-    import snowballstemmer
+    stemmers: dict[str, Any] | None = getattr(_thread, "stemmers", None)
+    if stemmers is None:
+        stemmers = _thread.stemmers = {}
+    stemmer = stemmers.get(name)
+    if stemmer is None:
+        import snowballstemmer
 
-    return snowballstemmer.stemmer(name)
+        stemmer = stemmers[name] = snowballstemmer.stemmer(name)
+    return stemmer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -166,6 +167,10 @@ class Ingestor:
         self.max_tokens = max_tokens
         self.overlap = overlap_sentences
         self.batch_size = batch_size
+        # one run at a time (two staff uploads, a curated answer, a webinar file): each run
+        # rebuilds the keyword index from the database as it read it, so a run that read it
+        # before another run stored its file would rebuild the index without that file
+        self._running = threading.Lock()
 
     def ingest(
         self,
@@ -175,71 +180,74 @@ class Ingestor:
         overrides: dict[str, str] | None = None,
     ) -> IngestReport:
         """Ingest files and folders; a file that fails is reported and the run goes on."""
-        started = time.perf_counter()
-        report = IngestReport()
-        targets, roots, missing = _targets(paths)
-        report.failed.extend(missing)
-        report.files = len(targets)
-        known = self.store.hashes()
-        changed_index = False
+        with self._running:
+            started = time.perf_counter()
+            report = IngestReport()
+            targets, roots, missing = _targets(paths)
+            report.failed.extend(missing)
+            report.files = len(targets)
+            known = self.store.hashes()
+            changed_index = False
 
-        for i, target in enumerate(targets):
-            if progress:
-                progress(i, len(targets), target.source)
-            try:
-                digest = file_hash(target.path)
-            except OSError as exc:
-                report.failed.append((target.source, f"cannot read file: {exc.strerror or exc}"))
-                continue
-            previous = known.get(target.source)
-            if previous and previous[0] == digest and not overrides:
-                report.unchanged += 1
-                continue
-            try:
-                doc = load(target.path, target.source, default_visibility)
-            except LoadError as exc:
-                report.failed.append((target.source, str(exc)))
-                log.warning("skipped %s: %s", target.source, exc)
-                continue
-            meta = doc.meta
-            if overrides:
-                meta = replace(
+            for i, target in enumerate(targets):
+                if progress:
+                    progress(i, len(targets), target.source)
+                try:
+                    digest = file_hash(target.path)
+                except OSError as exc:
+                    report.failed.append(
+                        (target.source, f"cannot read file: {exc.strerror or exc}")
+                    )
+                    continue
+                previous = known.get(target.source)
+                if previous and previous[0] == digest and not overrides:
+                    report.unchanged += 1
+                    continue
+                try:
+                    doc = load(target.path, target.source, default_visibility)
+                except LoadError as exc:
+                    report.failed.append((target.source, str(exc)))
+                    log.warning("skipped %s: %s", target.source, exc)
+                    continue
+                meta = doc.meta
+                if overrides:
+                    meta = replace(
+                        meta,
+                        visibility=Visibility(overrides.get("visibility", meta.visibility.value)),
+                        partner=overrides.get("partner", meta.partner),
+                        webinar=overrides.get("webinar", meta.webinar),
+                    )
+                chunks = chunk_document(
                     meta,
-                    visibility=Visibility(overrides.get("visibility", meta.visibility.value)),
-                    partner=overrides.get("partner", meta.partner),
-                    webinar=overrides.get("webinar", meta.webinar),
+                    doc.sections,
+                    self.analyzer,
+                    self.max_tokens,
+                    self.overlap,
+                    count_tokens=self.embedder.count_tokens,
                 )
-            chunks = chunk_document(
-                meta,
-                doc.sections,
-                self.analyzer,
-                self.max_tokens,
-                self.overlap,
-                count_tokens=self.embedder.count_tokens,
-            )
-            old = self.store.chunks(self.store.chunk_ids(target.source)) if previous else {}
-            self._index(chunks, old, report)
-            self.store.replace(meta, target.root, digest, chunks)
-            changed_index = True
-            report.chunks += len(chunks)
-            if previous:
-                report.updated += 1
-            else:
-                report.added += 1
+                old = self.store.chunks(self.store.chunk_ids(target.source)) if previous else {}
+                self._index(chunks, old, report)
+                self.store.replace(meta, target.root, digest, chunks)
+                changed_index = True
+                report.chunks += len(chunks)
+                if previous:
+                    report.updated += 1
+                else:
+                    report.added += 1
 
-        # files that vanished from a folder we walked in full
-        present = {t.source for t in targets}
-        gone = [s for s, (_, root) in known.items() if root in roots and s not in present]
-        if gone:
-            self.vectors.delete(self.store.remove(gone))
-            report.removed = len(gone)
-            changed_index = True
-        if changed_index:
-            self.keywords.rebuild(self.store.sparse_entries())
-        if progress:
-            progress(len(targets), len(targets), "")
-        report.seconds = time.perf_counter() - started
-        return report
+            # files that vanished from a folder we walked in full
+            present = {t.source for t in targets}
+            gone = [s for s, (_, root) in known.items() if root in roots and s not in present]
+            if gone:
+                self.vectors.delete(self.store.remove(gone))
+                report.removed = len(gone)
+                changed_index = True
+            if changed_index:
+                self.keywords.rebuild(self.store.sparse_entries())
+            if progress:
+                progress(len(targets), len(targets), "")
+            report.seconds = time.perf_counter() - started
+            return report
 
     def repair(self) -> int:
         """Make the vector index hold exactly the stored chunks; return how many were re-embedded.
@@ -248,20 +256,21 @@ class Ingestor:
         another embedding space and were dropped) are embedded again from the database, and
         vectors of chunks no longer stored are removed. Cheap when the counts agree.
         """
-        if self.vectors.count() == self.store.count_units():
-            return 0
-        wanted = set(self.store.chunk_ids())
-        held = self.vectors.ids()
-        if held - wanted:
-            self.vectors.delete(sorted(held - wanted))
-        missing = sorted(wanted - held)
-        if missing:
-            log.info("re-embedding %d chunks the vector index lacks", len(missing))
-            report = IngestReport()
-            for start in range(0, len(missing), 1000):
-                chunks = self.store.chunks(missing[start : start + 1000])
-                self._embed(list(chunks.values()), report)
-        return len(missing)
+        with self._running:
+            if self.vectors.count() == self.store.count_units():
+                return 0
+            wanted = set(self.store.chunk_ids())
+            held = self.vectors.ids()
+            if held - wanted:
+                self.vectors.delete(sorted(held - wanted))
+            missing = sorted(wanted - held)
+            if missing:
+                log.info("re-embedding %d chunks the vector index lacks", len(missing))
+                report = IngestReport()
+                for start in range(0, len(missing), 1000):
+                    chunks = self.store.chunks(missing[start : start + 1000])
+                    self._embed(list(chunks.values()), report)
+            return len(missing)
 
     def _index(self, chunks: list[Chunk], old: dict[str, Chunk], report: IngestReport) -> None:
         """Index a file's chunks, embedding only those whose embedded text changed.

@@ -162,10 +162,11 @@ class BM25Index:
 
     def df(self, term: str) -> int:
         """Return in how many chunks a term occurs."""
-        return self._df.get(term, 0)
+        return self._df.get(term, 0)  # one read of a map that is replaced, never changed
 
     def idf(self, term: str) -> float:
         """Return the inverse document frequency of a term (high for rare terms, 0 for stop-like)."""
-        n = len(self.ids)
-        df = self._df.get(term, 0)
+        with self._lock:  # the count and the frequency of one index, not one each side of a swap
+            n = len(self.ids)
+            df = self._df.get(term, 0)
         return max(0.0, math.log((n - df + 0.5) / (df + 0.5) + 1.0)) if n else 0.0

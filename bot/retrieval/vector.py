@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,12 @@ class ChromaIndex:
         # cannot be compared with this one's questions, so such collections are dropped and their
         # chunks re-embedded from the database (Ingestor.repair)
         self.space = space
-        self._collections: dict[str, Any] = {}
+        # Questions (its languages) and ingests (its collections) walk the map in worker threads
+        # while another thread's ingest opens a new language's collection: the map is
+        # copy-on-write, never changed in place, so a reader walks the map it found (no
+        # "dictionary changed size during iteration") and takes no lock
+        self._collections: Mapping[str, Any] = {}
+        self._opening = threading.Lock()  # one writer at a time builds and swaps in a new map
         for existing in self._client.list_collections():
             name = existing if isinstance(existing, str) else existing.name
             if not name.startswith(f"{self.prefix}_"):
@@ -71,15 +77,21 @@ class ChromaIndex:
     def _open(self, language: str) -> Any:
         """Return (creating if needed) the collection of one language."""
         key = _key(language)
-        if key not in self._collections:
-            # embedding_function=None: Chroma must never embed (its default downloads a model)
-            self._collections[key] = self._client.get_or_create_collection(
-                f"{self.prefix}_{key}",
-                embedding_function=None,
-                metadata={"space": self.space},
-                configuration={"hnsw": {"space": "cosine"}},
-            )
-        return self._collections[key]
+        collection = self._collections.get(key)
+        if collection is not None:
+            return collection
+        with self._opening:
+            collection = self._collections.get(key)  # another thread may have opened it
+            if collection is None:
+                # embedding_function=None: Chroma must never embed (its default downloads a model)
+                collection = self._client.get_or_create_collection(
+                    f"{self.prefix}_{key}",
+                    embedding_function=None,
+                    metadata={"space": self.space},
+                    configuration={"hnsw": {"space": "cosine"}},
+                )
+                self._collections = {**self._collections, key: collection}
+            return collection
 
     @property
     def languages(self) -> list[str]:
