@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "run", help="run the bot: Telegram when TELEGRAM_BOT_TOKEN is set, else console chat"
     )
+    p = sub.add_parser("db", help="the database's schema revision: show it, or upgrade it")
+    p.add_argument("db_command", choices=["current", "upgrade"])
 
     add_meetings_parser(sub)
     return parser
@@ -82,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("bm25s").setLevel(
         logging.WARNING
     )  # it logs index building at DEBUG by default
+    # Alembic logs every plugin and context at INFO; bot.schema logs one line per upgrade
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         overrides: dict[str, Any] = {}
         if args.data_dir is not None:
@@ -109,9 +113,30 @@ def _settings_error(exc: ValidationError) -> str:
 
 
 def _services(settings: Settings) -> Any:
+    from bot.schema import SchemaError
     from bot.services import build_services
 
-    return build_services(settings)
+    try:
+        return build_services(settings)
+    except SchemaError as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the database's revision and this release's, or upgrade the database to it."""
+    from bot.schema import Revision, SchemaError, migrate, revision
+    from bot.storage.db import Database
+
+    db = Database(settings.sqlite_url)
+    try:
+        found: Revision = migrate(db) if args.db_command == "upgrade" else revision(db)
+    except SchemaError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        db.close()
+    state = "up to date" if found.current == found.head else "needs `exchange-bot db upgrade`"
+    print(f"database revision: {found.current or '(none)'}; this release: {found.head} ({state})")
+    return 0
 
 
 def _require_documents(services: Any) -> None:
@@ -269,22 +294,25 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         print("TELEGRAM_BOT_TOKEN is not set: starting the console chat.", file=sys.stderr)
         args.role, args.partner = Role.STAFF.value, None
         return cmd_chat(args, settings)
+    from bot.schema import SchemaError
     from bot.telegram.app import StartupError, run_bot
 
     try:
         return run_bot(settings)
-    except StartupError as exc:
+    except (StartupError, SchemaError) as exc:
         raise CliError(str(exc)) from None
 
 
 def cmd_meetings(args: argparse.Namespace, settings: Settings) -> int:
     """Find slots, book, list, cancel meetings with partner cities, and print invites."""
     from bot.scheduling.cli import run_meetings
+    from bot.schema import open_database
 
-    return run_meetings(args, settings)
+    return run_meetings(args, settings, open_database(settings.sqlite_url))
 
 
 _COMMANDS = {
+    "db": cmd_db,
     "ingest": cmd_ingest,
     "ask": cmd_ask,
     "chat": cmd_chat,

@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.nlp import Analyzer
 from bot.retrieval.embedder import E5Embedder
 from bot.services import Services, build_services
+from tests.postgres import PostgresCluster
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWLEDGE = ROOT / "knowledge"
@@ -37,6 +38,31 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "ADMIN_USER_IDS",
     ):
         monkeypatch.delenv(name, raising=False)
+
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """Start a throwaway PostgreSQL cluster once per test run (Debian's postgresql)."""
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+def backend_url(request: pytest.FixtureRequest, backend: str, folder: Path) -> str:
+    """Return a fresh database URL on a backend: a file in `folder`, or a new PostgreSQL one."""
+    if backend == "sqlite":
+        return f"sqlite:///{folder}/bot.sqlite3"
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    return cluster.new_database()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Return the URL of a fresh, empty database, once on SQLite and once on PostgreSQL."""
+    return backend_url(request, request.param, tmp_path)
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,6 @@ class DocumentRow(Base):
     language: Mapped[str] = mapped_column(String(8), default="")
     visibility: Mapped[str] = mapped_column(String(16))
     webinar: Mapped[str] = mapped_column(String(64), default="")
-    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
     ingested_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
 

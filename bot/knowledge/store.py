@@ -70,7 +70,6 @@ class KnowledgeStore:
                     language=meta.language,
                     visibility=meta.visibility.value,
                     webinar=meta.webinar,
-                    chunk_count=len(chunks),
                 )
             )
             s.flush()

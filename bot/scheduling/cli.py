@@ -19,6 +19,7 @@ from bot.scheduling.service import (
     SchedulingService,
 )
 from bot.scheduling.slots import Slot, format_slot
+from bot.storage.db import Database, utcnow
 
 
 def _iso_date(value: str) -> date:
@@ -136,15 +137,12 @@ def parse_start(text: str, home_tz: Any) -> datetime:
 
 
 def build_service(
-    settings: Any, partners: Path | None = None, clock: Callable[[], datetime] | None = None
+    settings: Any,
+    db: Database,
+    partners: Path | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> SchedulingService:
-    """Build the scheduling service from settings (and an optional directory override)."""
-    from bot.storage.db import Database, utcnow
-
-    db = Database(settings.sqlite_url)
-    # the meeting tables (registered by bot.scheduling.models, imported above) are all this
-    # command reads or writes; the bot creates the rest of the schema when it starts
-    db.create_schema()
+    """Build the scheduling service on an open database from settings (and a directory override)."""
     try:
         return SchedulingService.from_settings(settings, db, clock or utcnow, partners)
     except (DirectoryError, ValueError) as exc:
@@ -153,10 +151,13 @@ def build_service(
 
 
 def run_meetings(
-    args: argparse.Namespace, settings: Any, clock: Callable[[], datetime] | None = None
+    args: argparse.Namespace,
+    settings: Any,
+    db: Database,
+    clock: Callable[[], datetime] | None = None,
 ) -> int:
-    """Run one `meetings` subcommand; errors the user can fix raise CliError."""
-    service = build_service(settings, args.partners, clock)
+    """Run one `meetings` subcommand on the database; errors the user can fix raise CliError."""
+    service = build_service(settings, db, args.partners, clock)
     try:
         return _COMMANDS[args.meetings_command](args, service)
     except UnknownPartner as exc:

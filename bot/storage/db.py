@@ -1,7 +1,7 @@
 """The one database: the declarative base, shared column types and the session factory.
 
 Storage knows no feature: each feature declares its tables on `Base` in its own package, and
-whoever opens the database (bot/schema.py) imports those modules before `create_schema`.
+the schema is made and upgraded by the Alembic revisions in bot/migrations (bot/schema.py).
 """
 
 from __future__ import annotations
@@ -56,10 +56,6 @@ class Database:
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-
-    def create_schema(self) -> None:
-        """Create the tables registered on `Base` so far that the database lacks."""
-        Base.metadata.create_all(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -26,11 +26,13 @@ def data(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def build(make_services: Any, data: Path, outbox: RecordingOutbox) -> Any:
+def build(make_services: Any, data: Path, outbox: RecordingOutbox, database_url: str) -> Any:
     """Return a function that starts the application on the data dir (again: a restart)."""
 
     def start() -> App:
-        services = make_services(data, partners_file=PARTNERS, staff_user_ids=[STAFF])
+        services = make_services(
+            data, partners_file=PARTNERS, staff_user_ids=[STAFF], database_url=database_url
+        )
         return App(services, outbox)
 
     return start
@@ -90,7 +92,7 @@ def test_a_double_tap_on_book_books_once(build: Any, outbox: RecordingOutbox) ->
 
 
 @pytest.mark.parametrize(
-    "data",
+    "forged",
     [
         "v:99999999999999999999:1",
         "v:1:7",
@@ -111,8 +113,8 @@ def test_a_double_tap_on_book_books_once(build: Any, outbox: RecordingOutbox) ->
         "",
     ],
 )
-def test_forged_button_data_is_refused_without_an_error(build: Any, data: str) -> None:
-    reply = build().button(staff(), data)
+def test_forged_button_data_is_refused_without_an_error(build: Any, forged: str) -> None:
+    reply = build().button(staff(), forged)
     assert reply.toast == EXPIRED and reply.edit is None and not reply.messages
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from bot.services import build_services
-from tests.conftest import ROOT, make_settings, write
+from tests.conftest import BACKENDS, ROOT, backend_url, make_settings, write
 
 from .emulator import BotApiEmulator
 
@@ -39,8 +40,12 @@ DOCS = {
 }
 
 
+DATABASES: dict[Path, str] = {}  # data dir -> the DATABASE_URL of the bots started on it
+
+
 def start_bot(emu: BotApiEmulator, data: Path, **extra_env: str) -> subprocess.Popen[bytes]:
-    """Start `exchange-bot run` as a separate process against the emulator."""
+    """Start `exchange-bot run` as a separate process against the emulator (on the data dir's
+    database: SQLite in it, or the PostgreSQL database a fixture registered for it)."""
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TELEGRAM_", "BOT_"))
     }
@@ -54,6 +59,8 @@ def start_bot(emu: BotApiEmulator, data: Path, **extra_env: str) -> subprocess.P
         RATE_LIMIT_QUESTIONS="30",
         LOG_LEVEL="INFO",
     )
+    if data in DATABASES:
+        env["DATABASE_URL"] = DATABASES[data]
     env.update(extra_env)
     exe = Path(sys.executable).with_name("exchange-bot")
     cmd = [str(exe), "run"] if exe.exists() else [sys.executable, "-m", "bot", "run"]
@@ -81,16 +88,30 @@ def stop_bot(proc: subprocess.Popen[bytes]) -> str:
     return err.decode()
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory, embedder, analyzer) -> Path:  # type: ignore[no-untyped-def]
+def backend_data_dir(request: pytest.FixtureRequest, root: Path) -> tuple[Path, str]:
+    """Return a data dir under root and its database URL on the module's backend."""
+    data = root / "data"
+    url = backend_url(request, request.param, data)
+    DATABASES[data] = url
+    return data, url
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def data_dir(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, embedder, analyzer
+) -> Path:  # type: ignore[no-untyped-def]
+    """Return a data dir with the documents ingested, once on SQLite and once on PostgreSQL."""
     root = tmp_path_factory.mktemp("e2e")
     for name, text in DOCS.items():
         write(root / "kb" / name, text)
-    services = build_services(make_settings(root / "data"), embedder=embedder, analyzer=analyzer)
+    data, url = backend_data_dir(request, root)
+    services = build_services(
+        make_settings(data, database_url=url), embedder=embedder, analyzer=analyzer
+    )
     report = services.ingestor.ingest([root / "kb"])
     assert report.added == len(DOCS)
     services.close()
-    return root / "data"
+    return data
 
 
 @pytest.fixture(scope="module")
@@ -596,3 +617,23 @@ def test_forged_button_data_gets_a_short_refusal_and_no_error(
     assert "no longer valid" in answer.get("text", "") or "유효하지 않은" in answer.get("text", "")
     say(bot, STAFF, "/whoami")
     assert not [r for r in bot.sent[mark:] if "went wrong" in (r.get("text") or "")]
+
+
+def test_a_database_of_the_release_of_2026_11_23_runs_and_its_partner_keeps_the_role(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(
+        ROOT / "tests" / "fixtures" / "release-2026-11-23.sqlite3", data / "exchange_bot.sqlite3"
+    )
+    emu = BotApiEmulator(token=TOKEN, bot_username="exchange_test_bot").start()
+    emu.user(PARTNER, "Dana", "de")
+    proc = start_bot(emu, data)
+    try:
+        whoami = say(emu, PARTNER, "/whoami")["text"]
+        assert "Partner" in whoami and "Düsseldorf" in whoami
+    finally:
+        log = stop_bot(proc)
+        emu.stop()
+    assert "database upgraded from revision 0001" in log

@@ -9,8 +9,18 @@ from pathlib import Path
 import pytest
 
 from bot.services import build_services
-from tests.conftest import make_settings, write
-from tests.e2e.test_bot import ADMIN, STAFF, TOKEN, buttons, reply_to, say, start_bot, stop_bot
+from tests.conftest import BACKENDS, make_settings, write
+from tests.e2e.test_bot import (
+    ADMIN,
+    STAFF,
+    TOKEN,
+    backend_data_dir,
+    buttons,
+    reply_to,
+    say,
+    start_bot,
+    stop_bot,
+)
 
 from .emulator import BotApiEmulator
 
@@ -24,10 +34,11 @@ PROCEEDINGS = (
 )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=BACKENDS)
 def env(
-    tmp_path_factory: pytest.TempPathFactory, embedder, analyzer
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, embedder, analyzer
 ) -> Iterator[tuple[BotApiEmulator, Path]]:  # type: ignore[no-untyped-def]
+    """Start the bot with staff documents, once on SQLite and once on PostgreSQL."""
     root = tmp_path_factory.mktemp("webinar")
     write(
         root / "kb" / "internal.md",
@@ -38,7 +49,9 @@ def env(
         "---\ntitle: Partner memo\nvisibility: partner\nlanguage: en\n---\n"
         "Partner cities may send two transit engineers to the card workshop in March.\n",
     )
-    services = build_services(make_settings(root / "data"), embedder=embedder, analyzer=analyzer)
+    data, url = backend_data_dir(request, root)
+    settings = make_settings(data, database_url=url)
+    services = build_services(settings, embedder=embedder, analyzer=analyzer)
     services.ingestor.ingest([root / "kb"])
     services.close()
     emu = BotApiEmulator(token=TOKEN, bot_username="exchange_test_bot").start()

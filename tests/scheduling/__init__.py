@@ -81,6 +81,6 @@ class FakeClock:
         return self.now
 
 
-def database(tmp_path: Path) -> Database:
-    """Return a fresh SQLite database in tmp_path."""
-    return open_database(f"sqlite:///{tmp_path}/db.sqlite3")
+def database(url: str) -> Database:
+    """Open (and migrate) the database at `url`."""
+    return open_database(url)

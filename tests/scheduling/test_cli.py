@@ -15,6 +15,7 @@ from icalendar import Calendar
 
 from bot.errors import CliError
 from bot.scheduling.cli import add_meetings_parser, run_meetings
+from bot.schema import open_database
 from tests.conftest import make_settings
 from tests.scheduling import FakeClock, seoul, write_directory
 
@@ -36,7 +37,7 @@ def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-
 
     def run(*argv: str) -> tuple[int, str, str]:
         args = _parser().parse_args(["meetings", *argv, "--partners", str(partners)])
-        code = run_meetings(args, settings, clock=clock)
+        code = run_meetings(args, settings, open_database(settings.sqlite_url), clock=clock)
         out = capsys.readouterr()
         return code, out.out, out.err
 
@@ -213,7 +214,8 @@ def test_a_broken_directory_is_a_cli_error_naming_the_entry(tmp_path: Path) -> N
     )
     args = _parser().parse_args(["meetings", "list", "--partners", str(bad)])
     with pytest.raises(CliError, match=r"home \(Hanbit\): unknown time zone 'Mars/Base'"):
-        run_meetings(args, make_settings(tmp_path / "data"))
+        settings = make_settings(tmp_path / "data")
+        run_meetings(args, settings, open_database(settings.sqlite_url))
 
 
 # --- through the real `exchange-bot` entry point, once `meetings` is wired into bot/cli.py ------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +18,8 @@ START = seoul(2026, 3, 31, 16)  # 09:00 CEST in Düsseldorf, two days after the 
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[SchedulingService]:
-    db = database(tmp_path)
+def service(database_url: str) -> Iterator[SchedulingService]:
+    db = database(database_url)
     yield SchedulingService(db, D, FakeClock(seoul(2026, 3, 18, 10)))
     db.close()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -31,8 +30,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    db = database(tmp_path)
+def db(database_url: str) -> Database:
+    db = database(database_url)
     yield db  # type: ignore[misc]
     db.close()
 
@@ -228,10 +227,10 @@ def test_due_reminders_are_sent_once(service: SchedulingService, clock: FakeCloc
     assert [r.offset for r in service.pending_reminders()] == [timedelta(minutes=15)]
 
 
-def test_reminders_survive_a_restart(db: Database, tmp_path: Path, clock: FakeClock) -> None:
+def test_reminders_survive_a_restart(db: Database, database_url: str, clock: FakeClock) -> None:
     SchedulingService(db, D, clock).book("Düsseldorf", START, 60, "Persisted", ORGANIZER)
     db.close()
-    reopened = database(tmp_path)
+    reopened = database(database_url)
     try:
         restarted = SchedulingService(reopened, D, FakeClock(seoul(2026, 3, 25)))
         pending = restarted.pending_reminders()

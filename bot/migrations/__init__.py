@@ -1,0 +1,1 @@
+"""Alembic migrations of the one database: the schema evolves by these revisions only."""

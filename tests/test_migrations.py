@@ -1,0 +1,112 @@
+"""The schema evolves by Alembic revisions: a new database, the release of 2026-11-23's, a newer one."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+
+from bot.accounts.service import AccountService
+from bot.domain import Role
+from bot.schema import SchemaError, head, migrate, open_database, revision
+from bot.storage.db import Base, Database
+from tests.conftest import ROOT
+
+FIXTURE = ROOT / "tests" / "fixtures" / "release-2026-11-23.sqlite3"
+
+
+def test_the_migrated_schema_is_the_one_the_code_declares(database_url: str) -> None:
+    db = open_database(database_url)
+    with db.engine.connect() as connection:
+        diffs = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    db.close()
+    assert diffs == [], "a model changed without a migration (scripts/new_migration.py)"
+
+
+def test_every_revision_downgrades_and_upgrades_again(database_url: str) -> None:
+    from alembic import command
+
+    from bot.schema import alembic_config
+
+    db = open_database(database_url)
+    with db.engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "base")
+    assert revision(db).current is None
+    assert migrate(db).current == head()
+    db.close()
+
+
+def test_a_database_of_the_release_of_2026_11_23_upgrades_with_every_row(tmp_path: Path) -> None:
+    copy = tmp_path / "bot.sqlite3"
+    shutil.copy(FIXTURE, copy)
+    expected = json.loads(FIXTURE.with_suffix(".json").read_text())["counts"]
+    db = open_database(f"sqlite:///{copy}")
+    assert revision(db).current == head()
+    with db.engine.connect() as c:
+        found = {t: c.execute(text(f'SELECT count(*) FROM "{t}"')).scalar() for t in expected}
+        columns = {row[1] for row in c.execute(text("PRAGMA table_info(documents)"))}
+    assert found == expected, "rows lost in the upgrade"
+    assert "chunk_count" not in columns
+    official = AccountService(db, [100], [1]).person(300)
+    assert official.role is Role.PARTNER and official.partner == "Düsseldorf"
+    assert official.language == "de"
+    db.close()
+
+
+def test_a_database_newer_than_this_release_is_refused(database_url: str, tmp_path: Path) -> None:
+    db = open_database(database_url)
+    with db.engine.begin() as c:
+        c.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(SchemaError, match="9999"):
+        migrate(db)
+    db.close()
+
+
+def test_db_current_and_upgrade_on_the_command_line(tmp_path: Path) -> None:
+    def db(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", "--data-dir", str(tmp_path / "data"), "db", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert "(none)" in db("current").stdout
+    upgraded = db("upgrade")
+    assert upgraded.returncode == 0 and f"database revision: {head()}" in upgraded.stdout
+    assert "up to date" in db("current").stdout
+    database = Database(f"sqlite:///{tmp_path / 'data' / 'exchange_bot.sqlite3'}")
+    with database.engine.begin() as c:
+        c.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    database.close()
+    refused = db("upgrade")
+    assert refused.returncode == 1 and "newer release" in refused.stderr
+
+
+def test_two_processes_starting_at_once_migrate_once(postgres) -> None:  # type: ignore[no-untyped-def]
+    url = postgres.new_database()
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            open_database(url).close()
+        except BaseException as exc:  # noqa: BLE001 (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    db = Database(url)
+    assert revision(db).current == head()
+    db.close()
