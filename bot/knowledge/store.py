@@ -139,6 +139,12 @@ class KnowledgeStore:
             ).all()
         return [SparseEntry(r[0], r[1], r[2], city_key(r[3]), r[4]) for r in rows]
 
+    def document(self, source: str) -> DocMeta | None:
+        """Return the metadata of one ingested document, or None."""
+        with self.db.session() as s:
+            row = s.get(DocumentRow, source)
+            return _doc_meta(row) if row else None
+
     def documents(self) -> list[DocMeta]:
         """Return the metadata of every ingested document."""
         with self.db.session() as s:

@@ -52,9 +52,15 @@ class Database:
     def __init__(self, url: str) -> None:
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(url, future=True)
         if url.startswith("sqlite"):
+            self.engine: Engine = create_engine(url, future=True)
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            # use cases run in up to 32 worker threads; a connection the server dropped (a
+            # restart, an idle timeout) is replaced before use instead of failing a question
+            self.engine = create_engine(
+                url, future=True, pool_size=10, max_overflow=22, pool_pre_ping=True
+            )
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

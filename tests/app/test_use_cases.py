@@ -169,3 +169,48 @@ def test_the_question_rules_hold_for_every_front_end(build: Any) -> None:
     too_long = "x" * (app.services.settings.max_question_chars + 1)
     assert "characters" in app.text(public, too_long).messages[0].text
     assert app.command(public, "nope").messages[0].text == t("unknown_command", "en")
+
+
+class Files:
+    """The seam to Telegram's file download: each file id is some bytes."""
+
+    def __init__(self, **files: bytes) -> None:
+        self.files = files
+
+    def fetch(self, file_id: str, target: Path) -> None:
+        target.write_bytes(self.files[file_id])
+
+
+MINUTES_1 = b"---\ntitle: Minutes\nlanguage: en\n---\nThe first minutes say the budget is 10 won.\n"
+MINUTES_2 = (
+    b"---\ntitle: Minutes\nlanguage: en\n---\nThe second minutes say the budget is 20 won.\n"
+)
+
+
+def upload(app: App, files: Files, file_id: str, *presses: str) -> Reply:
+    """Send a file as staff and press buttons by label (first match) in turn."""
+    reply = app.document(staff(), file_id, "minutes.md", len(files.files[file_id]))
+    for label in presses:
+        reply = app.button(staff(), data_of(reply, label), files=files)
+    return reply
+
+
+def test_a_second_upload_of_the_same_name_asks_and_can_keep_both(build: Any) -> None:
+    app, files = build(), Files(one=MINUTES_1, two=MINUTES_2)
+    upload(app, files, "one", "Internal")
+    question = app.document(staff(), "two", "minutes.md", len(MINUTES_2))
+    assert "already in the knowledge base" in question.messages[0].text
+    assert "Internal" in question.messages[0].text, "says who may see the one there"
+    done = upload(app, files, "two", "Keep both", "Public")
+    assert done.edit is not None and "minutes (2).md" in done.edit.text
+    assert "stays as it was" in done.edit.text
+    docs = {d.source: d.visibility.value for d in app.services.store.documents()}
+    assert docs == {"minutes.md": "internal", "minutes (2).md": "public"}
+
+
+def test_replacing_an_upload_of_the_same_name_keeps_one_document(build: Any) -> None:
+    app, files = build(), Files(one=MINUTES_1, two=MINUTES_2)
+    upload(app, files, "one", "Internal")
+    upload(app, files, "two", "Replace", "Public")
+    docs = app.services.store.documents()
+    assert [(d.source, d.visibility.value) for d in docs] == [("minutes.md", "public")]

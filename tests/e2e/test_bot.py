@@ -492,6 +492,7 @@ def test_webhook_mode_checks_the_secret_token(data_dir: Path) -> None:
             TELEGRAM_WEBHOOK_SECRET="s3cret-token",
             TELEGRAM_WEBHOOK_LISTEN="127.0.0.1",
             TELEGRAM_WEBHOOK_PORT=str(port),
+            DATABASE_URL=DATABASES[data_dir],
         )
         proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "run"],
