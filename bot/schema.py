@@ -26,6 +26,7 @@ from bot.followup import webinars as _webinars  # noqa: F401
 from bot.knowledge import models as _knowledge  # noqa: F401
 from bot.scheduling import models as _scheduling  # noqa: F401
 from bot.storage import flows as _flows  # noqa: F401  (dialogue state, no feature's)
+from bot.storage import inbox as _inbox  # noqa: F401  (received updates)
 from bot.storage.db import Base, Database
 
 log = logging.getLogger(__name__)

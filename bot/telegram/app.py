@@ -22,7 +22,9 @@ from telegram.ext import (
 from bot.app.core import App
 from bot.config import Settings
 from bot.services import Services, build_services
+from bot.storage.inbox import Inbox
 from bot.telegram import handlers as h
+from bot.telegram.inbox import InboxApplication, InboxQueue
 from bot.telegram.ordering import PerSenderUpdateProcessor
 from bot.telegram.outbox import TelegramOutbox
 
@@ -68,6 +70,8 @@ def build_application(settings: Settings, services: Services) -> Application:
         .rate_limiter(AIORateLimiter(max_retries=3))  # waits out 429 retry_after, paces bursts
         .concurrent_updates(PerSenderUpdateProcessor(16))
         .post_init(_post_init)
+        .application_class(InboxApplication)
+        .update_queue(InboxQueue(Inbox(services.db)))  # stored before Telegram hears it arrived
         .build()
     )
     outbox = TelegramOutbox(app.bot)
@@ -94,6 +98,10 @@ async def _post_init(app: Application) -> None:
             [BotCommand(c, d) for c, d in commands], language_code=None if lang == "en" else lang
         )
     await asyncio.to_thread(core.services.analyzer.warm_up)
+    queue = app.update_queue
+    if isinstance(queue, InboxQueue):  # what a killed process received but did not answer
+        await asyncio.to_thread(queue.inbox.prune)
+        await queue.requeue_pending(app.bot)
     settings = core.services.settings
     if app.job_queue is not None:
         if core.services.scheduling is not None:
