@@ -109,7 +109,8 @@ async def button(update: Update, context: Context) -> None:
     reply = await call(
         application(context).button, who, query.data or "", shown or "", outbox(context)
     )
-    await query.answer(reply.toast or None, show_alert=reply.alert)
+    with contextlib.suppress(BadRequest):  # a press handled again after a restart is too old
+        await query.answer(reply.toast or None, show_alert=reply.alert)
     if reply.edit is not None:
         with contextlib.suppress(BadRequest):  # the same text again, or a message gone
             await query.edit_message_text(
