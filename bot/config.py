@@ -32,7 +32,12 @@ class Settings(BaseSettings):
     """Typed configuration; an invalid value stops start-up with a message naming the setting."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        # `NAME=` (as .env.example and an EnvironmentFile copied from it have) means the default
+        env_ignore_empty=True,
     )
 
     # Telegram
