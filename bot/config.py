@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +27,11 @@ def _parse_ids(value: object) -> object:
     if isinstance(value, int):
         return [value]
     return value
+
+
+def webhook_path(token: str) -> str:
+    """Return the URL path Telegram posts updates to: a hash of the token, never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
 class Settings(BaseSettings):
