@@ -147,8 +147,9 @@ def chat_completion(content: str) -> dict[str, object]:
 class FakeOpenAI:
     """An OpenAI-compatible endpoint on 127.0.0.1: every chat completion is `reply`; lists models."""
 
-    def __init__(self, reply: str) -> None:
+    def __init__(self, reply: str, models: tuple[str, ...] = ("gpt-4o-mini",)) -> None:
         self.reply = reply
+        self.models = models
         self.requests: list[tuple[str, str]] = []  # (method, path), in the order they came
         fake = self
 
@@ -164,7 +165,8 @@ class FakeOpenAI:
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 fake.requests.append(("GET", self.path))
                 if self.path.rstrip("/") == "/v1/models":
-                    self._send(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
+                    listed = [{"id": m, "object": "model"} for m in fake.models]
+                    self._send(200, {"object": "list", "data": listed})
                 else:
                     self._send(404, {"error": {"message": "not found"}})
 

@@ -134,6 +134,9 @@ def test_the_installed_bot_answers_with_the_model(installed: Installed) -> None:
         ask = installed.run(
             "exchange-bot", "--data-dir", "data", "ask", "--json", QUESTION, OPENAI_BASE_URL=llm.url
         )
+        doctor = installed.run(
+            "exchange-bot", "--data-dir", "data", "doctor", OPENAI_BASE_URL=llm.url
+        )
     assert ask.returncode == 0, ask.stderr
     answer = json.loads(ask.stdout)
     assert answer["mode"] == "llm" and answer["answer"] == REPLY
@@ -141,3 +144,6 @@ def test_the_installed_bot_answers_with_the_model(installed: Installed) -> None:
     assert ("POST", "/v1/chat/completions") in llm.requests
     # no knowledge/partners.yaml beside an installed bot: meetings are off, said once, no crash
     assert "meetings are disabled" in ask.stderr and "PARTNERS_FILE" in ask.stderr
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert "warn partners: no partner directory at " in doctor.stdout
+    assert f"ok  llm: {llm.url} answers" in doctor.stdout
