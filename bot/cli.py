@@ -1,4 +1,4 @@
-"""The `exchange-bot` command: ingest, ask, chat, eval, run."""
+"""The `exchange-bot` command: ingest, ask, chat, eval, run, doctor."""
 
 from __future__ import annotations
 
@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("db", help="the database's schema revision: show it, or upgrade it")
     p.add_argument("db_command", choices=["current", "upgrade"])
 
+    sub.add_parser("doctor", help="check the settings and every service they name, one line each")
+
     add_meetings_parser(sub)
     return parser
 
@@ -93,6 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             settings = Settings(**overrides)
         except ValidationError as exc:
+            if args.command == "doctor":  # a bad setting is the doctor's finding, not an error
+                from bot.doctor import report_settings_error
+
+                return report_settings_error(exc)
             raise CliError(_settings_error(exc)) from None
         if not args.verbose:
             logging.getLogger().setLevel(settings.log_level if args.command == "run" else "WARNING")
@@ -303,6 +309,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(str(exc)) from None
 
 
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    """Check the settings and every outside part they name; exit 1 if a check fails."""
+    from bot.doctor import run_doctor
+
+    return run_doctor(settings)
+
+
 def cmd_meetings(args: argparse.Namespace, settings: Settings) -> int:
     """Find slots, book, list, cancel meetings with partner cities, and print invites."""
     from bot.scheduling.cli import run_meetings
@@ -319,6 +332,7 @@ _COMMANDS = {
     "eval": cmd_eval,
     "run": cmd_run,
     "meetings": cmd_meetings,
+    "doctor": cmd_doctor,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Annotated
 
@@ -28,11 +29,21 @@ def _parse_ids(value: object) -> object:
     return value
 
 
+def webhook_path(token: str) -> str:
+    """Return the URL path Telegram posts updates to: a hash of the token, never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
 class Settings(BaseSettings):
     """Typed configuration; an invalid value stops start-up with a message naming the setting."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        # `NAME=` (as .env.example and an EnvironmentFile copied from it have) means the default
+        env_ignore_empty=True,
     )
 
     # Telegram

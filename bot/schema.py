@@ -64,6 +64,11 @@ def head() -> str:
     return found
 
 
+def known_revisions() -> set[str]:
+    """Return every revision this release knows."""
+    return {r.revision for r in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
 def revision(db: Database) -> Revision:
     """Return the database's revision (None: not under migrations yet) and this release's head."""
     with db.engine.connect() as connection:
@@ -89,7 +94,7 @@ def migrate(db: Database) -> Revision:
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
             context = MigrationContext.configure(connection)
             before = context.get_current_revision()
-            if before is not None and before not in {r.revision for r in script.walk_revisions()}:
+            if before is not None and before not in known_revisions():
                 raise SchemaError(
                     f"the database is at revision {before}, which this release does not know "
                     f"(its newest is {script.get_current_head()}): it was made by a newer "

@@ -185,7 +185,12 @@ def _scheduling(
 ) -> tuple[SchedulingService | None, MeetingParser | None]:
     """Build the meeting services; a broken directory stops start-up, a missing one disables meetings."""
     if not settings.partners_file.exists():
-        log.warning("no partner directory at %s: meetings are disabled", settings.partners_file)
+        # the default, knowledge/partners.yaml, is relative: an installed bot run from another
+        # folder has none, which is no error, but the office should know where it was looked for
+        log.warning(
+            "no partner directory at %s: meetings are disabled (set PARTNERS_FILE)",
+            settings.partners_file.absolute(),
+        )
         return None, None
     service = SchedulingService.from_settings(
         settings, db

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -165,3 +168,57 @@ def chat_completion(content: str) -> dict[str, object]:
         ],
         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
     }
+
+
+class FakeOpenAI:
+    """An OpenAI-compatible endpoint on 127.0.0.1: every chat completion is `reply`; lists models."""
+
+    def __init__(self, reply: str, models: tuple[str, ...] = ("gpt-4o-mini",)) -> None:
+        self.reply = reply
+        self.models = models
+        self.requests: list[tuple[str, str]] = []  # (method, path), in the order they came
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _send(self, status: int, body: object) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                fake.requests.append(("GET", self.path))
+                if self.path.rstrip("/") == "/v1/models":
+                    listed = [{"id": m, "object": "model"} for m in fake.models]
+                    self._send(200, {"object": "list", "data": listed})
+                else:
+                    self._send(404, {"error": {"message": "not found"}})
+
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                fake.requests.append(("POST", self.path))
+                if self.path.rstrip("/") == "/v1/chat/completions":
+                    self._send(200, chat_completion(fake.reply))
+                else:
+                    self._send(404, {"error": {"message": "not found"}})
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+
+    @property
+    def url(self) -> str:
+        """Return the value for OPENAI_BASE_URL."""
+        return f"http://127.0.0.1:{self.server.server_port}/v1"
+
+    def __enter__(self) -> FakeOpenAI:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()

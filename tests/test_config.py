@@ -20,6 +20,12 @@ def test_every_setting_is_documented_in_env_example() -> None:
     assert {name.upper() for name in Settings.model_fields} == documented
 
 
+def test_env_example_copied_as_it_is_loads_with_the_defaults() -> None:
+    example = Settings(_env_file=ROOT / ".env.example")  # type: ignore[call-arg]
+    assert example.staff_chat_id is None and example.telegram_bot_token is None
+    assert example.model_dump() == settings().model_dump()
+
+
 def test_file_url_is_derived_from_the_api_url() -> None:
     assert settings().telegram_api_file_url == "https://api.telegram.org/file/bot"
     local = settings(telegram_api_base_url="http://127.0.0.1:8081/bot")

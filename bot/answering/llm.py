@@ -6,6 +6,8 @@ import logging
 import re
 import time
 from dataclasses import replace
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +22,24 @@ from bot.nlp import detect_language
 
 log = logging.getLogger(__name__)
 
-PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 LANGUAGE_NAMES = {"ko": "Korean", "en": "English", "de": "German", "vi": "Vietnamese"}
 NO_ANSWER = "NO_ANSWER"
 _CITE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
-def load_prompts(directory: Path = PROMPTS_DIR) -> tuple[str, str]:
+def prompts_dir() -> Traversable:
+    """Return the folder of the prompt templates: the installed bot.prompts, else the checkout's."""
+    try:
+        # pyproject.toml installs the repository's prompts/ folder as the package bot.prompts
+        return resources.files("bot.prompts")
+    except ModuleNotFoundError:
+        # the checkout itself on sys.path (PYTHONPATH=.): prompts/ is next to bot/, not inside it
+        return Path(__file__).resolve().parents[2] / "prompts"
+
+
+def load_prompts(directory: Traversable | None = None) -> tuple[str, str]:
     """Read the system and user prompt templates (once, at start-up)."""
+    directory = directory or prompts_dir()
     return (
         (directory / "answer_system.txt").read_text("utf-8"),
         (directory / "answer_user.txt").read_text("utf-8"),

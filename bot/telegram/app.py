@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +19,7 @@ from telegram.ext import (
 )
 
 from bot.app.core import App
-from bot.config import Settings
+from bot.config import Settings, webhook_path
 from bot.services import Services, build_services
 from bot.storage.inbox import Inbox
 from bot.telegram import handlers as h
@@ -139,7 +138,7 @@ def run_bot(settings: Settings) -> int:
     try:
         if settings.telegram_webhook_url:
             token = settings.telegram_bot_token.get_secret_value()  # type: ignore[union-attr]
-            path = hashlib.sha256(token.encode()).hexdigest()[:32]  # never the token in a URL
+            path = webhook_path(token)  # never the token in a URL (the reverse proxy's location)
             secret = settings.telegram_webhook_secret
             app.run_webhook(
                 listen=settings.telegram_webhook_listen,

@@ -1,0 +1,1 @@
+"""The answer prompts: this folder is installed as the package bot.prompts (see pyproject.toml)."""
