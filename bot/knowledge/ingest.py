@@ -74,6 +74,10 @@ class KeywordIndex(Protocol):
         """Replace the index with these entries."""
         ...
 
+    def count(self) -> int:
+        """Return how many chunks the index holds."""
+        ...
+
 
 @dataclass
 class IngestReport:
@@ -250,13 +254,19 @@ class Ingestor:
             return report
 
     def repair(self) -> int:
-        """Make the vector index hold exactly the stored chunks; return how many were re-embedded.
+        """Make the indexes hold exactly the stored chunks; return how many were re-embedded.
 
-        Chunks whose vectors are missing (the Chroma directory was lost, or its vectors were of
+        A keyword index that does not hold as many chunks as the database is rebuilt from the
+        stored terms. Chunks whose vectors are missing (the Chroma directory was lost, or its vectors were of
         another embedding space and were dropped) are embedded again from the database, and
         vectors of chunks no longer stored are removed. Cheap when the counts agree.
         """
         with self._running:
+            if self.keywords.count() != self.store.count_chunks():
+                # lost with the data dir, or a new process beside a shared database: the stored
+                # terms rebuild it without re-reading a single file
+                log.info("rebuilding the keyword index from the database")
+                self.keywords.rebuild(self.store.sparse_entries())
             if self.vectors.count() == self.store.count_units():
                 return 0
             wanted = set(self.store.chunk_ids())

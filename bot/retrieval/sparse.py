@@ -48,6 +48,11 @@ class BM25Index:
         self._df = data["df"]
         self._model = bm25s.BM25.load(str(self.path / "bm25")) if self.ids else None
 
+    def count(self) -> int:
+        """Return how many chunks the index holds."""
+        with self._lock:
+            return len(self.ids)
+
     def rebuild(self, entries: Sequence[SparseEntry]) -> None:
         """Replace the index with these entries and persist it atomically.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -207,3 +208,19 @@ def test_each_sentence_is_a_unit_and_a_chunk_is_found_by_its_best_one(
     ).hits
     assert [h.chunk.doc.source for h in hits] == ["mixed.md", "interpreters.md"]
     assert all(":" not in h.chunk.id for h in hits), "units are folded back into their chunks"
+
+
+def test_a_lost_keyword_index_is_rebuilt_from_the_database_at_start(
+    tmp_path: Path, make_services
+) -> None:  # type: ignore[no-untyped-def]
+    corpus = _both(tmp_path)
+    data = tmp_path / "data"
+    services = make_services(data)
+    services.ingestor.ingest([corpus])
+    question = "Who pays the youth exchange travel costs?"
+    found = _ids(services, question)
+    services.close()
+    shutil.rmtree(data / "bm25")  # lost, or a new process whose data dir never had it
+    restarted = make_services(data)
+    assert restarted.retriever.keywords.count() == restarted.store.count_chunks()
+    assert _ids(restarted, question) == found
