@@ -11,7 +11,6 @@ from bot.app.base import UseCases, expired
 from bot.app.messages import Actor, Button, FileSource, Out, Reply
 from bot.domain import Role, Visibility
 from bot.followup.webinars import WebinarError
-from bot.i18n import t
 from bot.knowledge.ingest import IngestReport
 from bot.knowledge.loaders import is_supported
 
@@ -31,22 +30,24 @@ class Uploads(UseCases):
         name = Path(file_name or "document").name
         limit = self.svc.settings.max_upload_mb
         if size > limit * 1024 * 1024:
-            return Reply.say(t("upload_too_large", person.language, limit=limit))
+            return Reply.say(self.t("upload_too_large", person.language, limit=limit))
         if not is_supported(Path(name)):
-            return Reply.say(t("upload_unsupported", person.language, name=name))
+            return Reply.say(self.t("upload_unsupported", person.language, name=name))
         flow = self.flows.start(person.user_id, KIND, {"file_id": file_id, "name": name})
         lang = person.language
-        rows = [[Button(t(f"vis_{v.value}", lang), f"up:{flow.id}:{v.value}")] for v in Visibility]
+        rows = [
+            [Button(self.t(f"vis_{v.value}", lang), f"up:{flow.id}:{v.value}")] for v in Visibility
+        ]
         rows += [
             [
                 Button(
-                    t("webinar_option", lang, title=w.title[:40]),
+                    self.t("webinar_option", lang, title=w.title[:40]),
                     f"up:{flow.id}:webinar:{w.code}",
                 )
             ]
             for w in self.svc.webinars.list(open_only=True)
         ]
-        return Reply.say(t("upload_visibility", lang, name=name), rows)
+        return Reply.say(self.t("upload_visibility", lang, name=name), rows)
 
     def _partner_names(self) -> list[str]:
         scheduling = self.svc.scheduling
@@ -60,7 +61,7 @@ class Uploads(UseCases):
             return expired(person)
         flow = self.flows.get(int(found.group(1)), person.user_id, KIND)
         if flow is None:
-            return Reply(edit=Out(t("upload_expired", person.language)))
+            return Reply(edit=Out(self.t("upload_expired", person.language)))
         choice, extra, lang = found.group(2), found.group(3), person.language
         name = flow.state["name"]
         if choice == "partner" and extra is None:
@@ -68,8 +69,8 @@ class Uploads(UseCases):
                 [Button(c, f"up:{flow.id}:partner:{i}")]
                 for i, c in enumerate(self._partner_names())
             ]
-            rows.append([Button(t("upload_all_partners", lang), f"up:{flow.id}:partner:-")])
-            return Reply(edit=Out(t("upload_partner", lang, name=name), buttons=rows))
+            rows.append([Button(self.t("upload_all_partners", lang), f"up:{flow.id}:partner:-")])
+            return Reply(edit=Out(self.t("upload_partner", lang, name=name), buttons=rows))
         if choice == "webinar" and extra is None:
             return expired(person)
         partner = ""
@@ -88,23 +89,23 @@ class Uploads(UseCases):
             try:
                 report = self.svc.webinars.attach(extra or "", target, self.svc.ingestor, "public")
             except WebinarError as exc:
-                return Reply(edit=Out(t(exc.reason, lang)))
-            return self._result(person, name, report, t("webinar_option", lang, title=extra))
+                return Reply(edit=Out(self.t(exc.reason, lang)))
+            return self._result(person, name, report, self.t("webinar_option", lang, title=extra))
         target = folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
         files.fetch(flow.state["file_id"], target)
         visibility = Visibility(choice)
         overrides = {"visibility": visibility.value, "partner": partner}
         report = self.svc.ingestor.ingest([target], visibility, None, overrides)
-        label = t(f"vis_{visibility.value}", lang) + (f" · {partner}" if partner else "")
+        label = self.t(f"vis_{visibility.value}", lang) + (f" · {partner}" if partner else "")
         return self._result(person, name, report, label)
 
     def _result(self, person: Person, name: str, report: IngestReport, label: str) -> Reply:
         """Log an upload's ingest and tell the uploader: chunks and who may see them, or why not."""
         if report.failed:
-            text = t("upload_failed", person.language, name=name, reason=report.failed[0][1])
+            text = self.t("upload_failed", person.language, name=name, reason=report.failed[0][1])
         else:
-            text = t(
+            text = self.t(
                 "upload_done", person.language, name=name, chunks=report.chunks, visibility=label
             )
         log.info(

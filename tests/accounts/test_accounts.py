@@ -169,3 +169,14 @@ def test_an_invite_for_a_partner_alias_registers_the_directorys_city(make_servic
     assert accounts.person(20).partner == accounts.person(21).partner == "Düsseldorf"
     assert accounts.person(22).partner == "Springfield", "a city the directory lacks stays as typed"
     assert sorted(accounts.partner_ids("Düsseldorf")) == [20, 21]
+
+
+def test_stats_count_days_in_the_offices_time_zone(db: Database, clock: Clock) -> None:
+    from zoneinfo import ZoneInfo
+
+    clock.now = datetime(2026, 11, 23, 16, 30, tzinfo=UTC)  # 01:30 on the 24th in Seoul
+    feedback = FeedbackService(db, clock=clock)
+    feedback.log(USER, USER, Asker(), Answer("q", "a", (), True, "en"))
+    assert list(feedback.stats()["per_day"]) == ["2026-11-23"]  # type: ignore[call-overload]
+    seoul = feedback.stats(tz=ZoneInfo("Asia/Seoul"))["per_day"]
+    assert list(seoul) == ["2026-11-24"]  # type: ignore[call-overload]
