@@ -10,6 +10,7 @@ from typing import Any
 from bot.accounts.service import AccountService
 from bot.answering.extractive import Answerer, EvidenceJudge, ExtractiveAnswerer
 from bot.config import Settings
+from bot.domain import CityNames
 from bot.followup.curated import CuratedAnswers
 from bot.followup.escalation import EscalationService
 from bot.followup.feedback import FeedbackService
@@ -88,6 +89,8 @@ def build_services(
         embedder, space = neutral, f"{UNITS_VERSION}-{neutral.space}"
     analyzer = analyzer or Analyzer()
     directory = _directory(settings)  # a broken one stops start-up, naming the entry
+    # the one resolver of partner-city names: the keyword index keys documents' cities by it
+    cities = directory.names if directory else CityNames()
     office = build_office(settings, directory)
     db = open_database(settings.sqlite_url)
     store = KnowledgeStore(db)
@@ -99,7 +102,7 @@ def build_services(
         collection=settings.chroma_collection,
         space=space,
     )
-    keywords = BM25Index(data / "bm25")
+    keywords = BM25Index(data / "bm25", cities)
     ingestor = Ingestor(
         store,
         vectors,
