@@ -89,7 +89,7 @@ def build_services(
         embedder, space = neutral, f"{UNITS_VERSION}-{neutral.space}"
     analyzer = analyzer or Analyzer()
     directory = _directory(settings)  # a broken one stops start-up, naming the entry
-    # the one resolver of partner-city names: the keyword index keys documents' cities by it
+    # the one resolver of partner-city names: accounts and the keyword index compare through it
     cities = directory.names if directory else CityNames()
     office = build_office(settings, directory)
     db = open_database(settings.sqlite_url)
@@ -154,18 +154,13 @@ def build_services(
             "answers: LLM %s at %s", settings.openai_model, settings.openai_base_url or "OpenAI"
         )
     scheduling, parser = _scheduling(settings, db, directory, llm_model)
-
-    def city_name(name: str) -> str:
-        city = directory.find(name) if directory else None
-        return city.name if city else name
-
     accounts = AccountService(
         db,
         settings.staff_user_ids,
         settings.admin_user_ids,
         invite_ttl=timedelta(days=settings.invite_ttl_days),
         public_access=settings.public_access,
-        city_name=city_name,
+        cities=cities,
     )
     limiter = RateLimiter(settings.rate_limit_questions, settings.rate_limit_window_s)
     return Services(

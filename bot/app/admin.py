@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from bot.accounts.service import GroupLevel
+from bot.accounts.service import GroupLevel, Person
 from bot.app.base import UseCases
 from bot.app.messages import Actor, Reply
+from bot.domain import UnknownCity
 
 
 class Admin(UseCases):
@@ -19,7 +20,10 @@ class Admin(UseCases):
         city = args.strip()
         if not city:
             return Reply.say(self.t("invite_usage", person.language))
-        created = self.svc.accounts.create_invite(city, person.user_id)
+        try:
+            created = self.svc.accounts.create_invite(city, person.user_id)
+        except UnknownCity as exc:
+            return self.unknown_city(person, exc)
         link = f"https://t.me/{self.bot_username}?start=join_{created.code}"
         expires = created.expires_at.strftime("%Y-%m-%d %H:%M UTC")
         return Reply.say(
@@ -63,8 +67,12 @@ class Admin(UseCases):
         if not actor.in_group or not words or words[0].lower() not in set(GroupLevel):
             return Reply.say(self.t("grouplevel_usage", person.language))
         level = GroupLevel(words[0].lower())
-        city = " ".join(words[1:]) or None
-        self.svc.accounts.set_group_level(actor.chat_id, level, city, person.user_id)
+        try:
+            city = self.svc.accounts.set_group_level(
+                actor.chat_id, level, " ".join(words[1:]) or None, person.user_id
+            )
+        except UnknownCity as exc:
+            return self.unknown_city(person, exc)
         return Reply.say(
             self.t(
                 "grouplevel_set",
@@ -73,6 +81,11 @@ class Admin(UseCases):
                 city=f" ({city})" if city else "",
             )
         )
+
+    def unknown_city(self, person: Person, exc: UnknownCity) -> Reply:
+        """Refuse a city the partner directory does not know, naming the ones it does."""
+        known = ", ".join(exc.known)
+        return Reply.say(self.t("city_unknown", person.language, city=exc.name, known=known))
 
     def stats(self, actor: Actor, _args: str = "") -> Reply:
         """Show usage statistics of the last seven days (days in the office's time zone)."""

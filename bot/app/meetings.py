@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from bot.accounts.service import Person
 from bot.app.base import Refused, UseCases, expired
 from bot.app.messages import Actor, Button, File, Out, Reply
-from bot.domain import Role
+from bot.domain import Role, fold_letters
 from bot.scheduling.directory import City
 from bot.scheduling.models import Invitee, Meeting
 from bot.scheduling.parser import MeetingParseError
@@ -236,9 +236,10 @@ class Meetings(UseCases):
             return False
         if not MEETING_WORDS.search(text):
             return False
-        folded = text.casefold()
+        # accents and case as the directory's resolver ignores them (Dusseldorf, BIEN HOA)
+        folded = fold_letters(text)
         return any(
-            name.casefold() in folded
+            fold_letters(name) in folded
             for city in service.directory.partners
             for name in city.names()
         )

@@ -160,4 +160,5 @@ STRINGS: dict[str, str] = {
     "office_of_city": "das Büro für internationalen Austausch der Stadt {home}",
     "office_generic": "das Büro für internationalen Austausch",
     "example_city": "STADT",
+    "city_unknown": "Die Stadt „{city}“ kenne ich nicht. Die Partnerstädte sind: {known}.",
 }

@@ -160,4 +160,5 @@ STRINGS: dict[str, str] = {
     "office_of_city": "{home}'s international-exchange office",
     "office_generic": "the international-exchange office",
     "example_city": "CITY",
+    "city_unknown": "I do not know the city “{city}”. The partner cities are: {known}.",
 }

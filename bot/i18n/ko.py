@@ -160,4 +160,5 @@ STRINGS: dict[str, str] = {
     "office_of_city": "{home} 국제교류팀",
     "office_generic": "국제교류팀",
     "example_city": "도시명",
+    "city_unknown": "알 수 없는 도시입니다: “{city}”. 등록된 파트너 도시: {known}.",
 }

@@ -160,4 +160,5 @@ STRINGS: dict[str, str] = {
     "office_of_city": "văn phòng hợp tác quốc tế thành phố {home}",
     "office_generic": "văn phòng hợp tác quốc tế",
     "example_city": "THÀNH_PHỐ",
+    "city_unknown": "Tôi không biết thành phố “{city}”. Các thành phố đối tác: {known}.",
 }

@@ -1,7 +1,8 @@
-"""Any city can run it: who the bot speaks for comes from configuration.
+"""Any city can run it: who the bot speaks for comes from configuration, and a city has one name.
 
 The office's identity (OFFICE_NAME, the directory's home city) reaches every string, the LLM's
-prompt and the time zone of statistics.
+prompt and the time zone of statistics; a partner city typed or tagged any way is the directory's
+city for invites, group levels and the access filter.
 """
 
 from __future__ import annotations
@@ -19,15 +20,16 @@ from bot.app.core import App
 from bot.app.messages import Actor
 from bot.domain import Asker
 from bot.followup.feedback import QuestionRow
-from bot.i18n import CATALOGS
+from bot.i18n import CATALOGS, t
 from bot.office import Office
 from bot.scheduling.directory import Directory
 from bot.services import Services, build_office, build_services
 from bot.storage.db import utcnow
 from tests.app.conftest import RecordingOutbox
-from tests.conftest import make_settings, write
+from tests.conftest import ROOT, make_settings, write
 
-ADMIN = 1
+ADMIN, PARTNER = 1, 300
+GROUP = -500
 SAMPLE_CITY = ("hanbit", "한빛")
 ANYANG_YAML = """\
 home:
@@ -178,3 +180,72 @@ def test_stats_count_days_in_the_offices_time_zone(services_for: Any, anyang: Pa
     text = App(services, RecordingOutbox()).command(Actor(ADMIN, ADMIN), "stats").messages[0].text
     local = (at + timedelta(hours=9)).date().isoformat()
     assert f"  {local}: " in text and f"  {at.date().isoformat()}: " not in text
+
+
+# ------------------------------------------------------------ one name for a city
+
+PARTNERS = ROOT / "knowledge" / "partners.yaml"
+
+
+def admin_in(chat: int) -> Actor:
+    return Actor(ADMIN, chat, in_group=chat < 0, first_name="Kim", language_code="en")
+
+
+@pytest.fixture
+def sample_app(services_for: Any, tmp_path: Path) -> App:
+    """The sample directory, and partner documents of Düsseldorf (tagged two ways) and Bien Hoa."""
+    services = services_for(partners_file=PARTNERS, staff_user_ids=[ADMIN], admin_user_ids=[ADMIN])
+    docs = {
+        "dus.md": ("Düsseldorf", "Düsseldorf pays 60,000 euro into the hydrogen joint fund."),
+        "dus-alias.md": ("Duesseldorf", "The Düsseldorf tram delegation arrives on 12 May."),
+        "bh.md": ("Bien Hoa", "Bien Hoa pays 40,000 euro into the hydrogen joint fund."),
+    }
+    for name, (partner, text) in docs.items():
+        front = f"---\ntitle: {name}\nvisibility: partner\npartner: {partner}\nlanguage: en\n---\n"
+        write(tmp_path / "kb" / name, front + text + "\n")
+    report = services.ingestor.ingest([tmp_path / "kb"])
+    assert not report.failed
+    return App(services, RecordingOutbox())
+
+
+def cited(app: App, actor: Actor, question: str) -> set[str]:
+    answer = app.text(actor, question).messages[0].answer
+    assert answer is not None
+    return {c.source for c in answer.citations}
+
+
+def test_a_group_set_to_a_partner_alias_sees_that_citys_documents(sample_app: App) -> None:
+    group = admin_in(GROUP)
+    assert cited(sample_app, group, "hydrogen joint fund euro") == set(), "public by default"
+    reply = sample_app.command(group, "grouplevel", "partner 뒤셀도르프")
+    assert reply.messages[0].text == t(
+        "grouplevel_set", "en", level="partner", city=" (Düsseldorf)"
+    )
+    assert sample_app.services.accounts.group_level(GROUP)[1] == "Düsseldorf"
+    assert cited(sample_app, group, "hydrogen joint fund euro") == {"dus.md", "dus-alias.md"}
+    assert cited(sample_app, group, "tram delegation arrival") == {"dus.md", "dus-alias.md"}
+
+
+def test_an_unknown_city_is_refused_with_the_known_ones(sample_app: App) -> None:
+    known = "Düsseldorf, Bien Hoa, Riverton, Tsurugaoka, Darkhan"
+    refused = t("city_unknown", "en", city="Atlantis", known=known)
+    assert sample_app.command(admin_in(ADMIN), "invite", "Atlantis").messages[0].text == refused
+    assert sample_app.services.accounts.invites() == []
+    grouplevel = sample_app.command(admin_in(GROUP), "grouplevel", "partner Atlantis")
+    assert grouplevel.messages[0].text == refused
+    assert sample_app.services.accounts.group_level(GROUP) == (
+        sample_app.services.accounts.group_level(GROUP + 1)  # still the default
+    )
+
+
+def test_an_invite_for_an_alias_makes_an_official_of_the_directorys_city(
+    sample_app: App,
+) -> None:
+    reply = sample_app.command(admin_in(ADMIN), "invite", "비엔호아시")
+    assert reply.messages[0].text.startswith("Invite for Bien Hoa ")
+    code = sample_app.services.accounts.invites()[0].code
+    official = Actor(PARTNER, PARTNER, language_code="en")
+    sample_app.command(official, "start", f"join_{code}")
+    assert sample_app.services.accounts.person(PARTNER).partner == "Bien Hoa"
+    assert cited(sample_app, official, "hydrogen joint fund euro") == {"bh.md"}
+    assert cited(sample_app, official, "tram delegation arrival") <= {"bh.md"}
