@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.config import FUSION_MODES, Settings
-from bot.domain import Answer, Asker, Role, Visibility
+from bot.domain import Answer, Asker, Role, UnknownCity, Visibility
 from bot.errors import CliError
 from bot.scheduling.cli import add_meetings_parser
 
@@ -245,7 +245,11 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     _require_documents(services)
     services.analyzer.warm_up()
     try:
-        Console(console_services(services, role, args.partner)).run(prompt_lines())
+        try:
+            console = Console(console_services(services, role, args.partner))
+        except UnknownCity as exc:  # --partner names no city of the partner directory
+            raise CliError(f"--partner: {exc}") from None
+        console.run(prompt_lines())
     finally:
         services.close()
     return 0

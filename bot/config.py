@@ -79,6 +79,9 @@ class Settings(BaseSettings):
 
     # the partner directory (home city, partner cities, aliases, time zones)
     partners_file: Path = Path("knowledge/partners.yaml")
+    # the office's name as users read it, in every language ("International Relations Division,
+    # Anyang City"); empty: derived from the directory's home city, or a neutral name without one
+    office_name: str = Field("", max_length=200)
 
     # meetings with partner cities
     video_url_template: str = "https://meet.jit.si/{room}"
@@ -123,6 +126,11 @@ class Settings(BaseSettings):
     @classmethod
     def _ids(cls, value: object) -> object:
         return _parse_ids(value)
+
+    @field_validator("office_name")
+    @classmethod
+    def _office(cls, value: str) -> str:
+        return " ".join(value.split())  # one line: it is put inside sentences
 
     @field_validator("video_url_template")
     @classmethod

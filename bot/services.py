@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from bot.accounts.service import AccountService
 from bot.answering.extractive import Answerer, EvidenceJudge, ExtractiveAnswerer
 from bot.config import Settings
+from bot.domain import CityNames
 from bot.followup.curated import CuratedAnswers
 from bot.followup.escalation import EscalationService
 from bot.followup.feedback import FeedbackService
@@ -19,6 +20,7 @@ from bot.knowledge.chunking import UNITS_VERSION
 from bot.knowledge.ingest import Ingestor
 from bot.knowledge.store import KnowledgeStore
 from bot.nlp import Analyzer
+from bot.office import Office
 from bot.ratelimit import RateLimiter
 from bot.retrieval.centering import LanguageNeutralEmbedder, load_means
 from bot.retrieval.embedder import E5Embedder, Embedder
@@ -26,6 +28,7 @@ from bot.retrieval.glossary import Glossary
 from bot.retrieval.hybrid import HybridRetriever
 from bot.retrieval.sparse import BM25Index
 from bot.retrieval.vector import ChromaIndex
+from bot.scheduling.directory import Directory
 from bot.scheduling.parser import LLMMeetingParser, RuleBasedParser
 from bot.scheduling.service import SchedulingService
 from bot.schema import open_database
@@ -58,6 +61,8 @@ class Services:
     escalations: EscalationService
     curated: CuratedAnswers
     surveys: SurveyService
+    # who the bot speaks for (OFFICE_NAME, the home city, its time zone)
+    office: Office = field(default_factory=Office)
 
     def close(self) -> None:
         """Release the database."""
@@ -83,6 +88,10 @@ def build_services(
         )
         embedder, space = neutral, f"{UNITS_VERSION}-{neutral.space}"
     analyzer = analyzer or Analyzer()
+    directory = _directory(settings)  # a broken one stops start-up, naming the entry
+    # the one resolver of partner-city names: accounts and the keyword index compare through it
+    cities = directory.names if directory else CityNames()
+    office = build_office(settings, directory)
     db = open_database(settings.sqlite_url)
     store = KnowledgeStore(db)
     vectors = ChromaIndex(
@@ -93,7 +102,7 @@ def build_services(
         collection=settings.chroma_collection,
         space=space,
     )
-    keywords = BM25Index(data / "bm25")
+    keywords = BM25Index(data / "bm25", cities)
     ingestor = Ingestor(
         store,
         vectors,
@@ -123,6 +132,7 @@ def build_services(
         judge,
         top_k=settings.retrieval_top_k,
         max_sentences=settings.answer_max_sentences,
+        office=office,
     )
     answerer: Answerer = extractive
     llm_model: Any = None
@@ -143,19 +153,14 @@ def build_services(
         log.info(
             "answers: LLM %s at %s", settings.openai_model, settings.openai_base_url or "OpenAI"
         )
-    scheduling, parser = _scheduling(settings, db, llm_model)
-
-    def city_name(name: str) -> str:
-        city = scheduling.directory.find(name) if scheduling else None
-        return city.name if city else name
-
+    scheduling, parser = _scheduling(settings, db, directory, llm_model)
     accounts = AccountService(
         db,
         settings.staff_user_ids,
         settings.admin_user_ids,
         invite_ttl=timedelta(days=settings.invite_ttl_days),
         public_access=settings.public_access,
-        city_name=city_name,
+        cities=cities,
     )
     limiter = RateLimiter(settings.rate_limit_questions, settings.rate_limit_window_s)
     return Services(
@@ -177,13 +182,24 @@ def build_services(
         EscalationService(db),
         CuratedAnswers(data, ingestor),
         SurveyService(db),
+        office,
     )
 
 
-def _scheduling(
-    settings: Settings, db: Database, chat_model: Any
-) -> tuple[SchedulingService | None, MeetingParser | None]:
-    """Build the meeting services; a broken directory stops start-up, a missing one disables meetings."""
+def build_office(settings: Settings, directory: Directory | None) -> Office:
+    """Return the office the bot speaks for, from OFFICE_NAME and the directory's home city."""
+    if directory is None:
+        return Office(settings.office_name)
+    return Office(
+        settings.office_name,
+        home=tuple(directory.home.names()),
+        timezone=directory.home.timezone,
+        partners=tuple(tuple(city.names()) for city in directory.partners),
+    )
+
+
+def _directory(settings: Settings) -> Directory | None:
+    """Load the partner directory; None when there is none (meetings are then disabled)."""
     if not settings.partners_file.exists():
         # the default, knowledge/partners.yaml, is relative: an installed bot run from another
         # folder has none, which is no error, but the office should know where it was looked for
@@ -191,10 +207,17 @@ def _scheduling(
             "no partner directory at %s: meetings are disabled (set PARTNERS_FILE)",
             settings.partners_file.absolute(),
         )
+        return None
+    return Directory.load(settings.partners_file)  # raises DirectoryError naming the entry
+
+
+def _scheduling(
+    settings: Settings, db: Database, directory: Directory | None, chat_model: Any
+) -> tuple[SchedulingService | None, MeetingParser | None]:
+    """Build the meeting services on the directory (none without one)."""
+    if directory is None:
         return None, None
-    service = SchedulingService.from_settings(
-        settings, db
-    )  # raises DirectoryError naming the entry
+    service = SchedulingService.from_settings(settings, db, directory=directory)
     rules = RuleBasedParser(service.directory)
     parser: MeetingParser = rules
     if chat_model is not None:

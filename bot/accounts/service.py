@@ -11,7 +11,7 @@ from enum import StrEnum
 from sqlalchemy import select
 
 from bot.accounts.models import GroupRow, InviteRow, UserRow
-from bot.domain import Asker, Role
+from bot.domain import Asker, CityNames, Role, UnknownCity
 from bot.i18n import LANGUAGES
 from bot.storage.db import Database, utcnow
 
@@ -83,12 +83,12 @@ class AccountService:
         invite_ttl: timedelta = timedelta(days=7),
         public_access: bool = True,
         clock: Clock = utcnow,
-        city_name: Callable[[str], str] = str,
+        cities: CityNames | None = None,
     ) -> None:
         self.db = db
-        # the directory's spelling of a partner city (뒤셀도르프, Duesseldorf -> Düsseldorf), so an
-        # invite's city matches the city documents and meetings are tagged with
-        self.city_name = city_name
+        # the partner directory's names (뒤셀도르프, Duesseldorf -> Düsseldorf): an invite or a
+        # group stores the directory's name, so it matches the city documents and meetings name
+        self.cities = cities or CityNames()
         self.admin_ids = frozenset(admin_ids)
         self.staff_ids = frozenset(staff_ids) | self.admin_ids  # an admin is staff too
         self.invite_ttl = invite_ttl
@@ -122,7 +122,8 @@ class AccountService:
         if row.user_id in self.staff_ids:
             role, partner = Role.STAFF, None
         elif row.partner_city:
-            role, partner = Role.PARTNER, row.partner_city
+            # a city stored as typed before the directory knew it is read as the directory's
+            role, partner = Role.PARTNER, self.cities.resolve(row.partner_city) or row.partner_city
         else:
             role, partner = Role.PUBLIC, None
         language = pick_language(row.language, row.telegram_language)
@@ -146,7 +147,12 @@ class AccountService:
         with self.db.session() as s:
             rows = s.scalars(_PARTNERS)
             return [
-                (r.user_id, r.first_name or r.username, r.partner_city or "", r.partner_since)
+                (
+                    r.user_id,
+                    r.first_name or r.username,
+                    self.cities.resolve(r.partner_city) or r.partner_city or "",
+                    r.partner_since,
+                )
                 for r in rows
             ]
 
@@ -156,13 +162,10 @@ class AccountService:
 
     def partner_officials(self, city: str) -> list[Person]:
         """Return a city's registered partner officials (language and all), read in one query."""
+        key = self.cities.key(city)
         with self.db.session() as s:
             rows = s.scalars(_PARTNERS)
-            return [
-                self._person(r)
-                for r in rows
-                if (r.partner_city or "").casefold() == city.casefold()
-            ]
+            return [self._person(r) for r in rows if self.cities.key(r.partner_city) == key]
 
     def revoke(self, user_id: int) -> bool:
         """Take a user's partner role away; return whether they had one."""
@@ -176,13 +179,24 @@ class AccountService:
 
     # ------------------------------------------------------------------ invites
 
+    def city(self, typed: str) -> str:
+        """Return the directory's name of a typed city; raise UnknownCity for one it lacks.
+
+        Without a directory every name is accepted as typed (spaces tidied).
+        """
+        name = " ".join(typed.split())
+        if not name or len(name) > 128:
+            raise ValueError("a city name is needed")
+        resolved = self.cities.resolve(name)
+        if resolved is None and self.cities:
+            raise UnknownCity(name, self.cities.known)
+        return resolved or name
+
     def create_invite(self, city: str, created_by: int) -> Invite:
-        """Create a one-time invite for a partner city (admins only)."""
+        """Create a one-time invite for a partner city (admins only; UnknownCity if unknown)."""
         if created_by not in self.admin_ids:
             raise PermissionError("only admins create invites")
-        city = self.city_name(" ".join(city.split()))
-        if not city or len(city) > 128:
-            raise ValueError("a city name is needed")
+        city = self.city(city)
         code = secrets.token_urlsafe(12)  # 16 URL-safe characters: fits a deep-link payload
         expires = self.clock() + self.invite_ttl
         with self.db.session() as s:
@@ -228,18 +242,26 @@ class AccountService:
 
     def set_group_level(
         self, chat_id: int, level: GroupLevel, city: str | None, set_by: int
-    ) -> None:
-        """Set what a group may be shown (admins only)."""
+    ) -> str | None:
+        """Set what a group may be shown (admins only); return the city as stored.
+
+        The city is stored under the directory's name (UnknownCity if it has none for it).
+        """
         if set_by not in self.admin_ids:
             raise PermissionError("only admins set group levels")
+        city = self.city(city) if city and city.strip() else None
         with self.db.session() as s:
             s.merge(GroupRow(chat_id=chat_id, level=level.value, partner_city=city, set_by=set_by))
+        return city
 
     def group_level(self, chat_id: int) -> tuple[GroupLevel, str | None]:
         """Return a group's level and partner city (public by default)."""
         with self.db.session() as s:
             row = s.get(GroupRow, chat_id)
-            return (GroupLevel(row.level), row.partner_city) if row else (GroupLevel.PUBLIC, None)
+            if row is None:
+                return GroupLevel.PUBLIC, None
+            city = row.partner_city and (self.cities.resolve(row.partner_city) or row.partner_city)
+            return GroupLevel(row.level), city or None
 
     def asker_in_chat(self, person: Person, chat_id: int, is_group: bool) -> Asker:
         """Return the access identity for a question: the person's rights meet the group's cap.
@@ -256,6 +278,7 @@ class AccountService:
             return Asker(Role.PUBLIC)
         # partner-level group: partner documents of the group's city at most
         same_city = group_city is not None and (
-            person.role is Role.STAFF or (person.partner or "").casefold() == group_city.casefold()
+            person.role is Role.STAFF
+            or self.cities.key(person.partner) == self.cities.key(group_city)
         )
         return Asker(Role.PARTNER, partner=group_city if same_city else None)

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.domain import Answer, Asker, Citation, Hit, readable_heading
-from bot.i18n import t
 from bot.nlp import detect_language, has_hangul, index_text
+from bot.office import Office
 from bot.retrieval.hybrid import HybridRetriever, Retrieval
 from bot.retrieval.hybrid import coverage as term_coverage
 
@@ -153,11 +153,13 @@ class ExtractiveAnswerer:
         judge: EvidenceJudge,
         top_k: int = 5,
         max_sentences: int = 3,
+        office: Office | None = None,
     ) -> None:
         self.retriever = retriever
         self.judge = judge
         self.top_k = top_k
         self.max_sentences = max_sentences
+        self.office = office or Office()  # whom a decline sends the asker to
 
     def answer(self, question: str, asker: Asker) -> Answer:
         """Answer from the documents the asker may see."""
@@ -175,7 +177,7 @@ class ExtractiveAnswerer:
         """Build the answer (or the decline) from a retrieval already made and judged."""
         language = detect_language(question)
         if not evidence.grounded:
-            return decline(question, language, started, evidence)
+            return decline(question, language, started, evidence, self.office)
         citations = citations_for(retrieval.hits)
         text = self.compose(retrieval)
         return Answer(
@@ -226,7 +228,11 @@ class ExtractiveAnswerer:
 
 
 def decline(
-    question: str, language: str, started: float, evidence: Evidence | None = None
+    question: str,
+    language: str,
+    started: float,
+    evidence: Evidence | None = None,
+    office: Office | None = None,
 ) -> Answer:
     """Return the polite 'not in the documents' answer in the asker's language."""
     extra: dict[str, object] = {}
@@ -237,7 +243,7 @@ def decline(
         }
     return Answer(
         question=question,
-        text=t("no_answer", language),
+        text=(office or Office()).t("no_answer", language),
         citations=(),
         grounded=False,
         language=language,

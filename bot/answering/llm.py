@@ -19,6 +19,7 @@ from bot.answering.extractive import (
 )
 from bot.domain import Answer, Asker, Hit, readable_heading
 from bot.nlp import detect_language
+from bot.office import Office
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,17 @@ class LLMAnswerer:
         self.system_prompt, self.user_prompt = prompts
 
     @property
+    def office(self) -> Office:
+        """Share the extractive answerer's office (the prompt names it; declines send to it)."""
+        return self.extractive.office
+
+    def system_message(self, language: str) -> str:
+        """Return the system prompt for a question in this language, naming the office."""
+        return self.system_prompt.format(
+            language_name=LANGUAGE_NAMES.get(language, "English"), office=self.office.name("en")
+        )
+
+    @property
     def judge(self) -> EvidenceJudge:
         """Share the extractive answerer's evidence judge."""
         return self.extractive.judge
@@ -93,12 +105,9 @@ class LLMAnswerer:
         if not retrieval.hits or (
             not evidence.grounded and evidence.best_dense < self.judge.min_relevance - 0.05
         ):
-            return decline(question, language, started, evidence)
+            return decline(question, language, started, evidence, self.office)
         messages = [
-            (
-                "system",
-                self.system_prompt.format(language_name=LANGUAGE_NAMES.get(language, "English")),
-            ),
+            ("system", self.system_message(language)),
             (
                 "human",
                 self.user_prompt.format(context=format_context(retrieval.hits), question=question),
@@ -117,7 +126,7 @@ class LLMAnswerer:
             return replace(fallback, mode="extractive-fallback", extra=extra)
         content = content.strip()
         if not content or content.startswith(NO_ANSWER):
-            return decline(question, language, started, evidence)
+            return decline(question, language, started, evidence, self.office)
         citations = citations_for(retrieval.hits)
         return Answer(
             question=question,

@@ -38,6 +38,10 @@ class UseCases:
         self.outbox = outbox
         self.flows = flows
 
+    def t(self, key: str, lang: str, /, **values: object) -> str:
+        """Return a string in the reader's language with the office's name, home and example."""
+        return self.svc.office.t(key, lang, **values)
+
     def who(self, actor: Actor) -> Person:
         """Record the actor (name, Telegram language) and return who they are."""
         return self.svc.accounts.touch(
@@ -51,17 +55,17 @@ class UseCases:
     def staff(self, person: Person) -> None:
         """Refuse anyone but staff."""
         if person.role is not Role.STAFF:
-            raise Refused(Reply.say(t("staff_only", person.language)))
+            raise Refused(Reply.say(self.t("staff_only", person.language)))
 
     def admin(self, person: Person) -> None:
         """Refuse anyone but administrators."""
         if not person.is_admin:
-            raise Refused(Reply.say(t("admin_only", person.language)))
+            raise Refused(Reply.say(self.t("admin_only", person.language)))
 
     def allowed(self, person: Person) -> None:
         """Refuse a public user politely when public access is off."""
         if not self.svc.accounts.may_use(person):
-            raise Refused(Reply.say(t("not_allowed", person.language)))
+            raise Refused(Reply.say(self.t("not_allowed", person.language)))
 
     def deliver(self, out: Out) -> int | None:
         """Send a message to someone else's chat; return its id, or None when it cannot arrive."""
@@ -99,20 +103,20 @@ class UseCases:
         """
         lang = self.svc.accounts.person(chat_id).language if chat_id > 0 else "en"
         webinar = f", {item.webinar}" if item.webinar else ""
-        text = t(
+        text = self.t(
             "esc_post",
             lang,
             id=item.id,
-            reason=t(f"esc_reason_{item.reason}", lang),
+            reason=self.t(f"esc_reason_{item.reason}", lang),
             webinar=webinar,
             language=item.language,
             question=item.question,
         )
         rows = [
             [
-                Button(t("esc_btn_answer", lang), f"esc:ans:{item.id}"),
-                Button(t("esc_btn_mine", lang), f"esc:mine:{item.id}"),
-                Button(t("esc_btn_dismiss", lang), f"esc:dis:{item.id}"),
+                Button(self.t("esc_btn_answer", lang), f"esc:ans:{item.id}"),
+                Button(self.t("esc_btn_mine", lang), f"esc:mine:{item.id}"),
+                Button(self.t("esc_btn_dismiss", lang), f"esc:dis:{item.id}"),
             ]
         ]
         message_id = self.deliver(Out(text, chat_id=chat_id, buttons=rows))

@@ -16,8 +16,7 @@ from typing import Any, TypeVar
 from bot.accounts.service import Person
 from bot.app.base import Refused, UseCases, expired
 from bot.app.messages import Actor, Button, File, Out, Reply
-from bot.domain import Role
-from bot.i18n import t
+from bot.domain import Role, fold_letters
 from bot.scheduling.directory import City
 from bot.scheduling.models import Invitee, Meeting
 from bot.scheduling.parser import MeetingParseError
@@ -57,7 +56,7 @@ class Meetings(UseCases):
     def _staff_service(self, person: Person) -> SchedulingService:
         self.staff(person)
         if self.service is None:
-            raise Refused(Reply.say(t("meet_disabled", person.language)))
+            raise Refused(Reply.say(self.t("meet_disabled", person.language)))
         return self.service
 
     # ------------------------------------------------------------ /meet
@@ -70,7 +69,7 @@ class Meetings(UseCases):
         rows = [
             [Button(c.name, f"m:{flow.id}:p:{i}")] for i, c in enumerate(service.directory.partners)
         ]
-        return Reply.say(t("meet_partner", person.language), rows)
+        return Reply.say(self.t("meet_partner", person.language), rows)
 
     def button(self, actor: Actor, data: str) -> Reply:
         """Advance a /meet by one button; refuse a button of another, older or finished flow."""
@@ -87,7 +86,7 @@ class Meetings(UseCases):
         lang = person.language
         if step == "no":
             self.flows.finish(flow.id)
-            return Reply(edit=Out(t("meet_aborted", lang)))
+            return Reply(edit=Out(self.t("meet_aborted", lang)))
         current = state.get("step")
         if current != ("title" if step == "t" else step):
             return expired(person)  # a double tap, or a button the flow has moved past
@@ -114,13 +113,15 @@ class Meetings(UseCases):
         if step == "p":
             state.update(step="d", partner=_pick(service.directory.partners, value).name)
             row = [Button(f"{m}′", f"m:{flow_id}:d:{m}") for m in DURATIONS]
-            return Out(t("meet_duration", lang), buttons=[row])
+            return Out(self.t("meet_duration", lang), buttons=[row])
         if step == "d":
             if int(value) not in DURATIONS:
                 return None
             state.update(step="w", duration=int(value))
-            rows = [[Button(t(f"meet_week_{w}", lang), f"m:{flow_id}:w:{w}")] for w in range(WEEKS)]
-            return Out(t("meet_week", lang), buttons=rows)
+            rows = [
+                [Button(self.t(f"meet_week_{w}", lang), f"m:{flow_id}:w:{w}")] for w in range(WEEKS)
+            ]
+            return Out(self.t("meet_week", lang), buttons=rows)
         if step == "w":
             weeks = int(value)
             if not 0 <= weeks < WEEKS:
@@ -132,13 +133,15 @@ class Meetings(UseCases):
             picked = spread(service.slots(city, first, days, state["duration"]), MAX_SLOT_BUTTONS)
             if not picked:
                 state.update(step="done")
-                return Out(t("meet_no_slots", lang))
+                return Out(self.t("meet_no_slots", lang))
             state.update(step="s", slots=[s.start.isoformat() for s in picked])
-            return Out(t("meet_slots", lang), buttons=self._slot_rows(flow_id, picked, city, lang))
+            return Out(
+                self.t("meet_slots", lang), buttons=self._slot_rows(flow_id, picked, city, lang)
+            )
         if step == "s":
             state.update(step="title", start=_pick(state["slots"], value))
-            skip = [[Button(t("meet_skip", lang), f"m:{flow_id}:t:-")]]
-            return Out(t("meet_title", lang), buttons=skip)
+            skip = [[Button(self.t("meet_skip", lang), f"m:{flow_id}:t:-")]]
+            return Out(self.t("meet_title", lang), buttons=skip)
         if step == "t":
             state.update(step="ok")
             return self._confirmation(service, flow_id, state, lang)
@@ -165,7 +168,7 @@ class Meetings(UseCases):
         city = service.directory.get(state["partner"])
         start = datetime.fromisoformat(state["start"])
         end = start + timedelta(minutes=state["duration"])
-        text = t(
+        text = self.t(
             "meet_confirm",
             lang,
             title=state.get("title") or f"{service.home.name} · {city.name}",
@@ -175,8 +178,8 @@ class Meetings(UseCases):
         )
         rows = [
             [
-                Button(t("meet_book", lang), f"m:{flow_id}:ok:-"),
-                Button(t("meet_abort", lang), f"m:{flow_id}:no:-"),
+                Button(self.t("meet_book", lang), f"m:{flow_id}:ok:-"),
+                Button(self.t("meet_abort", lang), f"m:{flow_id}:no:-"),
             ]
         ]
         return Out(text, buttons=rows)
@@ -192,14 +195,14 @@ class Meetings(UseCases):
         flow = self.flows.current(person.user_id, KIND)
         service = self.service
         if flow is None or service is None or flow.state.get("step") != "title":
-            return Reply.say(t("offer_expired", person.language))
+            return Reply.say(self.t("offer_expired", person.language))
         text = text.strip()
         link = _LINK.search(text)
         if link:  # the organiser pasted the meeting's own video link (Zoom, Webex, Teams, ...)
             try:
                 flow.state["video_url"] = validate_video_url(link.group(0))
             except InvalidVideoUrl:
-                return Reply.say(t("meet_bad_link", person.language))
+                return Reply.say(self.t("meet_bad_link", person.language))
             text = (text[: link.start()] + text[link.end() :]).strip(" -–·:")
         flow.state.update(step="ok", title=text[:200] or None)
         self.flows.save(flow)
@@ -233,9 +236,10 @@ class Meetings(UseCases):
             return False
         if not MEETING_WORDS.search(text):
             return False
-        folded = text.casefold()
+        # accents and case as the directory's resolver ignores them (Dusseldorf, BIEN HOA)
+        folded = fold_letters(text)
         return any(
-            name.casefold() in folded
+            fold_letters(name) in folded
             for city in service.directory.partners
             for name in city.names()
         )
@@ -250,8 +254,8 @@ class Meetings(UseCases):
         try:
             request = parser.parse(text, default_duration=60)
         except MeetingParseError as exc:
-            fields = ", ".join(t(f"meet_field_{f}", lang) for f in exc.missing) or "?"
-            return Reply.say(t("meet_missing", lang, fields=fields))
+            fields = ", ".join(self.t(f"meet_field_{f}", lang) for f in exc.missing) or "?"
+            return Reply.say(self.t("meet_missing", lang, fields=fields))
         city = request.partner
         state: dict[str, Any] = {
             "partner": city.name,
@@ -268,7 +272,7 @@ class Meetings(UseCases):
         flow = self.flows.start(person.user_id, KIND, state)
         rows = self._slot_rows(flow.id, refused.nearest, city, lang)
         text = service.refusal(refused, city, lang, with_nearest=False)
-        return Reply.say(text + ("\n\n" + t("meet_nearest", lang) if rows else ""), rows)
+        return Reply.say(text + ("\n\n" + self.t("meet_nearest", lang) if rows else ""), rows)
 
     # ------------------------------------------------------------ booking and notices
 
@@ -308,7 +312,7 @@ class Meetings(UseCases):
         city = service.directory.get(meeting.partner)
         organizer = meeting.organizer.user_id if meeting.organizer else None
         others = [i for i in meeting.invitees if i.user_id != organizer]
-        return t(
+        return self.t(
             "meet_booked",
             lang,
             id=meeting.id,
@@ -326,7 +330,7 @@ class Meetings(UseCases):
         city = service.directory.get(meeting.partner)
         for invitee in meeting.invitees:
             when = format_local(meeting.start, meeting.end, invitee.timezone, invitee.language)
-            text = t(
+            text = self.t(
                 key,
                 invitee.language,
                 title=meeting.title,
@@ -344,19 +348,19 @@ class Meetings(UseCases):
         person = self.who(actor)
         service = self.service
         if person.role not in (Role.STAFF, Role.PARTNER):
-            return Reply.say(t("staff_only", person.language))
+            return Reply.say(self.t("staff_only", person.language))
         if service is None:
-            return Reply.say(t("meet_disabled", person.language))
+            return Reply.say(self.t("meet_disabled", person.language))
         partner = None
         if person.role is Role.PARTNER:
             partner = service.directory.find(person.partner or "")
             if partner is None:
-                return Reply.say(t("meetings_none", person.language))
+                return Reply.say(self.t("meetings_none", person.language))
         upcoming = service.list_upcoming(partner)
         if not upcoming:
-            return Reply.say(t("meetings_none", person.language))
+            return Reply.say(self.t("meetings_none", person.language))
         tz = partner.tz if partner is not None else service.home.tz
-        lines = [t("meetings_header", person.language)]
+        lines = [self.t("meetings_header", person.language)]
         lines += [
             f"#{m.id} {format_local(m.start, m.end, tz, person.language)} · {m.partner} · "
             f"{m.title}\n   {m.video_url}"
@@ -370,13 +374,15 @@ class Meetings(UseCases):
         service = self._staff_service(person)
         meeting_id = _meeting_id(args)
         if meeting_id is None:
-            return Reply.say(t("meet_cancel_usage", person.language))
+            return Reply.say(self.t("meet_cancel_usage", person.language))
         try:
             meeting = service.cancel(meeting_id)
         except (MeetingNotFound, MeetingCancelled):
-            return Reply.say(t("meet_not_found", person.language, id=meeting_id))
+            return Reply.say(self.t("meet_not_found", person.language, id=meeting_id))
         self.send_invites(meeting, "meet_cancel_notice")
-        return Reply.say(t("meet_cancelled", person.language, id=meeting.id, title=meeting.title))
+        return Reply.say(
+            self.t("meet_cancelled", person.language, id=meeting.id, title=meeting.title)
+        )
 
     def reschedule(self, actor: Actor, args: str) -> Reply:
         """Move a meeting to a new start (home time unless an offset is given) and re-invite."""
@@ -389,13 +395,13 @@ class Meetings(UseCases):
         except ValueError:
             new_start = None
         if meeting_id is None or new_start is None:
-            return Reply.say(t("meet_reschedule_usage", person.language))
+            return Reply.say(self.t("meet_reschedule_usage", person.language))
         if new_start.tzinfo is None:
             new_start = new_start.replace(tzinfo=service.home.tz)
         try:
             meeting = service.reschedule(meeting_id, new_start)
         except (MeetingNotFound, MeetingCancelled):
-            return Reply.say(t("meet_not_found", person.language, id=meeting_id))
+            return Reply.say(self.t("meet_not_found", person.language, id=meeting_id))
         except BookingRefused as refused:
             partner = service.get(meeting_id).partner
             return Reply.say(service.refusal(refused, partner, person.language))
@@ -404,7 +410,7 @@ class Meetings(UseCases):
         when = format_slot(
             meeting.start, meeting.end, service.home, city, person.language, with_end=True
         )
-        return Reply.say(t("meet_rescheduled", person.language, id=meeting.id, when=when))
+        return Reply.say(self.t("meet_rescheduled", person.language, id=meeting.id, when=when))
 
     # ------------------------------------------------------------ reminders (a job)
 
@@ -422,13 +428,13 @@ class Meetings(UseCases):
                 lang = invitee.language
                 minutes = max(1, round((meeting.start - now).total_seconds() / 60))
                 rel = (
-                    t("meet_in_hours", lang, n=round(minutes / 60))
+                    self.t("meet_in_hours", lang, n=round(minutes / 60))
                     if minutes >= 120
-                    else t("meet_in_minutes", lang, n=minutes)
+                    else self.t("meet_in_minutes", lang, n=minutes)
                 )
                 key = "meet_reminder_late" if reminder.late else "meet_reminder"
                 partner = city.name if invitee.timezone != city.timezone else service.home.name
-                text = t(
+                text = self.t(
                     key,
                     lang,
                     title=meeting.title,

@@ -10,7 +10,7 @@ from bot.app.base import LANGUAGE_NAMES, UseCases, expired
 from bot.app.messages import Actor, Button, Out, Reply
 from bot.domain import Asker, Role
 from bot.followup.webinars import WebinarError, code_from_payload
-from bot.i18n import LANGUAGES, t
+from bot.i18n import LANGUAGES
 
 log = logging.getLogger(__name__)
 _VOTE = re.compile(r"v:(\d{1,18}):(1|-1)")
@@ -22,10 +22,10 @@ class Questions(UseCases):
     def capabilities(self, person: Person, attendee: bool = False) -> str:
         """Say what the person's role allows."""
         if person.role is Role.STAFF:
-            return t("cap_staff", person.language)
+            return self.t("cap_staff", person.language)
         if person.role is Role.PARTNER:
-            return t("cap_partner", person.language, city=person.partner)
-        return t("cap_attendee" if attendee else "cap_public", person.language)
+            return self.t("cap_partner", person.language, city=person.partner)
+        return self.t("cap_attendee" if attendee else "cap_public", person.language)
 
     def start(self, actor: Actor, payload: str) -> Reply:
         """Greet; redeem a partner invite or join a webinar when the link carries one."""
@@ -35,24 +35,24 @@ class Questions(UseCases):
             try:
                 city = self.svc.accounts.redeem(payload.removeprefix("join_"), person.user_id)
             except InviteError as exc:
-                return Reply.say(t(exc.reason, person.language))
+                return Reply.say(self.t(exc.reason, person.language))
             log.info("user %s joined as partner of %s", person.user_id, city)
             person = self.svc.accounts.person(person.user_id)
-            reply.messages.append(Out(t("invite_welcome", person.language, city=city)))
+            reply.messages.append(Out(self.t("invite_welcome", person.language, city=city)))
         code = code_from_payload(payload)
         if code is not None:
             # attendees come from the closing slide: they may ask even when public access is off
             try:
                 webinar = self.svc.webinars.register(person.user_id, code, person.language)
             except WebinarError as exc:
-                return Reply.say(t(exc.reason, person.language))
-            return Reply.say(t("webinar_welcome", person.language, title=webinar.title))
+                return Reply.say(self.t(exc.reason, person.language))
+            return Reply.say(self.t("webinar_welcome", person.language, title=webinar.title))
         self.allowed(person)
         text = "\n\n".join(
             [
-                t("start", person.language, name=actor.first_name),
+                self.t("start", person.language, name=actor.first_name),
                 self.capabilities(person),
-                t("help_common", person.language),
+                self.t("help_common", person.language),
             ]
         )
         reply.messages.append(Out(text))
@@ -63,13 +63,16 @@ class Questions(UseCases):
         person = self.who(actor)
         self.allowed(person)
         attendee, _ = self.attendee(person)
-        lines = [self.capabilities(person, attendee is not None), t("help_common", person.language)]
+        lines = [
+            self.capabilities(person, attendee is not None),
+            self.t("help_common", person.language),
+        ]
         if person.role is Role.STAFF:
-            lines.append(t("help_staff", person.language))
+            lines.append(self.t("help_staff", person.language))
         if person.is_admin:
-            lines.append(t("help_admin", person.language))
+            lines.append(self.t("help_admin", person.language))
         if actor.in_group:
-            lines.append(t("group_hint", person.language))
+            lines.append(self.t("group_hint", person.language))
         return Reply.say("\n\n".join(lines))
 
     def whoami(self, actor: Actor, _args: str = "") -> Reply:
@@ -77,11 +80,11 @@ class Questions(UseCases):
         person = self.who(actor)
         lang = person.language
         return Reply.say(
-            t(
+            self.t(
                 "whoami",
                 lang,
-                role=t(f"role_{person.role.value}", lang),
-                city=person.partner or t("none", lang),
+                role=self.t(f"role_{person.role.value}", lang),
+                city=person.partner or self.t("none", lang),
                 language=LANGUAGE_NAMES[lang],
             )
         )
@@ -92,9 +95,9 @@ class Questions(UseCases):
         choice = args.strip().lower()[:2]
         if choice in LANGUAGES:
             self.svc.accounts.set_language(person.user_id, choice)
-            return Reply.say(t("language_set", choice))
+            return Reply.say(self.t("language_set", choice))
         rows = [[Button(LANGUAGE_NAMES[code], f"lang:{code}")] for code in LANGUAGES]
-        return Reply.say(t("language_choose", person.language), rows)
+        return Reply.say(self.t("language_choose", person.language), rows)
 
     def language_button(self, actor: Actor, data: str) -> Reply:
         """Store the language picked with a button."""
@@ -102,14 +105,14 @@ class Questions(UseCases):
         if code not in LANGUAGES:
             return expired(self.known(actor))
         self.svc.accounts.set_language(actor.user_id, code)
-        return Reply(edit=Out(t("language_set", code)))
+        return Reply(edit=Out(self.t("language_set", code)))
 
     def sources(self, actor: Actor, _args: str = "") -> Reply:
         """Show the documents behind the person's last answer in this chat."""
         person = self.who(actor)
         last = self.svc.feedback.last_answer(person.user_id, actor.chat_id)
         if last is None or not last.sources:
-            return Reply.say(t("sources_none", person.language))
+            return Reply.say(self.t("sources_none", person.language))
         return Reply(messages=[Out(sources=(last.question, last.sources, person.language))])
 
     # ------------------------------------------------------------ a question
@@ -132,17 +135,19 @@ class Questions(UseCases):
             # the webinar's follow-up has ended: a former attendee asks as the public does
             attendee = None
             if not self.svc.accounts.may_use(person):
-                return Reply.say(t("webinar_closed", person.language))
+                return Reply.say(self.t("webinar_closed", person.language))
         if attendee is None:
             self.allowed(person)
         if not text.strip():
-            return Reply.say(t("help_common", person.language))
+            return Reply.say(self.t("help_common", person.language))
         limit = self.svc.settings.max_question_chars
         if len(text) > limit:
-            return Reply.say(t("question_too_long", person.language, length=len(text), limit=limit))
+            return Reply.say(
+                self.t("question_too_long", person.language, length=len(text), limit=limit)
+            )
         wait = self.svc.question_limiter.check(person.user_id)
         if wait:
-            return Reply.say(t("rate_limited", person.language, seconds=max(1, round(wait))))
+            return Reply.say(self.t("rate_limited", person.language, seconds=max(1, round(wait))))
         asker = attendee or self.svc.accounts.asker_in_chat(person, actor.chat_id, actor.in_group)
         answer = self.svc.answerer.answer(text, asker)
         answer_id = self.svc.feedback.log(person.user_id, actor.chat_id, asker, answer)
@@ -158,9 +163,9 @@ class Questions(UseCases):
         unanswered = not answer.grounded and person.role is not Role.STAFF and not actor.in_group
         if unanswered and closed:
             # the follow-up period is over: nobody at the office takes it up any more
-            reply.messages.append(Out(t("webinar_closed", person.language)))
+            reply.messages.append(Out(self.t("webinar_closed", person.language)))
         elif unanswered and self.escalate(answer_id, "ungrounded"):
-            reply.messages.append(Out(t("escalated", person.language)))
+            reply.messages.append(Out(self.t("escalated", person.language)))
         return reply
 
     def vote(self, actor: Actor, data: str) -> Reply:
@@ -171,10 +176,12 @@ class Questions(UseCases):
             return expired(person)
         answer_id, value = int(found.group(1)), int(found.group(2))
         accepted = self.svc.feedback.vote(answer_id, actor.user_id, value)
-        reply = Reply(toast=t("vote_thanks" if accepted else "vote_not_yours", person.language))
+        reply = Reply(
+            toast=self.t("vote_thanks" if accepted else "vote_not_yours", person.language)
+        )
         if not accepted:
             return reply
         reply.remove_buttons = True
         if value == -1 and person.role is not Role.STAFF and self.escalate(answer_id, "downvote"):
-            self.deliver(Out(t("escalated", person.language), chat_id=actor.user_id))
+            self.deliver(Out(self.t("escalated", person.language), chat_id=actor.user_id))
         return reply

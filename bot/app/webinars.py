@@ -7,7 +7,6 @@ import logging
 import re
 import time
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo
 
 from bot.accounts.service import Person
 from bot.app.base import Refused, UseCases, expired
@@ -18,7 +17,7 @@ from bot.followup.escalation import EscalationError
 from bot.followup.report import build_report
 from bot.followup.survey import SurveyError
 from bot.followup.webinars import Webinar, WebinarError, deep_link, qr_png
-from bot.i18n import LANGUAGES, t
+from bot.i18n import LANGUAGES
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +46,11 @@ class Webinars(UseCases):
             except ValueError:
                 day = None
             if day is None or words[2] not in LANGUAGES:
-                return Reply.say(t("webinar_usage", lang))
+                return Reply.say(self.t("webinar_usage", lang))
             title = " ".join(words[3:])[:200]
             webinar = self.svc.webinars.create(title, day, words[2], person.user_id)
             link = deep_link(self.bot_username, webinar.code)
-            text = t(
+            text = self.t(
                 "webinar_created",
                 lang,
                 title=webinar.title,
@@ -66,12 +65,12 @@ class Webinars(UseCases):
             try:
                 self.svc.webinars.close(words[1])
             except WebinarError as exc:
-                return Reply.say(t(exc.reason, lang))
-            return Reply.say(t("webinar_closed_ok", lang, code=words[1]))
+                return Reply.say(self.t(exc.reason, lang))
+            return Reply.say(self.t("webinar_closed_ok", lang, code=words[1]))
         if words[:1] == ["list"]:
             items = self.svc.webinars.list()
             if not items:
-                return Reply.say(t("webinar_list_none", lang))
+                return Reply.say(self.t("webinar_list_none", lang))
             counts = self.svc.webinars.attendee_counts()
             return Reply.say(
                 "\n".join(
@@ -80,7 +79,7 @@ class Webinars(UseCases):
                     for w in items
                 )
             )
-        return Reply.say(t("webinar_usage", lang))
+        return Reply.say(self.t("webinar_usage", lang))
 
     # ------------------------------------------------------------ the queue
 
@@ -88,7 +87,7 @@ class Webinars(UseCases):
         """Answer / Assign to me / Dismiss on an escalation post (`text` is the post's text)."""
         person = self.known(actor)
         if person.role is not Role.STAFF:
-            return Reply(toast=t("staff_only", person.language), alert=True)
+            return Reply(toast=self.t("staff_only", person.language), alert=True)
         found = _ESC.fullmatch(data)
         if found is None:
             return expired(person)
@@ -97,28 +96,28 @@ class Webinars(UseCases):
             if action == "ans":
                 if self.svc.escalations.get(item_id) is None:
                     return expired(person)
-                prompt = t("esc_answer_prompt", lang, id=item_id)
+                prompt = self.t("esc_answer_prompt", lang, id=item_id)
                 message_id = self.deliver(Out(prompt, chat_id=chat_id))
                 if message_id is not None:  # a reply to the prompt is the answer
                     self.svc.escalations.record_post(item_id, chat_id, message_id)
                 return Reply()
             if action == "mine":
                 self.svc.escalations.assign(item_id, person.user_id)
-                note = t("esc_assigned", lang, id=item_id, name=actor.first_name)
+                note = self.t("esc_assigned", lang, id=item_id, name=actor.first_name)
             else:
                 self.svc.escalations.dismiss(item_id, person.user_id)
-                note = t("esc_dismissed", lang, id=item_id)
+                note = self.t("esc_dismissed", lang, id=item_id)
         except EscalationError as exc:
-            return Reply(toast=t(exc.reason, lang), alert=True)
+            return Reply(toast=self.t(exc.reason, lang), alert=True)
         keep = [] if action == "dis" else self._post_buttons(item_id, lang)
         return Reply(toast=note, edit=Out(f"{text}\n\n{note}", buttons=keep))
 
     def _post_buttons(self, item_id: int, lang: str) -> list[list[Button]]:
         return [
             [
-                Button(t("esc_btn_answer", lang), f"esc:ans:{item_id}"),
-                Button(t("esc_btn_mine", lang), f"esc:mine:{item_id}"),
-                Button(t("esc_btn_dismiss", lang), f"esc:dis:{item_id}"),
+                Button(self.t("esc_btn_answer", lang), f"esc:ans:{item_id}"),
+                Button(self.t("esc_btn_mine", lang), f"esc:mine:{item_id}"),
+                Button(self.t("esc_btn_dismiss", lang), f"esc:dis:{item_id}"),
             ]
         ]
 
@@ -134,7 +133,7 @@ class Webinars(UseCases):
         self.staff(person)
         item = self.svc.escalations.find_by_post(actor.chat_id, reply_to)
         if item is None:
-            return Reply.say(t("offer_expired", person.language))
+            return Reply.say(self.t("offer_expired", person.language))
         return self.answer_item(person, item.id, text)
 
     def reply(self, actor: Actor, args: str) -> Reply:
@@ -143,7 +142,7 @@ class Webinars(UseCases):
         self.staff(person)
         parts = args.split(None, 1)
         if len(parts) < 2 or not parts[0].lstrip("#").isdigit() or len(parts[0]) > 12:
-            return Reply.say(t("reply_usage", person.language))
+            return Reply.say(self.t("reply_usage", person.language))
         return self.answer_item(person, int(parts[0].lstrip("#")), parts[1])
 
     def answer_item(self, person: Person, item_id: int, text: str) -> Reply:
@@ -152,16 +151,16 @@ class Webinars(UseCases):
         try:
             item = self.svc.escalations.answer(item_id, person.user_id, text.strip())
         except EscalationError as exc:
-            return Reply.say(t(exc.reason, lang))
+            return Reply.say(self.t(exc.reason, lang))
         reply = Reply()
         # only the asker's own chat: nothing one attendee writes reaches another
-        body = t("staff_answer", item.language, question=item.question, answer=text.strip())
+        body = self.t("staff_answer", item.language, question=item.question, answer=text.strip())
         if self.deliver(Out(body, chat_id=item.chat_id)) is None:
-            reply.messages.append(Out(t("esc_undeliverable", lang, id=item.id)))
+            reply.messages.append(Out(self.t("esc_undeliverable", lang, id=item.id)))
         scopes = ["public", "internal"] + (["webinar"] if item.webinar else [])
-        rows = [[Button(t(f"curated_{s}", lang), f"cur:{item.id}:{s}")] for s in scopes]
-        rows.append([Button(t("curated_skip", lang), f"cur:{item.id}:-")])
-        reply.messages.append(Out(t("esc_delivered", lang, id=item.id), buttons=rows))
+        rows = [[Button(self.t(f"curated_{s}", lang), f"cur:{item.id}:{s}")] for s in scopes]
+        rows.append([Button(self.t("curated_skip", lang), f"cur:{item.id}:-")])
+        reply.messages.append(Out(self.t("esc_delivered", lang, id=item.id), buttons=rows))
         return reply
 
     def curated_button(self, actor: Actor, data: str) -> Reply:
@@ -174,12 +173,12 @@ class Webinars(UseCases):
             return expired(person)
         scope, lang = found.group(2), person.language
         if scope == "-":
-            return Reply(edit=Out(t("curated_skipped", lang)))
+            return Reply(edit=Out(self.t("curated_skipped", lang)))
         if scope == "webinar" and not item.webinar:
             return expired(person)
         report = self.svc.curated.publish(item, scope, item.webinar)
         text = (
-            t("curated_done", lang, scope=t(f"curated_{scope}", lang))
+            self.t("curated_done", lang, scope=self.t(f"curated_{scope}", lang))
             if not report.failed
             else str(report.failed[0][1])
         )
@@ -195,17 +194,17 @@ class Webinars(UseCases):
             or not all(w.lstrip("#").isdigit() and len(w) <= 19 for w in words)
             or int(words[1]) not in self.svc.accounts.staff_ids
         ):
-            return Reply.say(t("assign_usage", person.language))
+            return Reply.say(self.t("assign_usage", person.language))
         item_id, staff_id = int(words[0].lstrip("#")), int(words[1])
         try:
             item = self.svc.escalations.assign(item_id, staff_id)
         except EscalationError as exc:
-            return Reply.say(t(exc.reason, person.language))
+            return Reply.say(self.t(exc.reason, person.language))
         # the colleague gets the question with its buttons, and the post is remembered, before
         # the confirmation: a reply to the post is only an answer once the bot knows the post
         delivered = self.post_item(item, staff_id)
         key = "esc_assigned" if delivered else "esc_assigned_undelivered"
-        return Reply.say(t(key, person.language, id=item.id, name=staff_id))
+        return Reply.say(self.t(key, person.language, id=item.id, name=staff_id))
 
     def pending(self, actor: Actor, _args: str = "") -> Reply:
         """List the open queue, oldest first, with how long each has waited."""
@@ -213,8 +212,8 @@ class Webinars(UseCases):
         self.staff(person)
         pending = self.svc.escalations.pending()
         if not pending:
-            return Reply.say(t("pending_none", person.language))
-        lines = [t("pending_header", person.language)]
+            return Reply.say(self.t("pending_none", person.language))
+        lines = [self.t("pending_header", person.language)]
         for p in pending:
             hours = p.age.total_seconds() / 3600
             age = f"{hours:.0f} h" if hours >= 1 else f"{p.age.total_seconds() / 60:.0f} min"
@@ -238,7 +237,7 @@ class Webinars(UseCases):
         self.staff(person)
         webinar = self.svc.webinars.get((args.split() or [""])[0])
         if webinar is None:
-            raise Refused(Reply.say(t(usage, person.language)))
+            raise Refused(Reply.say(self.t(usage, person.language)))
         return webinar
 
     def survey(self, actor: Actor, args: str) -> Reply:
@@ -251,9 +250,9 @@ class Webinars(UseCases):
         for user_id in self.svc.surveys.ask(code):
             lang = languages.get(user_id, "en")
             row = [Button(str(n), f"sv:{code}:{n}") for n in range(1, 6)]
-            out = Out(t("survey_question", lang, title=webinar.title), user_id, buttons=[row])
+            out = Out(self.t("survey_question", lang, title=webinar.title), user_id, buttons=[row])
             sent += self.deliver(out) is not None
-        return Reply.say(t("survey_sent", person.language, count=sent))
+        return Reply.say(self.t("survey_sent", person.language, count=sent))
 
     def survey_button(self, actor: Actor, data: str) -> Reply:
         """Store an attendee's rating and invite an optional comment (a reply to the prompt)."""
@@ -265,12 +264,14 @@ class Webinars(UseCases):
         try:
             self.svc.surveys.record(code, actor.user_id, int(found.group(2)))
         except SurveyError as exc:
-            return Reply(toast=t(exc.reason, person.language), alert=True)
-        prompt = Out(t("survey_thanks_comment", person.language), actor.user_id, force_reply=True)
+            return Reply(toast=self.t(exc.reason, person.language), alert=True)
+        prompt = Out(
+            self.t("survey_thanks_comment", person.language), actor.user_id, force_reply=True
+        )
         message_id = self.deliver(prompt)
         if message_id is not None:  # only a reply to this prompt is a comment
             self.flows.start(actor.user_id, SURVEY, {"code": code, "prompt": message_id})
-        return Reply(toast=t("vote_thanks", person.language), remove_buttons=True)
+        return Reply(toast=self.t("vote_thanks", person.language), remove_buttons=True)
 
     def is_survey_comment(self, actor: Actor, reply_to: int | None) -> bool:
         """Tell whether a message replies to the actor's open survey comment prompt."""
@@ -284,21 +285,21 @@ class Webinars(UseCases):
         person = self.who(actor)
         flow = self.flows.current(actor.user_id, SURVEY)
         if flow is None or not self.flows.finish(flow.id):
-            return Reply.say(t("offer_expired", person.language))
+            return Reply.say(self.t("offer_expired", person.language))
         try:
             self.svc.surveys.add_comment(flow.state["code"], person.user_id, text[:2000])
         except SurveyError as exc:
-            return Reply.say(t(exc.reason, person.language))
-        return Reply.say(t("survey_comment_thanks", person.language))
+            return Reply.say(self.t(exc.reason, person.language))
+        return Reply.say(self.t("survey_comment_thanks", person.language))
 
     def report(self, actor: Actor, args: str) -> Reply:
         """`/report CODE`: the webinar's report as Markdown, CSV and a chart."""
         person = self.who(actor)
         webinar = self._webinar_arg(person, args, "report_usage")
         code = webinar.code
-        tz = self.svc.scheduling.home.tz if self.svc.scheduling else ZoneInfo("UTC")
-        report = build_report(code, self.svc.db, self.svc.analyzer, tz=tz)
-        caption = t(
+        # days counted in the office's zone (the directory's home; UTC without one)
+        report = build_report(code, self.svc.db, self.svc.analyzer, tz=self.svc.office.tz)
+        caption = self.t(
             "report_caption",
             person.language,
             title=webinar.title,
@@ -319,7 +320,7 @@ class Webinars(UseCases):
         self.staff(person)
         parts = args.split(None, 1)
         if len(parts) < 2 or self.svc.webinars.get(parts[0]) is None:
-            return Reply.say(t("broadcast_usage", person.language))
+            return Reply.say(self.t("broadcast_usage", person.language))
         body = parts[1]
 
         def send(user_id: int) -> None:
@@ -335,7 +336,7 @@ class Webinars(UseCases):
             recipients, send, per_second=self.svc.settings.broadcast_per_second, sleep=time.sleep
         )
         return Reply.say(
-            t(
+            self.t(
                 "broadcast_done",
                 person.language,
                 delivered=result.delivered,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -112,8 +112,11 @@ class FeedbackService:
         with self.db.session() as s:
             return s.get(QuestionRow, answer_id)
 
-    def stats(self, days: int = 7) -> dict[str, object]:
-        """Summarise the last `days` days: answered, declined, votes, per role and day, top sources."""
+    def stats(self, days: int = 7, tz: tzinfo = UTC) -> dict[str, object]:
+        """Summarise the last `days` days: answered, declined, votes, per role and day, top sources.
+
+        Days are counted in `tz`, the office's zone, as webinar reports count them.
+        """
         since = self.clock() - timedelta(days=days)
         with self.db.session() as s:
             rows = list(s.scalars(select(QuestionRow).where(QuestionRow.created_at >= since)))
@@ -122,7 +125,8 @@ class FeedbackService:
         top: Counter[str] = Counter()
         for r in rows:
             outcome = "answered" if r.grounded else "declined"
-            for bucket in (per_role[r.role], per_day[r.created_at.date().isoformat()]):
+            day = r.created_at.astimezone(tz).date().isoformat()
+            for bucket in (per_role[r.role], per_day[day]):
                 bucket[outcome] += 1
                 if r.vote == 1:
                     bucket["up"] += 1

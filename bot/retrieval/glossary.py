@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.domain import city_key
+from bot.domain import fold
 from bot.nlp import Analyzer, has_hangul
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,8 @@ class Glossary:
             self._spellings.append((pattern, in_hangul, in_latin))
         for group in partners:
             for name in group:
-                self._names += [(v, city_key(group[0])) for v in variants(name) if v]
+                # the key CityNames gives the city (its directory name's), as the index holds it
+                self._names += [(v, fold(group[0])) for v in variants(name) if v]
 
     @classmethod
     def from_directory(cls, path: Path, analyzer: Analyzer) -> Glossary:

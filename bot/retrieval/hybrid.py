@@ -93,7 +93,8 @@ class HybridRetriever:
     ) -> Retrieval:
         """Return the k best chunks the asker may see, best first."""
         mode = mode or self.mode
-        scope = AccessScope(asker)
+        # cities compared by the keyword index's resolver, the one its chunks are keyed by
+        scope = AccessScope(asker, self.keywords.names)
         terms = self.glossary.expand(self.analyzer.terms(question))
         weights = {t: self.keywords.idf(t) for t in set(terms)}
         dense: dict[str, float] = {}
@@ -190,9 +191,8 @@ class HybridRetriever:
             visible = self.keywords.visible([cid for cid, _, _ in wide], scope)
             results = [m for m, ok in zip(wide, visible, strict=True) if ok]
             if len(results) < min(MIN_VISIBLE, len(wide)):  # the filter hid some of the nearest
-                results = self.vectors.query(
-                    vector, self.candidates, scope.chroma_where(), language
-                )
+                where = scope.chroma_where(self.keywords.spellings(scope.city))
+                results = self.vectors.query(vector, self.candidates, where, language)
             found.update((cid, (score, row)) for cid, score, row in results[: self.candidates])
         return found
 

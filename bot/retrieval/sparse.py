@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.domain import SparseEntry
-from bot.retrieval.access import AccessScope
+from bot.domain import CityNames, SparseEntry
+from bot.retrieval.access import NO_NAMES, AccessScope
 
 _META = "meta.json"
 
@@ -21,14 +21,19 @@ _META = "meta.json"
 class BM25Index:
     """BM25 scores over stored terms; rebuilt from stored terms (never re-tokenised) on change."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, names: CityNames = NO_NAMES) -> None:
         self.path = path
+        # the partner directory's resolver: a chunk's city key is `names.key` of its tag, worked
+        # out in memory at load (never stored), so an edited directory needs no rebuild
+        self.names = names
         self._lock = threading.RLock()  # readers and the swap of a rebuilt index
         self._build_lock = threading.Lock()
         self._model = None
         self.ids: list[str] = []
         self._visibility = np.array([], dtype=str)
-        self._partner = np.array([], dtype=str)
+        self._partner = np.array([], dtype=str)  # each chunk's tag as spelt (domain.city_key)
+        self._partner_key = np.array([], dtype=str)  # and the key of the city it names
+        self._spellings: dict[str, list[str]] = {}  # city key -> the stored spellings of it
         self._webinar = np.array([], dtype=str)
         self._df: dict[str, int] = {}
         self._row: dict[str, int] | None = None  # chunk id -> row, built on first use
@@ -44,6 +49,7 @@ class BM25Index:
         self.ids = data["ids"]
         self._visibility = np.array(data["visibility"], dtype=str)
         self._partner = np.array(data["partner"], dtype=str)
+        self._partner_key, self._spellings = self._keys(self._partner)
         self._webinar = np.array(data.get("webinar") or [""] * len(self.ids), dtype=str)
         self._df = data["df"]
         self._model = bm25s.BM25.load(str(self.path / "bm25")) if self.ids else None
@@ -91,6 +97,7 @@ class BM25Index:
                 name: np.array([getattr(e, name) for e in entries], dtype=str)
                 for name in ("visibility", "partner", "webinar")
             }
+            keys, spellings = self._keys(arrays["partner"])
             with self._lock:
                 shutil.rmtree(self.path, ignore_errors=True)
                 tmp.rename(self.path)
@@ -98,6 +105,7 @@ class BM25Index:
                 self.ids = [e.id for e in entries]
                 self._visibility = arrays["visibility"]
                 self._partner = arrays["partner"]
+                self._partner_key, self._spellings = keys, spellings
                 self._webinar = arrays["webinar"]
                 self._df = dict(df)
                 self._row = None
@@ -108,7 +116,7 @@ class BM25Index:
             if self._model is None or not terms:
                 return []
             scores = np.asarray(self._model.get_scores(list(terms)), dtype=np.float32)
-            allowed = scope.mask(self._visibility, self._partner, self._webinar)
+            allowed = scope.mask(self._visibility, self._partner_key, self._webinar)
             scores = np.where(allowed, scores, 0.0)
             positive = np.flatnonzero(scores > 0)
             if positive.size == 0:
@@ -149,7 +157,7 @@ class BM25Index:
             known = rows >= 0
             safe = np.where(known, rows, 0)
             ok = known & scope.mask(
-                self._visibility[safe], self._partner[safe], self._webinar[safe]
+                self._visibility[safe], self._partner_key[safe], self._webinar[safe]
             )
             return [bool(x) for x in ok]
 
@@ -157,7 +165,22 @@ class BM25Index:
         """Return the partner-city key of each chunk id ("" when untagged)."""
         with self._lock:
             rows = self._rows(ids)
-            return {cid: str(self._partner[r]) for cid, r in zip(ids, rows, strict=True) if r >= 0}
+            keys = self._partner_key
+            return {cid: str(keys[r]) for cid, r in zip(ids, rows, strict=True) if r >= 0}
+
+    def spellings(self, key: str) -> list[str]:
+        """Return the tags, as stored, of the chunks of the city with this key."""
+        return list(self._spellings.get(key, ()))  # a map that is replaced, never changed
+
+    def _keys(self, spellings: np.ndarray) -> tuple[np.ndarray, dict[str, list[str]]]:
+        """Return the city key of each stored tag, and the stored spellings of each key."""
+        distinct = {str(s): self.names.key(str(s)) for s in set(spellings.tolist())}
+        by_key: dict[str, list[str]] = {}
+        for spelling, key in sorted(distinct.items()):
+            if key:
+                by_key.setdefault(key, []).append(spelling)
+        keys = np.array([distinct[str(s)] for s in spellings.tolist()], dtype=str)
+        return keys, by_key
 
     def webinars(self, ids: Sequence[str]) -> dict[str, str]:
         """Return the webinar tag of each chunk id."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
@@ -14,6 +13,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 import yaml
+
+from bot.domain import NAME_SEPARATORS, CityNames, UnknownCity, fold, fold_letters
+
+__all__ = [
+    "NAME_SEPARATORS",
+    "City",
+    "Directory",
+    "DirectoryError",
+    "UnknownPartner",
+    "WorkingHours",
+    "fold",
+    "fold_letters",
+]
 
 _HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-–]\s*(\d{1,2}):(\d{2})\s*$")
 # the language a city's staff read when the directory does not say
@@ -32,29 +44,8 @@ class DirectoryError(ValueError):
     """The directory file is missing or malformed; the message names the entry."""
 
 
-class UnknownPartner(LookupError):
-    """No partner city matches the given name or alias."""
-
-    def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(f"unknown partner city {name!r} (known: {', '.join(known) or 'none'})")
-        self.name = name
-        self.known = known
-
-
-# what separates the words of a city name ("Bien-Hoa", "Bien Hoa", "Bien·Hoa")
-NAME_SEPARATORS = r"[\s\-_.·]"
-
-
-def fold_letters(text: str) -> str:
-    """Return the text case- and accent-folded, character for character (Hangul survives intact)."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return unicodedata.normalize("NFC", stripped).casefold()  # casefold makes ß "ss"
-
-
-def fold(text: str) -> str:
-    """Return a matching key: case-, accent- and spacing-insensitive (Hangul survives intact)."""
-    return re.sub(NAME_SEPARATORS + "+", " ", fold_letters(text)).strip()
+# the scheduling name of the one "no such city" error (bot.domain), kept for its callers
+UnknownPartner = UnknownCity
 
 
 @dataclass(frozen=True)
@@ -122,16 +113,18 @@ def _holidays(country: str, subdivision: str | None) -> holidays.HolidayBase:
 
 @dataclass(frozen=True)
 class Directory:
-    """The home city and its partners; `find` matches names and aliases loosely."""
+    """The home city and its partners; `resolve` finds a partner by whatever name it is given."""
 
     home: City
     partners: tuple[City, ...]
-    _index: dict[str, City] = field(init=False, default_factory=dict, compare=False, repr=False)
+    # the one resolver of partner-city names, shared with accounts and the access filter
+    names: CityNames = field(init=False, compare=False, repr=False)
+    _by_name: dict[str, City] = field(init=False, default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "names", CityNames(tuple(c.names()) for c in self.partners))
         for city in self.partners:
-            for name in city.names():
-                self._index.setdefault(fold(name), city)
+            self._by_name.setdefault(city.name, city)
 
     @classmethod
     def load(cls, path: Path | str) -> Directory:
@@ -171,17 +164,23 @@ class Directory:
                 seen[name] = city.name
         return cls(home, partners)
 
+    def resolve(self, text: str) -> City | None:
+        """Return the partner a person's words name (alias, any case or accents, with or without
+        시 or "city"), or None."""
+        name = self.names.resolve(text)
+        return self._by_name.get(name) if name is not None else None
+
     def find(self, name: str) -> City | None:
-        """Return the partner whose name or alias matches, ignoring case, accents and spacing."""
-        return self._index.get(fold(name))
+        """Return the partner whose name or alias matches (the same as `resolve`)."""
+        return self.resolve(name)
 
     def get(self, name: str | City) -> City:
         """Return the partner for a name or alias, or raise UnknownPartner."""
         if isinstance(name, City):
             return name
-        city = self.find(name)
+        city = self.resolve(name)
         if city is None:
-            raise UnknownPartner(name, [c.name for c in self.partners])
+            raise UnknownPartner(name, self.names.known)
         return city
 
 

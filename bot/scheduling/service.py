@@ -113,11 +113,13 @@ class SchedulingService:
         db: Database,
         clock: Clock = utcnow,
         partners_file: Path | None = None,
+        directory: Directory | None = None,
     ) -> SchedulingService:
-        """Build the service from settings; raise DirectoryError if the directory is invalid."""
+        """Build the service from settings (and a directory already loaded, if given); raise
+        DirectoryError if the directory is invalid."""
         return cls(
             db,
-            Directory.load(partners_file or settings.partners_file),
+            directory or Directory.load(partners_file or settings.partners_file),
             clock=clock,
             video_url_template=settings.video_url_template,
             reminder_offsets=tuple(timedelta(minutes=m) for m in settings.meeting_reminder_minutes),

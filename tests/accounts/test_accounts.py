@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.accounts.models import GroupRow, UserRow
 from bot.accounts.service import AccountService, GroupLevel, InviteError, pick_language
-from bot.domain import Answer, Asker, Citation, Role, Visibility
+from bot.domain import Answer, Asker, Citation, CityNames, Role, UnknownCity, Visibility
 from bot.followup.feedback import FeedbackService
 from bot.ratelimit import RateLimiter
 from bot.schema import open_database
@@ -162,9 +163,69 @@ def test_an_invite_for_a_partner_alias_registers_the_directorys_city(make_servic
     """뒤셀도르프 or Duesseldorf: documents and meetings are tagged Düsseldorf, so must the partner be."""
     services = make_services(staff_user_ids=[1], admin_user_ids=[1])
     accounts = services.accounts
-    for typed, user in (("뒤셀도르프", 20), ("duesseldorf", 21), ("Springfield", 22)):
+    for typed, user in (("뒤셀도르프", 20), ("duesseldorf", 21), ("뒤셀도르프시", 22)):
         invite = accounts.create_invite(typed, created_by=1)
         accounts.redeem(invite.code, user)
-    assert accounts.person(20).partner == accounts.person(21).partner == "Düsseldorf"
-    assert accounts.person(22).partner == "Springfield", "a city the directory lacks stays as typed"
-    assert sorted(accounts.partner_ids("Düsseldorf")) == [20, 21]
+    assert {accounts.person(u).partner for u in (20, 21, 22)} == {"Düsseldorf"}
+    assert sorted(accounts.partner_ids("Düsseldorf")) == [20, 21, 22]
+    assert sorted(accounts.partner_ids("DUSSELDORF")) == [20, 21, 22]
+
+
+def test_an_invite_for_a_city_the_directory_lacks_is_refused_naming_the_known_ones(
+    make_services,
+) -> None:  # type: ignore[no-untyped-def]
+    accounts = make_services(staff_user_ids=[1], admin_user_ids=[1]).accounts
+    with pytest.raises(UnknownCity) as refused:
+        accounts.create_invite("Springfield", created_by=1)
+    assert refused.value.name == "Springfield"
+    assert refused.value.known == ["Düsseldorf", "Bien Hoa", "Riverton", "Tsurugaoka", "Darkhan"]
+    assert accounts.invites() == []
+
+
+def test_without_a_directory_an_invite_keeps_the_city_as_typed(tmp_path, make_services) -> None:  # type: ignore[no-untyped-def]
+    services = make_services(
+        staff_user_ids=[1], admin_user_ids=[1], partners_file=tmp_path / "none.yaml"
+    )
+    invite = services.accounts.create_invite("  Springfield ", created_by=1)
+    services.accounts.redeem(invite.code, 22)
+    assert services.accounts.person(22).partner == "Springfield"
+
+
+NAMES = CityNames([["Düsseldorf", "뒤셀도르프", "Duesseldorf"], ["Riverton", "리버턴"]])
+
+
+def test_a_group_level_stores_the_directorys_name_and_refuses_an_unknown_city(
+    db: Database, clock: Clock
+) -> None:
+    accounts = AccountService(db, [STAFF], [ADMIN], clock=clock, cities=NAMES)
+    assert accounts.set_group_level(-1, GroupLevel.PARTNER, "뒤셀도르프시", ADMIN) == "Düsseldorf"
+    assert accounts.group_level(-1) == (GroupLevel.PARTNER, "Düsseldorf")
+    with pytest.raises(UnknownCity, match="known: Düsseldorf, Riverton"):
+        accounts.set_group_level(-1, GroupLevel.PARTNER, "Atlantis", ADMIN)
+    assert accounts.group_level(-1) == (GroupLevel.PARTNER, "Düsseldorf"), "left as it was"
+
+
+def test_cities_stored_as_typed_before_are_read_as_the_directorys(
+    db: Database, clock: Clock
+) -> None:
+    """A group set to 뒤셀도르프 and an official of duesseldorf, stored so by an older version."""
+    with db.session() as s:
+        s.add(GroupRow(chat_id=-2, level="partner", partner_city="뒤셀도르프", set_by=ADMIN))
+        s.add(UserRow(user_id=30, first_seen=clock(), partner_city="duesseldorf"))
+    accounts = AccountService(db, [STAFF], [ADMIN], clock=clock, cities=NAMES)
+    official = accounts.person(30)
+    assert official.partner == "Düsseldorf"
+    assert accounts.asker_in_chat(official, -2, True) == Asker(Role.PARTNER, partner="Düsseldorf")
+    assert accounts.partner_ids("DÜSSELDORF") == [30]
+    assert [city for _, _, city, _ in accounts.partners()] == ["Düsseldorf"]
+
+
+def test_stats_count_days_in_the_offices_time_zone(db: Database, clock: Clock) -> None:
+    from zoneinfo import ZoneInfo
+
+    clock.now = datetime(2026, 11, 23, 16, 30, tzinfo=UTC)  # 01:30 on the 24th in Seoul
+    feedback = FeedbackService(db, clock=clock)
+    feedback.log(USER, USER, Asker(), Answer("q", "a", (), True, "en"))
+    assert list(feedback.stats()["per_day"]) == ["2026-11-23"]  # type: ignore[call-overload]
+    seoul = feedback.stats(tz=ZoneInfo("Asia/Seoul"))["per_day"]
+    assert list(seoul) == ["2026-11-24"]  # type: ignore[call-overload]

@@ -18,6 +18,7 @@ from bot.accounts.service import AccountService
 from bot.app.core import App
 from bot.app.messages import Actor
 from bot.followup.webinars import WebinarService
+from bot.office import Office
 from bot.scheduling.models import Invitee
 from bot.scheduling.service import SchedulingService
 from bot.schema import open_database
@@ -44,6 +45,7 @@ def app(db: Database, outbox: RecordingOutbox) -> App:
         accounts=AccountService(db, [STAFF], [ADMIN]),
         webinars=WebinarService(db),
         scheduling=SchedulingService(db, directory(), FakeClock(seoul(2026, 3, 18, 10))),
+        office=Office(),
     )
     services.accounts.touch(STAFF, "Kim", "", "en")
     return App(services, outbox)

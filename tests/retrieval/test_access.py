@@ -9,8 +9,12 @@ import pytest
 
 from bot.domain import Asker, Role, Visibility, city_key
 from bot.retrieval.access import AccessScope
+from bot.scheduling.directory import Directory
 from bot.services import Services
-from tests.conftest import write
+from tests.conftest import KNOWLEDGE, write
+
+# the sample directory's resolver: the services below load the sample directory
+NAMES = Directory.load(KNOWLEDGE / "partners.yaml").names
 
 CORPUS = {
     "pub.md": ("public", "", "The Riverton sister-city agreement is reviewed every three years."),
@@ -29,6 +33,17 @@ CORPUS = {
         "Bien Hoa",
         "Bien Hoa's transit-card pilot covers 40 buses in the first year.",
     ),
+    # tagged with aliases: still Düsseldorf's documents
+    "partner-dus-ko.md": (
+        "partner",
+        "뒤셀도르프",
+        "The Düsseldorf hydrogen bus exchange sends two engineers for three weeks in May.",
+    ),
+    "partner-dus-ascii.md": (
+        "partner",
+        "Duesseldorf",
+        "The Düsseldorf youth orchestra visit is planned for the autumn festival.",
+    ),
     "internal.md": (
         "internal",
         "",
@@ -44,15 +59,16 @@ QUESTIONS = [
     "Riverton agreement review",
     "visibility public show this document to everyone",
     "뒤셀도르프 공동기금 협상 상한",
+    "hydrogen bus engineers exchange",
+    "youth orchestra visit autumn festival",
 ]
 ASKERS = [
     Asker(Role.PUBLIC),
     Asker(Role.ATTENDEE, webinar="w1"),
     Asker(Role.PARTNER, partner="Düsseldorf"),
-    Asker(
-        Role.PARTNER, partner="duesseldorf"
-    ),  # an alias is not the tagged city: sees untagged partner docs only
+    Asker(Role.PARTNER, partner="duesseldorf"),  # an alias names the same city
     Asker(Role.PARTNER, partner="Bien Hoa"),
+    Asker(Role.PARTNER, partner="Atlantis"),  # no city of the directory: untagged ones only
     Asker(Role.STAFF),
 ]
 
@@ -66,7 +82,8 @@ def allowed(asker: Asker, visibility: str, partner: str, webinar: str = "") -> b
     if visibility == "public":
         return True
     if asker.role is Role.PARTNER and visibility == "partner":
-        return partner == "" or city_key(partner) == city_key(asker.partner)
+        city = NAMES.resolve(asker.partner)  # one city, however either side spells it
+        return partner == "" or (city is not None and NAMES.resolve(partner) == city)
     return False
 
 
@@ -114,17 +131,62 @@ def test_text_inside_a_document_cannot_change_its_visibility(access_services: Se
 
 def test_partner_filter_in_chroma_where_and_mask_agree_with_the_rule() -> None:
     vis = np.array(
-        ["public", "partner", "partner", "partner", "internal", "public", "public", "internal"],
+        ["public", "partner", "partner", "partner", "internal", "public", "public", "internal"]
+        + ["partner", "partner"],
         dtype=object,
     )
-    partner = np.array(["", "", "düsseldorf", "bien hoa", "", "", "", ""], dtype=object)
-    webinar = np.array(["", "", "", "", "", "w1", "w2", "w1"], dtype=object)
+    tags = ["", "", "Düsseldorf", "Bien Hoa", "", "", "", "", "뒤셀도르프", "Duesseldorf"]
+    spelt = np.array([city_key(tag) for tag in tags], dtype=object)  # as the indexes store them
+    keys = np.array([NAMES.key(s) for s in spelt], dtype=object)  # as the keyword index keys them
+    webinar = np.array(["", "", "", "", "", "w1", "w2", "w1", "", ""], dtype=object)
     for asker in ASKERS:
-        scope = AccessScope(asker)
-        mask = scope.mask(vis, partner, webinar)
+        scope = AccessScope(asker, NAMES)
+        mask = scope.mask(vis, keys, webinar)
         for i in range(len(vis)):
-            rule = allowed(asker, vis[i], partner[i], webinar[i])
-            assert mask[i] == rule == scope.allows(vis[i], partner[i], webinar[i]), (asker, i)
+            rule = allowed(asker, vis[i], tags[i], webinar[i])
+            assert mask[i] == rule == scope.allows(vis[i], spelt[i], webinar[i]), (asker, i)
+
+
+def test_chroma_where_admits_every_stored_spelling_of_the_askers_city() -> None:
+    scope = AccessScope(Asker(Role.PARTNER, partner="뒤셀도르프시"), NAMES)
+    where = scope.chroma_where(["düsseldorf", "뒤셀도르프", "duesseldorf", "bien hoa"])
+    assert where is not None
+    partner = where["$and"][1]["$or"][1]["$and"][1]["partner"]["$in"]
+    assert partner == ["", "duesseldorf", "dusseldorf", "düsseldorf", "뒤셀도르프"]
+
+
+@pytest.mark.parametrize("mode", ["dense", "sparse"])
+def test_a_document_tagged_with_an_alias_is_shown_to_that_citys_officials(
+    access_services: Services, mode: str
+) -> None:
+    retriever = access_services.retriever
+    for question, source in (
+        ("hydrogen bus engineers exchange", "partner-dus-ko.md"),
+        ("youth orchestra visit autumn festival", "partner-dus-ascii.md"),
+    ):
+        for partner in ("Düsseldorf", "뒤셀도르프", "DUSSELDORF"):
+            asker = Asker(Role.PARTNER, partner=partner)
+            hits = retriever.retrieve(question, asker, 3, mode=mode).hits
+            assert hits and hits[0].chunk.doc.source == source, (partner, mode)
+        other = retriever.retrieve(question, Asker(Role.PARTNER, partner="Bien Hoa"), 10, mode=mode)
+        assert source not in {h.chunk.doc.source for h in other.hits}
+
+
+def test_the_filtered_chroma_query_finds_a_document_tagged_with_an_alias(
+    access_services: Services,
+) -> None:
+    """The fallback query with a `where` clause: Chroma holds the tag as spelt, 뒤셀도르프."""
+    retriever = access_services.retriever
+    vector = retriever.embedder.embed_query("hydrogen bus engineers exchange")
+    for partner, seen in (("Düsseldorf", True), ("Bien Hoa", False)):
+        scope = AccessScope(Asker(Role.PARTNER, partner=partner), retriever.keywords.names)
+        where = scope.chroma_where(retriever.keywords.spellings(scope.city))
+        found = retriever.vectors.query(vector, 20, where, "en")
+        sources = {
+            c.doc.source for c in retriever.store.chunks([cid for cid, _, _ in found]).values()
+        }
+        assert ("partner-dus-ko.md" in sources) is seen, partner
+        assert "partner-bh.md" not in sources or partner == "Bien Hoa"
 
 
 def test_staff_sees_the_internal_document(access_services: Services) -> None:

@@ -22,8 +22,9 @@ def test_partner_cities_are_recognised_in_any_language_and_the_home_city_is_not_
     glossary = Glossary.from_directory(write_directory(tmp_path / "p.yaml"), analyzer)
     assert glossary.cities(analyzer.terms("Who signed the Bien Hoa agreement?")) == {"bien hoa"}
     assert glossary.cities(analyzer.terms("비엔호아 협정은 언제 체결됐나요?")) == {"bien hoa"}
+    # the key CityNames gives Düsseldorf, however it is spelt
     assert glossary.cities(analyzer.terms("Wie hoch ist der Fonds mit Düsseldorf?")) == {
-        "düsseldorf"
+        "dusseldorf"
     }
     assert glossary.cities(analyzer.terms("What is Hanbit's budget?")) == set()
 

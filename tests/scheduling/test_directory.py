@@ -45,6 +45,33 @@ def test_find_matches_vietnamese_names_with_or_without_diacritics(query: str) ->
     assert city is not None and city.name == "Bien Hoa"
 
 
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("뒤셀도르프시", "Düsseldorf"),
+        ("Stadt Düsseldorf", "Düsseldorf"),
+        ("düsseldorf city", "Düsseldorf"),
+        ("비엔호아시", "Bien Hoa"),
+        ("thành phố Biên Hòa", "Bien Hoa"),
+        ("City of Riverton", "Riverton"),
+        ("리버턴 시", "Riverton"),
+    ],
+)
+def test_resolve_reads_a_name_with_or_without_its_administrative_word(
+    query: str, name: str
+) -> None:
+    city = directory().resolve(query)
+    assert city is not None and city.name == name
+
+
+def test_every_spelling_of_a_city_has_one_key_and_an_unknown_city_its_own() -> None:
+    names = directory().names
+    assert {names.key(s) for s in ("Düsseldorf", "뒤셀도르프시", "duesseldorf")} == {"dusseldorf"}
+    assert names.key("안양시") == names.key("안양") == "안양"  # not in the directory
+    assert names.key("") == names.key(None) == "" and names.resolve("시") is None
+    assert names.known == ["Düsseldorf", "Bien Hoa", "Riverton", "Spreeburg"]
+
+
 def test_find_returns_none_and_get_raises_for_an_unknown_city() -> None:
     d = directory()
     assert d.find("Paris") is None
