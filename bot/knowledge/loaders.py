@@ -26,6 +26,9 @@ _PLAIN_HEADING = re.compile(
 _FLAT_FORMATS = (".txt", ".pdf", ".hwp", ".hwpx")
 # A first line used as a title can be a whole paragraph; a citation needs a name, not the text.
 _TITLE_MAX = 120
+# hwp-hwpx-parser writes a table as Markdown rows; cells are split on unescaped pipes.
+_CELL_SPLIT = re.compile(r"(?<!\\)\|")
+_TABLE_RULE = re.compile(r":?-{3,}:?")
 
 Line = tuple[int | None, str]
 
@@ -373,15 +376,37 @@ def _docx_heading_level(style: str) -> int | None:
 
 
 def _load_hwp(path: Path) -> tuple[dict[str, Any], list[Line]]:
-    from hwp_hwpx_parser import Reader
+    from hwp_hwpx_parser import ExtractOptions, ImageMarkerStyle, Reader
 
     with Reader(str(path)) as reader:
         if not reader.is_valid:
             raise LoadError("not a valid HWP/HWPX file")
         if reader.is_encrypted:
             raise LoadError("HWP document is password-protected")
-        text = normalize(reader.text or "")
-    return {}, _plain_lines(text)
+        # an "[IMAGE]" placeholder per picture would be a sentence of its own in the chunks
+        options = ExtractOptions(image_marker=ImageMarkerStyle.NONE)
+        text = normalize(reader.extract_text(options) or "")
+    return {}, _hwp_lines(text)
+
+
+def _hwp_lines(text: str) -> list[Line]:
+    """Read lines as plain text does, with Markdown table rows as 'cell | cell' body lines.
+
+    That is how the DOCX and HTML loaders give table rows. A row is never a heading (a row
+    "1 | 홍길동 | 단장" looks like a numbered one), and the rule under the first row and rows of
+    empty cells (layout tables) carry no words, so they are left out.
+    """
+    out: list[Line] = []
+    for line in text.splitlines():
+        s = line.strip()
+        if not (len(s) >= 2 and s.startswith("|") and s.endswith("|")):
+            out.append(_plain_line(line))
+            continue
+        cells = [c.strip().replace("\\|", "|") for c in _CELL_SPLIT.split(s[1:-1])]
+        if all(_TABLE_RULE.fullmatch(c) for c in cells) or not any(cells):
+            continue
+        out.append((None, " | ".join(cells)))
+    return out
 
 
 _READERS: dict[str, Callable[[Path], tuple[dict[str, Any], list[Line]]]] = {
