@@ -17,7 +17,7 @@ def _samples(suffix: str) -> list[Path]:
     return sorted(p for p in KNOWLEDGE.rglob(f"*{suffix}") if is_supported(p))
 
 
-@pytest.mark.parametrize("suffix", [".md", ".txt", ".html", ".pdf", ".docx", ".hwpx"])
+@pytest.mark.parametrize("suffix", [".md", ".txt", ".html", ".pdf", ".docx", ".hwpx", ".hwp"])
 def test_every_sample_format_loads_with_text_and_sidecar_metadata(suffix: str) -> None:
     files = _samples(suffix)
     assert files, f"the sample knowledge base has no {suffix} file"
@@ -257,6 +257,10 @@ def test_pdf_without_an_info_title_is_named_by_its_first_line(tmp_path: Path) ->
         (
             "manuals/youth-exchange-programme.hwpx",
             "2026년 한빛시 청소년 국제교류 프로그램 운영 안내",
+        ),
+        (
+            "proceedings/tsurugaoka-library-exchange-meeting-2026.hwp",
+            "공공도서관 도서 교환 및 그림책 낭독회 실무협의 결과보고",
         ),
     ],
 )
