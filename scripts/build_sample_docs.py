@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build the binary sample documents (PDF, DOCX, HWPX) of the sample knowledge base.
+"""Build the binary sample documents (PDF, DOCX, HWPX, HWP) of the sample knowledge base.
 
 Sources live in ``knowledge_src/<kind-folder>/<name>.<format>.md``: a Markdown file
 with YAML front matter (title, kind, partner, date, language, visibility), e.g.
@@ -10,7 +10,8 @@ For every source the script writes
   * ``knowledge/<kind-folder>/<name>.<format>.meta.yaml`` (sidecar: the front matter).
 
 Supported formats: ``pdf`` (fpdf2, needs a Korean TTF font such as NanumGothic),
-``docx`` (python-docx, real heading styles) and ``hwpx`` (OWPML zip written by hand).
+``docx`` (python-docx, real heading styles), ``hwpx`` (OWPML zip written by hand) and
+``hwp`` (HWP 5.0 binary, written by hwp-converter-ai; see build_hwp for what is rewritten).
 
 After writing, every output is read back (pypdf / python-docx / hwp-hwpx-parser) and
 checked to contain every body line of its source; the build fails otherwise.
@@ -20,20 +21,23 @@ Usage:
     python scripts/build_sample_docs.py --no-verify
     python scripts/build_sample_docs.py --check    # verify existing outputs only
 
-Requirements: fpdf2, python-docx, pypdf, hwp-hwpx-parser (for verification) and
-fonts-nanum (``apt-get install -y fonts-nanum``) or HANBIT_KB_FONT=/path/to/font.ttf.
+Requirements: fpdf2, python-docx, hwp-converter-ai, pypdf, hwp-hwpx-parser (for verification)
+and fonts-nanum (``apt-get install -y fonts-nanum``) or HANBIT_KB_FONT=/path/to/font.ttf.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as _dt
 import logging
 import os
 import re
+import struct
 import subprocess
 import sys
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape as _xml_escape
@@ -41,7 +45,7 @@ from xml.sax.saxutils import escape as _xml_escape
 ROOT = Path(__file__).resolve().parent.parent
 SRC_DIR = ROOT / "knowledge_src"
 OUT_DIR = ROOT / "knowledge"
-FORMATS = ("pdf", "docx", "hwpx")
+FORMATS = ("pdf", "docx", "hwpx", "hwp")
 META_KEYS = ("title", "kind", "partner", "date", "language", "visibility")
 # Fixed timestamp so that rebuilding without source changes gives stable files.
 FIXED_TIME = _dt.datetime(2026, 3, 1, 9, 0, 0, tzinfo=_dt.UTC)
@@ -656,6 +660,137 @@ def build_hwpx(src: Source) -> None:
             zf.writestr(info, data.encode("utf-8"))
 
 
+# --------------------------------------------------------------------------- HWP
+
+# hwp-converter-ai writes an HWP 5.0 file by copying the example document it ships
+# (hwp_template.hwp, saved by Hangul) and replacing its body text and styles. Every other stream
+# of that example stays: its preview text and thumbnail, its summary (title "제목입니다.", the
+# saver's account name), a linked-document path and three pictures, one of them a photograph.
+# None of that belongs to our documents, so build_hwp overwrites each of those streams in place
+# (OLE streams keep their size: shorter data is padded with zeros) with our own or blank content.
+_BLANK_IMAGES = {
+    # 1 x 1 white pixels, made once with Pillow; constants keep rebuilds byte-identical
+    "jpg": "/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHRofHh0aHBwgJC4nICIsIxwcKDcpLDAxNDQ0Hyc5PTgyPC4zNDL/2wBDAQkJCQwLDBgNDRgyIRwhMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjIyMjL/wAARCAABAAEDASIAAhEBAxEB/8QAFQABAQAAAAAAAAAAAAAAAAAAAAf/xAAUEAEAAAAAAAAAAAAAAAAAAAAA/8QAFAEBAAAAAAAAAAAAAAAAAAAAAP/EABQRAQAAAAAAAAAAAAAAAAAAAAD/2gAMAwEAAhEDEQA/AL+AD//Z",
+    "png": "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR42mP4//8/AAX+Av4zEpUUAAAAAElFTkSuQmCC",
+    "gif": "R0lGODdhAQABAIEAAP///wAAAAAAAAAAACwAAAAAAQABAAAIBAABBAQAOw==",
+}
+# Hancom's own property set id for \x05HwpSummaryInformation (not Microsoft's SummaryInformation)
+_HWP_SUMMARY_FMTID = bytes.fromhex("60b6a29f6110d411b4c6006097c09d8c")
+_VT_LPWSTR, _VT_FILETIME = 0x1F, 0x40
+_HWP_AUTHOR = "한빛시 국제교류과(가상)"
+
+
+def _hwp_markdown(src: Source) -> str:
+    """Render the parsed blocks as the Markdown subset hwp-converter-ai reads."""
+    out = []
+    for b in src.blocks:
+        if b.kind == "heading":
+            out.append("#" * min(b.level, 3) + " " + b.text)
+        elif b.kind == "bullet":
+            out.append("- " + b.text)
+        elif b.kind == "number":
+            out.append(f"{b.level}. {b.text}")
+        elif b.kind == "table":
+            ncols = max(len(r) for r in b.rows)
+            rows = [r + [""] * (ncols - len(r)) for r in b.rows]
+            lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * ncols]
+            lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+            out.append("\n".join(lines))
+        else:
+            out.append(b.text)
+    return "\n\n".join(out) + "\n"
+
+
+def _filetime(moment: _dt.datetime) -> int:
+    """100-nanosecond ticks since 1601-01-01 UTC, as OLE property sets store times."""
+    epoch = _dt.datetime(1601, 1, 1, tzinfo=_dt.UTC)
+    return int((moment - epoch).total_seconds()) * 10_000_000
+
+
+def _hwp_summary(meta: dict) -> bytes:
+    """An OLE property set (MS-OLEPS) with the document's own title, subject and dates."""
+    created = _dt.datetime.fromisoformat(str(meta["date"])).replace(tzinfo=_dt.UTC)
+    props: list[tuple[int, int, object]] = [
+        (2, _VT_LPWSTR, meta["title"]),
+        (3, _VT_LPWSTR, meta.get("kind", "")),
+        (4, _VT_LPWSTR, _HWP_AUTHOR),
+        (6, _VT_LPWSTR, f"visibility={meta.get('visibility', '')}"),
+        (12, _VT_FILETIME, _filetime(created)),
+        (13, _VT_FILETIME, _filetime(FIXED_TIME)),
+    ]
+    values = []
+    for _pid, vt, value in props:
+        if vt == _VT_LPWSTR:
+            text = str(value).encode("utf-16-le") + b"\x00\x00"
+            data = struct.pack("<HHI", vt, 0, len(text) // 2) + text
+        else:
+            data = struct.pack("<HHQ", vt, 0, value)
+        values.append(data + b"\x00" * (-len(data) % 4))
+    offset = 8 + 8 * len(props)
+    index = b""
+    for (pid, _vt, _value), data in zip(props, values, strict=True):
+        index += struct.pack("<II", pid, offset)
+        offset += len(data)
+    section = struct.pack("<II", offset, len(props)) + index + b"".join(values)
+    # byte order, version, system id and class id as Hangul writes them; then one property set
+    header = struct.pack("<HHI", 0xFFFE, 0, 0x00020105) + _HWP_SUMMARY_FMTID + struct.pack("<I", 1)
+    return header + _HWP_SUMMARY_FMTID + struct.pack("<I", len(header) + 20) + section
+
+
+def _hwp_preview_text(src: Source) -> str:
+    # Hangul's own preview: lines joined by CR LF, a table's cells each in <angle brackets>
+    lines = []
+    for b in src.blocks:
+        if b.kind == "table":
+            lines.extend("".join(f"<{c}>" for c in row) for row in b.rows)
+        elif b.kind == "bullet":
+            lines.append("- " + b.text)
+        elif b.kind == "number":
+            lines.append(f"{b.level}. {b.text}")
+        else:
+            lines.append(b.text)
+    return "\r\n".join(lines)
+
+
+def _fit(data: bytes, size: int, name: str) -> bytes:
+    if len(data) > size:
+        raise BuildError(f"HWP stream {name}: {len(data)} bytes do not fit in {size}")
+    return data + b"\x00" * (size - len(data))
+
+
+def build_hwp(src: Source) -> None:
+    try:
+        import olefile
+        from hwp_converter_ai import HwpWriter
+    except ImportError:
+        raise BuildError(
+            "hwp-converter-ai is not installed: pip install hwp-converter-ai"
+        ) from None
+    HwpWriter().from_markdown(_hwp_markdown(src), src.out_path)
+    with olefile.OleFileIO(str(src.out_path), write_mode=True) as ole:
+        for entry in ole.listdir():
+            name = "/".join(entry)
+            size = ole.get_size(name)
+            if name == "PrvText":
+                # a preview holds the first part of the text only: cut, whole UTF-16 units
+                text = _hwp_preview_text(src).encode("utf-16-le")[: size - 2]
+                ole.write_stream(name, _fit(text[: len(text) // 2 * 2], size, name))
+            elif name == "PrvImage":
+                ole.write_stream(name, _fit(base64.b64decode(_BLANK_IMAGES["gif"]), size, name))
+            elif name == "\x05HwpSummaryInformation":
+                ole.write_stream(name, _fit(_hwp_summary(src.meta), size, name))
+            elif name == "DocOptions/_LinkDoc":
+                ole.write_stream(name, b"\x00" * size)
+            elif entry[0] == "BinData":
+                ext = name.rsplit(".", 1)[-1].lower()
+                if ext not in _BLANK_IMAGES:
+                    raise BuildError(f"HWP template has an unexpected picture {name}")
+                # pictures are stored raw-deflated; the stream ends itself, so zeros may follow
+                packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+                packed = packer.compress(base64.b64decode(_BLANK_IMAGES[ext])) + packer.flush()
+                ole.write_stream(name, _fit(packed, size, name))
+
+
 # --------------------------------------------------------------------------- verification
 
 
@@ -673,7 +808,7 @@ def extract_text(path: Path, fmt: str) -> str:
             for row in t.rows:
                 parts.extend(c.text for c in row.cells)
         return "\n".join(parts)
-    if fmt == "hwpx":
+    if fmt in ("hwpx", "hwp"):
         from hwp_hwpx_parser import Reader
 
         with Reader(str(path)) as r:
@@ -707,7 +842,7 @@ def verify(src: Source) -> str:
 
 # --------------------------------------------------------------------------- main
 
-BUILDERS = {"pdf": build_pdf, "docx": build_docx, "hwpx": build_hwpx}
+BUILDERS = {"pdf": build_pdf, "docx": build_docx, "hwpx": build_hwpx, "hwp": build_hwp}
 
 
 def main(argv=None) -> int:

@@ -21,6 +21,16 @@ _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _PLAIN_HEADING = re.compile(
     r"^(제\s*\d+\s*(?:조|장|절)(?:\s*\([^)]{1,40}\))?|Article\s+\d+[^.]{0,60}|Artikel\s+\d+[^.]{0,60}|Điều\s+\d+[^.]{0,60}|[IVX]+\.\s+\S.{0,60}|\d+(?:\.\d+)*\.?\s+[^\d\s].{0,60})$"
 )
+# Formats whose headings are guessed from numbering ("제3조", "1. 개요"): such a heading never
+# names the document, so a title taken from the text is the first line, not the first heading.
+_FLAT_FORMATS = (".txt", ".pdf", ".hwp", ".hwpx")
+# A first line used as a title can be a whole paragraph; a citation needs a name, not the text.
+_TITLE_MAX = 120
+# hwp-hwpx-parser writes a table as Markdown rows; cells are split on unescaped pipes.
+_CELL_SPLIT = re.compile(r"(?<!\\)\|")
+_TABLE_RULE = re.compile(r":?-{3,}:?")
+
+Line = tuple[int | None, str]
 
 
 class LoadError(Exception):
@@ -57,7 +67,7 @@ def load(path: Path, source: str, default_visibility: Visibility) -> LoadedDocum
     if reader is None:
         raise LoadError(f"unsupported format {suffix or '(none)'}")
     try:
-        raw_meta, found = reader(path)
+        raw_meta, lines = reader(path)
     except LoadError:
         raise
     except Exception as exc:  # every parser fails differently; report, never crash the run
@@ -68,15 +78,29 @@ def load(path: Path, source: str, default_visibility: Visibility) -> LoadedDocum
             raw_meta = {**raw_meta, **(yaml.safe_load(sidecar.read_text("utf-8")) or {})}
         except yaml.YAMLError as exc:
             raise LoadError(f"bad sidecar {sidecar.name}: {exc}") from exc
-    sections = tuple(s for s in found if s.text.strip())
+    sections = tuple(s for s in sections_from_lines(lines) if s.text.strip())
     if not sections:
         raise LoadError("no text found (scanned image or empty file?)")
-    meta = _meta(raw_meta, source, path, sections, default_visibility)
+    title = _title_from_lines(lines, first_heading=suffix not in _FLAT_FORMATS)
+    meta = _meta(raw_meta, source, path, title, default_visibility)
     return LoadedDocument(meta, sections)
 
 
+def _title_from_lines(lines: list[Line], first_heading: bool = True) -> str:
+    """Name a document without metadata: its first heading, else its first non-empty line."""
+    if first_heading:
+        heading = next((t.strip() for level, t in lines if level is not None and t.strip()), "")
+        if heading:
+            return heading
+    first = next((t.strip() for _, t in lines if t.strip()), "")
+    if len(first) <= _TITLE_MAX:
+        return first
+    cut = first[:_TITLE_MAX].rsplit(" ", 1)[0] or first[:_TITLE_MAX]
+    return cut.rstrip(" ,;:") + "…"
+
+
 def _meta(
-    raw: dict[str, Any], source: str, path: Path, sections: tuple[Section, ...], default: Visibility
+    raw: dict[str, Any], source: str, path: Path, derived_title: str, default: Visibility
 ) -> DocMeta:
     vis_raw = str(raw.get("visibility") or default.value).strip().lower()
     try:
@@ -85,10 +109,11 @@ def _meta(
         raise LoadError(
             f"unknown visibility {vis_raw!r} (use public, partner or internal)"
         ) from exc
-    title = str(raw.get("title") or "").strip()
-    if not title:
-        first = next((s.heading[0] for s in sections if s.heading), "")
-        title = first or path.stem.replace("_", " ").replace("-", " ")
+    title = (
+        str(raw.get("title") or "").strip()
+        or derived_title
+        or path.stem.replace("_", " ").replace("-", " ")
+    )
     return DocMeta(
         source=source,
         title=title,
@@ -115,7 +140,7 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     return data, text[m.end() :]
 
 
-def sections_from_lines(lines: list[tuple[int | None, str]]) -> list[Section]:
+def sections_from_lines(lines: list[Line]) -> list[Section]:
     """Group (heading level or None, text) lines into sections with a heading path."""
     path: list[tuple[int, str]] = []
     sections: list[Section] = []
@@ -139,19 +164,19 @@ def sections_from_lines(lines: list[tuple[int | None, str]]) -> list[Section]:
     return sections
 
 
-def _plain_lines(text: str) -> list[tuple[int | None, str]]:
+def _plain_lines(text: str) -> list[Line]:
     """Mark statute-style lines ('제3조(비용)', 'Article 3 Costs') as level-3 headings."""
-    out: list[tuple[int | None, str]] = []
-    for line in text.splitlines():
-        stripped = line.strip()
-        m = _MD_HEADING.match(stripped)
-        if m:
-            out.append((len(m.group(1)), m.group(2)))
-        elif _PLAIN_HEADING.match(stripped) and len(stripped) <= 70:
-            out.append((3, stripped))
-        else:
-            out.append((None, line))
-    return out
+    return [_plain_line(line) for line in text.splitlines()]
+
+
+def _plain_line(line: str) -> Line:
+    stripped = line.strip()
+    m = _MD_HEADING.match(stripped)
+    if m:
+        return len(m.group(1)), m.group(2)
+    if _PLAIN_HEADING.match(stripped) and len(stripped) <= 70:
+        return 3, stripped
+    return None, line
 
 
 def _read_text_file(path: Path) -> str:
@@ -164,9 +189,9 @@ def _read_text_file(path: Path) -> str:
     raise LoadError("not valid UTF-8 or CP949 text")
 
 
-def _load_markdown(path: Path) -> tuple[dict[str, Any], list[Section]]:
+def _load_markdown(path: Path) -> tuple[dict[str, Any], list[Line]]:
     meta, body = split_front_matter(_read_text_file(path))
-    lines: list[tuple[int | None, str]] = []
+    lines: list[Line] = []
     in_code = False
     for line in body.splitlines():
         if line.strip().startswith("```"):
@@ -174,12 +199,12 @@ def _load_markdown(path: Path) -> tuple[dict[str, Any], list[Section]]:
             continue
         m = None if in_code else _MD_HEADING.match(line.strip())
         lines.append((len(m.group(1)), m.group(2)) if m else (None, line))
-    return meta, sections_from_lines(lines)
+    return meta, lines
 
 
-def _load_txt(path: Path) -> tuple[dict[str, Any], list[Section]]:
+def _load_txt(path: Path) -> tuple[dict[str, Any], list[Line]]:
     meta, body = split_front_matter(_read_text_file(path))
-    return meta, sections_from_lines(_plain_lines(body))
+    return meta, _plain_lines(body)
 
 
 # Page furniture that web pages carry around the real content.
@@ -205,7 +230,7 @@ _HTML_DROP_HINT = re.compile(
 )
 
 
-def _load_html(path: Path) -> tuple[dict[str, Any], list[Section]]:
+def _load_html(path: Path) -> tuple[dict[str, Any], list[Line]]:
     from bs4 import BeautifulSoup, Tag
 
     meta, body = split_front_matter(_read_text_file(path))
@@ -252,14 +277,14 @@ def _load_html(path: Path) -> tuple[dict[str, Any], list[Section]]:
         ["p", "li", "div", "dd", "dt", "blockquote", "section", "pre", "br"]
     ):
         block.append(soup.new_string("\n\n"))
-    lines: list[tuple[int | None, str]] = []
+    lines: list[Line] = []
     for line in root.get_text("").splitlines():
         if line.startswith("\x01"):
             _, level, text = line.split("\x01", 2)
             lines.append((int(level), text))
         else:
             lines.append((None, line.strip()))
-    return meta, sections_from_lines(lines)
+    return meta, lines
 
 
 def _clean_web_title(title: str) -> str:
@@ -267,7 +292,7 @@ def _clean_web_title(title: str) -> str:
     return re.split(r"\s+[|:–—-]\s+", title)[0].strip() or title
 
 
-def _load_pdf(path: Path) -> tuple[dict[str, Any], list[Section]]:
+def _load_pdf(path: Path) -> tuple[dict[str, Any], list[Line]]:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -283,7 +308,7 @@ def _load_pdf(path: Path) -> tuple[dict[str, Any], list[Section]]:
     if info and info.title:
         meta["title"] = str(info.title)
     text = normalize("\n".join(pages))
-    return meta, sections_from_lines(_plain_lines(_join_pdf_lines(text)))
+    return meta, _plain_lines(_join_pdf_lines(text))
 
 
 def _join_pdf_lines(text: str) -> str:
@@ -308,7 +333,7 @@ def _join_pdf_lines(text: str) -> str:
     return "\n".join(out)
 
 
-def _load_docx(path: Path) -> tuple[dict[str, Any], list[Section]]:
+def _load_docx(path: Path) -> tuple[dict[str, Any], list[Line]]:
     import zipfile
 
     import docx
@@ -322,7 +347,7 @@ def _load_docx(path: Path) -> tuple[dict[str, Any], list[Section]]:
     meta: dict[str, Any] = {}
     if document.core_properties.title:
         meta["title"] = document.core_properties.title
-    lines: list[tuple[int | None, str]] = []
+    lines: list[Line] = []
     body = document.element.body
     for child in body.iterchildren():
         tag = child.tag.rsplit("}", 1)[-1]
@@ -340,7 +365,7 @@ def _load_docx(path: Path) -> tuple[dict[str, Any], list[Section]]:
                 cells = [c.text.strip() for c in row.cells]
                 if any(cells):
                     lines.append((None, " | ".join(cells)))
-    return meta, sections_from_lines(lines)
+    return meta, lines
 
 
 def _docx_heading_level(style: str) -> int | None:
@@ -350,19 +375,41 @@ def _docx_heading_level(style: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _load_hwp(path: Path) -> tuple[dict[str, Any], list[Section]]:
-    from hwp_hwpx_parser import Reader
+def _load_hwp(path: Path) -> tuple[dict[str, Any], list[Line]]:
+    from hwp_hwpx_parser import ExtractOptions, ImageMarkerStyle, Reader
 
     with Reader(str(path)) as reader:
         if not reader.is_valid:
             raise LoadError("not a valid HWP/HWPX file")
         if reader.is_encrypted:
             raise LoadError("HWP document is password-protected")
-        text = normalize(reader.text or "")
-    return {}, sections_from_lines(_plain_lines(text))
+        # an "[IMAGE]" placeholder per picture would be a sentence of its own in the chunks
+        options = ExtractOptions(image_marker=ImageMarkerStyle.NONE)
+        text = normalize(reader.extract_text(options) or "")
+    return {}, _hwp_lines(text)
 
 
-_READERS: dict[str, Callable[[Path], tuple[dict[str, Any], list[Section]]]] = {
+def _hwp_lines(text: str) -> list[Line]:
+    """Read lines as plain text does, with Markdown table rows as 'cell | cell' body lines.
+
+    That is how the DOCX and HTML loaders give table rows. A row is never a heading (a row
+    "1 | 홍길동 | 단장" looks like a numbered one), and the rule under the first row and rows of
+    empty cells (layout tables) carry no words, so they are left out.
+    """
+    out: list[Line] = []
+    for line in text.splitlines():
+        s = line.strip()
+        if not (len(s) >= 2 and s.startswith("|") and s.endswith("|")):
+            out.append(_plain_line(line))
+            continue
+        cells = [c.strip().replace("\\|", "|") for c in _CELL_SPLIT.split(s[1:-1])]
+        if all(_TABLE_RULE.fullmatch(c) for c in cells) or not any(cells):
+            continue
+        out.append((None, " | ".join(cells)))
+    return out
+
+
+_READERS: dict[str, Callable[[Path], tuple[dict[str, Any], list[Line]]]] = {
     ".md": _load_markdown,
     ".markdown": _load_markdown,
     ".txt": _load_txt,

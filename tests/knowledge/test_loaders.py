@@ -17,7 +17,7 @@ def _samples(suffix: str) -> list[Path]:
     return sorted(p for p in KNOWLEDGE.rglob(f"*{suffix}") if is_supported(p))
 
 
-@pytest.mark.parametrize("suffix", [".md", ".txt", ".html", ".pdf", ".docx", ".hwpx"])
+@pytest.mark.parametrize("suffix", [".md", ".txt", ".html", ".pdf", ".docx", ".hwpx", ".hwp"])
 def test_every_sample_format_loads_with_text_and_sidecar_metadata(suffix: str) -> None:
     files = _samples(suffix)
     assert files, f"the sample knowledge base has no {suffix} file"
@@ -156,3 +156,126 @@ def test_sidecars_and_hidden_files_are_not_documents() -> None:
     assert not is_supported(Path(".hidden.md"))
     assert not is_supported(Path("data.jsonl"))
     assert is_supported(Path("보고서.HWP"))
+
+
+# --- titles of documents without metadata: the text's own name for itself, not the file name
+
+
+def _pdf(lines: list[str]) -> bytes:
+    """Return a one-page PDF showing the lines in Helvetica, with no Info dictionary."""
+    text = " 0 -20 Td ".join(f"({line}) Tj" for line in lines)
+    content = f"BT /F1 12 Tf 72 780 Td {text} ET".encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+        b"/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(content), content),
+    ]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for n, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (n, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return out
+
+
+def _docx(path: Path, heading: str | None, paragraphs: list[str]) -> Path:
+    document = docx.Document()  # python-docx's template has an empty core title
+    if heading:
+        document.add_heading(heading, level=1)
+    for text in paragraphs:
+        document.add_paragraph(text)
+    document.save(str(path))
+    return path
+
+
+def test_markdown_without_a_title_is_named_by_its_first_heading_else_its_first_line(
+    tmp_path: Path,
+) -> None:
+    headed = write(
+        tmp_path / "notes-2026.md",
+        "---\nvisibility: public\n---\nDraft, do not circulate.\n\n# 통역 예약 안내\n\n"
+        "## 1. 예약\n\n3일 전까지 예약한다.\n",
+    )
+    assert load(headed, "notes-2026.md", Visibility.PUBLIC).meta.title == "통역 예약 안내"
+    flat = write(
+        tmp_path / "memo_1.md", "Room 301 is booked for the Riverton call.\n\nBring tea.\n"
+    )
+    assert load(flat, "memo_1.md", Visibility.PUBLIC).meta.title == (
+        "Room 301 is booked for the Riverton call."
+    )
+
+
+def test_plain_text_is_named_by_its_first_line_not_by_a_numbered_heading(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "jichim.txt",
+        "\n\n국제교류 예산 집행 지침\n\n제1조(목적)\n이 지침은 예산 집행 절차를 정한다.\n",
+    )
+    doc = load(path, "jichim.txt", Visibility.INTERNAL)
+    assert doc.sections[-1].heading == ("제1조(목적)",)
+    assert doc.meta.title == "국제교류 예산 집행 지침"
+
+
+def test_a_web_page_without_a_title_tag_is_named_by_its_first_heading(tmp_path: Path) -> None:
+    html = "<html><body><p>Skip to content</p><main><h1>Homestay families wanted</h1>"
+    html += "<p>We need 20 families.</p></main></body></html>"
+    doc = load(write(tmp_path / "page-3.html", html), "page-3.html", Visibility.PUBLIC)
+    assert doc.meta.title == "Homestay families wanted"
+
+
+def test_docx_without_a_core_title_is_named_by_its_heading_else_its_first_paragraph(
+    tmp_path: Path,
+) -> None:
+    headed = _docx(tmp_path / "a.docx", "Protocol for delegations", ["Flags are raised at 9."])
+    assert load(headed, "a.docx", Visibility.PUBLIC).meta.title == "Protocol for delegations"
+    flat = _docx(tmp_path / "b.docx", None, ["Seating plan for the May dinner", "Table 1: mayor"])
+    assert load(flat, "b.docx", Visibility.PUBLIC).meta.title == "Seating plan for the May dinner"
+
+
+def test_pdf_without_an_info_title_is_named_by_its_first_line(tmp_path: Path) -> None:
+    path = tmp_path / "scan_0042.pdf"
+    path.write_bytes(
+        _pdf(["Overseas travel rules 2026", "Article 1 Scope", "These rules apply to all staff."])
+    )
+    doc = load(path, "scan_0042.pdf", Visibility.INTERNAL)
+    assert "Article 1 Scope" in [h for s in doc.sections for h in s.heading]
+    assert doc.meta.title == "Overseas travel rules 2026"
+
+
+@pytest.mark.parametrize(
+    ("name", "first_line"),
+    [
+        (
+            "manuals/youth-exchange-programme.hwpx",
+            "2026년 한빛시 청소년 국제교류 프로그램 운영 안내",
+        ),
+        (
+            "proceedings/tsurugaoka-library-exchange-meeting-2026.hwp",
+            "공공도서관 도서 교환 및 그림책 낭독회 실무협의 결과보고",
+        ),
+    ],
+)
+def test_hwp_and_hwpx_without_a_sidecar_are_named_by_their_first_line(
+    tmp_path: Path, name: str, first_line: str
+) -> None:
+    path = tmp_path / Path(name).name
+    path.write_bytes((KNOWLEDGE / name).read_bytes())  # the document without its sidecar
+    doc = load(path, path.name, Visibility.PUBLIC)
+    assert doc.meta.title == first_line
+    assert doc.meta.title != [h for s in doc.sections for h in s.heading][0]  # "1. 사업 개요"
+
+
+def test_a_first_line_used_as_title_is_cut_at_a_word(tmp_path: Path) -> None:
+    sentence = "The delegation from Bien Hoa arrives on Monday and " * 5
+    doc = load(write(tmp_path / "x.txt", sentence + "\n"), "x.txt", Visibility.PUBLIC)
+    assert doc.meta.title.endswith("…") and len(doc.meta.title) <= 121
+    assert sentence.startswith(doc.meta.title[:-1])
