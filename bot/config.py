@@ -118,6 +118,14 @@ class Settings(BaseSettings):
     # question is compared with passages in any language on what they say (0 = off)
     embedding_centering: float = Field(1.0, ge=0.0, le=1.0)
 
+    # hostile files: what a .docx/.hwpx may unpack to, and what reading any file may cost (it is
+    # read in a worker process with these limits, so a runaway costs a refusal, not the bot)
+    max_unpacked_mb: int = Field(200, ge=1)
+    max_zip_members: int = Field(2000, ge=1)
+    max_compression_ratio: float = Field(100.0, ge=1.0)
+    parse_memory_mb: int = Field(1024, ge=256)  # the worker's address space (RLIMIT_AS)
+    parse_timeout_s: float = Field(120.0, gt=0)
+
     # misc
     log_level: str = "INFO"
     max_question_chars: int = Field(2000, ge=10)

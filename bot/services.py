@@ -18,6 +18,7 @@ from bot.followup.survey import SurveyService
 from bot.followup.webinars import WebinarService
 from bot.knowledge.chunking import UNITS_VERSION
 from bot.knowledge.ingest import Ingestor
+from bot.knowledge.limits import ParseLimits, ParseWorker
 from bot.knowledge.store import KnowledgeStore
 from bot.nlp import Analyzer
 from bot.office import Office
@@ -65,7 +66,8 @@ class Services:
     office: Office = field(default_factory=Office)
 
     def close(self) -> None:
-        """Release the database."""
+        """Stop the parser's worker process and release the database."""
+        self.ingestor.close()
         self.db.close()
 
 
@@ -112,6 +114,7 @@ def build_services(
         max_tokens=settings.chunk_max_tokens,
         overlap_sentences=settings.chunk_overlap_sentences,
         batch_size=settings.embed_batch_size,
+        parser=ParseWorker(parse_limits(settings)),
     )
     ingestor.repair()
     retriever = HybridRetriever(
@@ -183,6 +186,17 @@ def build_services(
         CuratedAnswers(data, ingestor),
         SurveyService(db),
         office,
+    )
+
+
+def parse_limits(settings: Settings) -> ParseLimits:
+    """Return the limits of reading one file, from the settings."""
+    return ParseLimits(
+        max_unpacked_mb=settings.max_unpacked_mb,
+        max_zip_members=settings.max_zip_members,
+        max_compression_ratio=settings.max_compression_ratio,
+        memory_mb=settings.parse_memory_mb,
+        timeout_s=settings.parse_timeout_s,
     )
 
 

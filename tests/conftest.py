@@ -222,3 +222,16 @@ class FakeOpenAI:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def bombs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Build the three 1.2 GB zip bombs once per run (a few MB each on disk, ~15 s in all)."""
+    from tests.knowledge.bombs import docx_bomb, hwpx_bomb
+
+    folder = tmp_path_factory.mktemp("bombs")
+    return {
+        "paragraphs": docx_bomb(folder / "paragraphs.docx", b"<w:p/>"),
+        "spaces": docx_bomb(folder / "spaces.docx", b" "),
+        "hwpx": hwpx_bomb(folder / "elements.hwpx"),
+    }

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.domain import Asker, Role, Visibility
 from bot.knowledge.ingest import Ingestor, IngestReport
-from bot.knowledge.loaders import SIDECAR_SUFFIX, LoadError, load
+from bot.knowledge.loaders import SIDECAR_SUFFIX, LoadError
 from bot.storage.db import Base, Database, TZDateTime, utcnow
 
 log = logging.getLogger(__name__)
@@ -283,7 +283,7 @@ class WebinarService:
         if self.get(code) is None:
             raise WebinarError("webinar_unknown")
         try:
-            natural = load(path, path.name, vis)
+            natural = services_ingestor.load(path, path.name, vis)
         except LoadError as exc:
             return IngestReport(files=1, failed=[(path.name, str(exc))])
         staged = path.with_name(f"{code}--{path.name}")

@@ -15,7 +15,8 @@ import numpy as np
 
 from bot.domain import Chunk, SparseEntry, Visibility
 from bot.knowledge.chunking import chunk_document, embedding_units
-from bot.knowledge.loaders import SIDECAR_SUFFIX, LoadError, is_supported, load
+from bot.knowledge.limits import ParseWorker
+from bot.knowledge.loaders import SIDECAR_SUFFIX, LoadedDocument, LoadError, is_supported
 from bot.knowledge.store import KnowledgeStore, chroma_metadata
 from bot.nlp import Analyzer
 
@@ -149,8 +150,16 @@ def file_hash(path: Path) -> str:
     return h.hexdigest()
 
 
+# (source, passages embedded so far, passages of the file to embed), after each batch
+PassageProgress = Callable[[str, int, int], None]
+
+
 class Ingestor:
-    """Loads, chunks, embeds and indexes files; keeps the database and both indexes in step."""
+    """Loads, chunks, embeds and indexes files; keeps the database and both indexes in step.
+
+    Files are parsed by `parser`, a worker process with memory and time limits (by default one
+    with the default limits), so a hostile file cannot take the process running ingest with it.
+    """
 
     def __init__(
         self,
@@ -162,6 +171,7 @@ class Ingestor:
         max_tokens: int = 200,
         overlap_sentences: int = 1,
         batch_size: int = 32,
+        parser: ParseWorker | None = None,
     ) -> None:
         self.store = store
         self.vectors = vectors
@@ -171,6 +181,7 @@ class Ingestor:
         self.max_tokens = max_tokens
         self.overlap = overlap_sentences
         self.batch_size = batch_size
+        self.parser = parser or ParseWorker()
         # one run at a time (two staff uploads, a curated answer, a webinar file): each run
         # rebuilds the keyword index from the database as it read it, so a run that read it
         # before another run stored its file would rebuild the index without that file
@@ -182,8 +193,14 @@ class Ingestor:
         default_visibility: Visibility = Visibility.INTERNAL,
         progress: Callable[[int, int, str], None] | None = None,
         overrides: dict[str, str] | None = None,
+        passages: PassageProgress | None = None,
     ) -> IngestReport:
-        """Ingest files and folders; a file that fails is reported and the run goes on."""
+        """Ingest files and folders; a file that fails is reported and the run goes on.
+
+        `progress` hears of each file, `passages` of each batch embedded. Either may raise to
+        stop the run: the file being read is then not stored, and the vectors already written
+        for it are removed or completed by `repair` at the next start.
+        """
         with self._running:
             started = time.perf_counter()
             report = IngestReport()
@@ -208,7 +225,7 @@ class Ingestor:
                     report.unchanged += 1
                     continue
                 try:
-                    doc = load(target.path, target.source, default_visibility)
+                    doc = self.load(target.path, target.source, default_visibility)
                 except LoadError as exc:
                     report.failed.append((target.source, str(exc)))
                     log.warning("skipped %s: %s", target.source, exc)
@@ -230,7 +247,7 @@ class Ingestor:
                     count_tokens=self.embedder.count_tokens,
                 )
                 old = self.store.chunks(self.store.chunk_ids(target.source)) if previous else {}
-                self._index(chunks, old, report)
+                self._index(chunks, old, report, passages)
                 self.store.replace(meta, target.root, digest, chunks)
                 changed_index = True
                 report.chunks += len(chunks)
@@ -252,6 +269,14 @@ class Ingestor:
                 progress(len(targets), len(targets), "")
             report.seconds = time.perf_counter() - started
             return report
+
+    def load(self, path: Path, source: str, default_visibility: Visibility) -> LoadedDocument:
+        """Read one file through the bounded parser; raise LoadError saying why it cannot be."""
+        return self.parser.load(path, source, default_visibility)
+
+    def close(self) -> None:
+        """Stop the parser's worker process."""
+        self.parser.close()
 
     def repair(self) -> int:
         """Make the indexes hold exactly the stored chunks; return how many were re-embedded.
@@ -282,7 +307,13 @@ class Ingestor:
                     self._embed(list(chunks.values()), report)
             return len(missing)
 
-    def _index(self, chunks: list[Chunk], old: dict[str, Chunk], report: IngestReport) -> None:
+    def _index(
+        self,
+        chunks: list[Chunk],
+        old: dict[str, Chunk],
+        report: IngestReport,
+        passages: PassageProgress | None = None,
+    ) -> None:
         """Index a file's chunks, embedding only those whose embedded text changed.
 
         A chunk that kept its id, embedded text and language keeps its vectors (only its filter
@@ -306,9 +337,11 @@ class Ingestor:
                 [kept[c.id] for c in reused],
                 [chroma_metadata(c) for c in reused],
             )
-        self._embed([c for c in chunks if c.id not in kept], report)
+        self._embed([c for c in chunks if c.id not in kept], report, passages)
 
-    def _embed(self, chunks: list[Chunk], report: IngestReport) -> None:
+    def _embed(
+        self, chunks: list[Chunk], report: IngestReport, passages: PassageProgress | None = None
+    ) -> None:
         """Embed chunks' units in batches and store them.
 
         A unit repeated by the overlap between neighbouring chunks is embedded once.
@@ -333,3 +366,5 @@ class Ingestor:
                 [vectors[[row[t] for t in chunk_units]] for chunk_units in units],
                 [chroma_metadata(c) for c in batch],
             )
+            if passages and batch:
+                passages(batch[0].doc.source, start + len(batch), len(chunks))
