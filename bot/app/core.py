@@ -107,6 +107,10 @@ class App:
         """Take a file someone sent (staff only)."""
         return _guarded(lambda: self.uploads.offer(actor, file_id, name, size))
 
+    def close(self, timeout: float = 20.0) -> None:
+        """Stop the background jobs (an upload being read is told it was interrupted)."""
+        self.uploads.jobs.close(timeout)
+
     def error(self, user_id: int | None) -> str:
         """Return what to tell a person when handling their act failed, in their language."""
         lang = self.services.accounts.person(user_id).language if user_id else "en"

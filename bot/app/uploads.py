@@ -3,40 +3,97 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot.accounts.service import Person
 from bot.app.base import UseCases, expired
-from bot.app.messages import Actor, Button, FileSource, Out, Reply
+from bot.app.jobs import Jobs, Stopping
+from bot.app.messages import Actor, Button, FileSource, Out, Outbox, Reply
 from bot.domain import DocMeta, Role, Visibility
 from bot.followup.webinars import WebinarError
 from bot.i18n import t
 from bot.knowledge.ingest import IngestReport
 from bot.knowledge.loaders import is_supported
+from bot.services import Services
+from bot.storage.flows import FlowStore
 
 log = logging.getLogger(__name__)
 
 KIND = "upload"
+# filesystems allow 255 bytes a name; what is left is for " (2)", a webinar's "<code>--" and
+# the ".meta.yaml" of a sidecar
+MAX_NAME_BYTES = 200
 _BUTTON = re.compile(
     r"up:(\d{1,12}):(public|partner|internal|webinar|replace|both)(?::([\w-]{1,32}))?"
 )
 
 
+def safe_name(name: str, limit: int = MAX_NAME_BYTES) -> str:
+    """Return a file name the filesystem takes: no control characters, at most `limit` bytes of
+    UTF-8, a long one cut in its stem (marked with "…") and its extension kept."""
+    name = "".join(c for c in name if c >= " " and c != "\x7f").strip() or "document"
+    if len(name.encode()) <= limit:
+        return name
+    suffix = Path(name).suffix
+    if len(suffix.encode()) > 16:  # not an extension, just a dot in a long name
+        suffix = ""
+    budget = limit - len(suffix.encode()) - len("…".encode())
+    stem = name[: len(name) - len(suffix)].encode()[:budget].decode("utf-8", "ignore")
+    return stem.rstrip() + "…" + suffix
+
+
+@dataclass(frozen=True)
+class _Chosen:
+    """An upload whose visibility is chosen: what the job that reads it needs."""
+
+    person: Person
+    chat_id: int
+    flow_id: int
+    file_id: str
+    name: str
+    visibility: Visibility | None  # None: webinar material
+    partner: str
+    webinar: str
+    label: str
+    kept: DocMeta | None
+
+
 class Uploads(UseCases):
-    """A staff upload: offered, its visibility (or webinar) chosen, downloaded and ingested."""
+    """A staff upload: offered, its visibility (or webinar) chosen, downloaded and ingested.
+
+    The choice is answered at once ("reading …"); the download and the ingest run as a job, which
+    sends progress for a long file and the result when it is in.
+    """
+
+    progress_every_s = 30.0  # a long ingest says how far it is this often
+
+    def __init__(self, services: Services, outbox: Outbox, flows: FlowStore) -> None:
+        super().__init__(services, outbox, flows)
+        self.jobs = Jobs()
+        # names being read: a second file of the same name waits, or it would replace the first
+        # without asking (the first is not in the store yet)
+        self._reading: set[str] = set()
+        self._reading_lock = threading.Lock()
 
     def offer(self, actor: Actor, file_id: str, file_name: str, size: int) -> Reply:
         """Check a file staff sent; ask whether to replace a document of the same name, then who
         may see it."""
         person = self.who(actor)
         self.staff(person)
-        name = Path(file_name or "document").name
+        name = safe_name(Path(file_name or "document").name)
         limit = self.svc.settings.max_upload_mb
         if size > limit * 1024 * 1024:
             return Reply.say(t("upload_too_large", person.language, limit=limit))
         if not is_supported(Path(name)):
             return Reply.say(t("upload_unsupported", person.language, name=name))
+        if name in self._reading:
+            return Reply.say(t("upload_busy", person.language, name=name))
         lang = person.language
         state = {"file_id": file_id, "name": name, "target": name}
         existing = self.svc.store.document(name)
@@ -128,27 +185,107 @@ class Uploads(UseCases):
             if not (extra or "").isdigit() or int(extra or 0) >= len(cities):
                 return expired(person)
             partner = cities[int(extra or 0)]
-        if not self.flows.finish(flow.id):  # a double tap ingests once
-            return expired(person)
+        with self._reading_lock:
+            if name in self._reading:  # offered twice, the other one chosen first
+                return Reply(toast=t("upload_busy", lang, name=name), alert=True)
+            if not self.flows.finish(flow.id):  # a double tap ingests once
+                return expired(person)
+            self._reading.add(name)
+        webinar = (extra or "") if choice == "webinar" else ""
+        visibility = None if choice == "webinar" else Visibility(choice)
+        if visibility is None:
+            label = t("webinar_option", lang, title=webinar)
+        else:
+            label = t(f"vis_{visibility.value}", lang) + (f" · {partner}" if partner else "")
+        chosen = _Chosen(
+            person=person,
+            chat_id=actor.chat_id,
+            flow_id=flow.id,
+            file_id=flow.state["file_id"],
+            name=name,
+            visibility=visibility,
+            partner=partner,
+            webinar=webinar,
+            label=label,
+            kept=kept,
+        )
+        # said before the job is queued, so it always arrives before the job's own messages
+        self.deliver(Out(t("upload_reading", lang, name=name, visibility=label), actor.chat_id))
+        try:
+            self.jobs.submit(lambda: self._receive(chosen, files))
+        except Stopping:
+            self._done(chosen, t("upload_interrupted", lang, name=name))
+        return Reply(remove_buttons=True)
+
+    def _receive(self, chosen: _Chosen, files: FileSource) -> None:
+        """Download a chosen upload, check its real size, ingest it and tell the uploader (a job)."""
+        lang, name = chosen.person.language, chosen.name
+        try:
+            text = self._ingest(chosen, files)
+        except Stopping:
+            log.info("upload %s interrupted by shutdown", name)
+            text = t("upload_interrupted", lang, name=name)
+        except Exception:  # the uploader hears of it either way; the log has the details
+            log.exception("upload %s failed", name)
+            text = t("upload_failed", lang, name=name, reason=t("upload_error", lang))
+        self._done(chosen, text)
+
+    def _done(self, chosen: _Chosen, text: str) -> None:
+        """Tell the uploader how it ended, and let the name be uploaded again."""
+        with self._reading_lock:
+            self._reading.discard(chosen.name)
+        self._tell(chosen, text)
+
+    def _tell(self, chosen: _Chosen, text: str) -> None:
+        self.deliver(Out(text, chosen.chat_id))
+
+    def _ingest(self, chosen: _Chosen, files: FileSource) -> str:
+        lang, name = chosen.person.language, chosen.name
         folder = self.svc.settings.bot_data_dir / "uploads"
-        if choice == "webinar":
-            target = folder / "webinars" / name
+        target = folder / "webinars" / name if chosen.visibility is None else folder / name
+        # downloaded beside the uploads, under a name of its own: a refused file replaces nothing
+        incoming = folder / ".incoming" / f"{chosen.flow_id}{Path(name).suffix}"
+        incoming.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            files.fetch(chosen.file_id, incoming)
+            self.jobs.check()
+            limit = self.svc.settings.max_upload_mb
+            if incoming.stat().st_size > limit * 1024 * 1024:  # not the size Telegram declared
+                return t("upload_too_large", lang, limit=limit)
             target.parent.mkdir(parents=True, exist_ok=True)
-            files.fetch(flow.state["file_id"], target)
+            os.replace(incoming, target)
+        finally:
+            incoming.unlink(missing_ok=True)
+        progress = self._progress(chosen)
+        if chosen.visibility is None:
             try:
-                report = self.svc.webinars.attach(extra or "", target, self.svc.ingestor, "public")
+                report = self.svc.webinars.attach(
+                    chosen.webinar, target, self.svc.ingestor, "public", passages=progress
+                )
             except WebinarError as exc:
-                return Reply(edit=Out(t(exc.reason, lang)))
-            label = t("webinar_option", lang, title=extra)
-            return self._result(person, name, report, label, kept)
-        target = folder / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        files.fetch(flow.state["file_id"], target)
-        visibility = Visibility(choice)
-        overrides = {"visibility": visibility.value, "partner": partner}
-        report = self.svc.ingestor.ingest([target], visibility, None, overrides)
-        label = t(f"vis_{visibility.value}", lang) + (f" · {partner}" if partner else "")
-        return self._result(person, name, report, label, kept)
+                return t(exc.reason, lang)
+        else:
+            overrides = {"visibility": chosen.visibility.value, "partner": chosen.partner}
+            report = self.svc.ingestor.ingest(
+                [target], chosen.visibility, None, overrides, passages=progress
+            )
+        return self._result(chosen.person, name, report, chosen.label, chosen.kept)
+
+    def _progress(self, chosen: _Chosen) -> Callable[[str, int, int], None]:
+        """Return the ingest's passage callback: stop on shutdown, say how far a long file is."""
+        last = time.monotonic()
+
+        def passages(_source: str, done: int, total: int) -> None:
+            nonlocal last
+            self.jobs.check()
+            if done < total and time.monotonic() - last >= self.progress_every_s:
+                last = time.monotonic()
+                lang = chosen.person.language
+                self._tell(
+                    chosen, t("upload_progress", lang, name=chosen.name, done=done, total=total)
+                )
+
+        return passages
 
     def _result(
         self,
@@ -157,8 +294,8 @@ class Uploads(UseCases):
         report: IngestReport,
         label: str,
         kept: DocMeta | None = None,
-    ) -> Reply:
-        """Log an upload's ingest and tell the uploader: chunks and who may see them (and the
+    ) -> str:
+        """Log an upload's ingest and say what came of it: chunks and who may see them (and the
         document of the same name kept beside it), or why not."""
         lang = person.language
         if report.failed:
@@ -171,4 +308,4 @@ class Uploads(UseCases):
         log.info(
             "upload by %s: chunks=%d failed=%d", person.user_id, report.chunks, len(report.failed)
         )
-        return Reply(edit=Out(text))
+        return text

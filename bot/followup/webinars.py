@@ -19,7 +19,7 @@ from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.domain import Asker, Role, Visibility
-from bot.knowledge.ingest import Ingestor, IngestReport
+from bot.knowledge.ingest import Ingestor, IngestReport, PassageProgress
 from bot.knowledge.loaders import SIDECAR_SUFFIX, LoadError
 from bot.storage.db import Base, Database, TZDateTime, utcnow
 
@@ -266,6 +266,7 @@ class WebinarService:
         path: Path,
         services_ingestor: Ingestor,
         visibility: Visibility | str = Visibility.PUBLIC,
+        passages: PassageProgress | None = None,
     ) -> IngestReport:
         """Ingest a file as the webinar's material: public for its attendees, or internal for staff.
 
@@ -297,6 +298,6 @@ class WebinarService:
             yaml.safe_dump(sidecar, allow_unicode=True, sort_keys=True), "utf-8"
         )
         overrides = {"webinar": code, "visibility": vis.value, "partner": ""}
-        report = services_ingestor.ingest([staged], vis, None, overrides)
+        report = services_ingestor.ingest([staged], vis, None, overrides, passages=passages)
         log.info("webinar %s: attached %s (%d chunks, %s)", code, staged.name, report.chunks, vis)
         return report

@@ -71,6 +71,7 @@ def build_application(settings: Settings, services: Services) -> Application:
         .post_init(_post_init)
         .application_class(InboxApplication)
         .update_queue(InboxQueue(Inbox(services.db)))  # stored before Telegram hears it arrived
+        .post_stop(_post_stop)
         .build()
     )
     outbox = TelegramOutbox(app.bot)
@@ -111,6 +112,12 @@ async def _post_init(app: Application) -> None:
         poll = settings.escalation_repost_poll_s
         app.job_queue.run_repeating(_job(core.repost_stale), interval=poll, first=min(30.0, poll))
     log.info("bot @%s ready", app.bot.username)
+
+
+async def _post_stop(app: Application) -> None:
+    """Stop the background jobs while an interrupted upload's sender can still be told."""
+    core: App = app.bot_data["app"]
+    await asyncio.to_thread(core.close)
 
 
 def _job(

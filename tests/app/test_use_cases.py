@@ -3,6 +3,7 @@ forged, and the rules every front-end shares."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -181,36 +182,155 @@ class Files:
         target.write_bytes(self.files[file_id])
 
 
+class HeldFiles(Files):
+    """Files whose download waits until the test lets it go."""
+
+    def __init__(self, **files: bytes) -> None:
+        super().__init__(**files)
+        self.release = threading.Event()
+        self.started = threading.Event()
+
+    def fetch(self, file_id: str, target: Path) -> None:
+        self.started.set()
+        assert self.release.wait(60), "the test never released the download"
+        super().fetch(file_id, target)
+
+
 MINUTES_1 = b"---\ntitle: Minutes\nlanguage: en\n---\nThe first minutes say the budget is 10 won.\n"
 MINUTES_2 = (
     b"---\ntitle: Minutes\nlanguage: en\n---\nThe second minutes say the budget is 20 won.\n"
 )
 
 
-def upload(app: App, files: Files, file_id: str, *presses: str) -> Reply:
+def upload(app: App, files: Files, file_id: str, *presses: str, name: str = "minutes.md") -> Reply:
     """Send a file as staff and press buttons by label (first match) in turn."""
-    reply = app.document(staff(), file_id, "minutes.md", len(files.files[file_id]))
+    reply = app.document(staff(), file_id, name, len(files.files[file_id]))
     for label in presses:
         reply = app.button(staff(), data_of(reply, label), files=files)
     return reply
 
 
-def test_a_second_upload_of_the_same_name_asks_and_can_keep_both(build: Any) -> None:
+def result(app: App, outbox: RecordingOutbox) -> str:
+    """Wait for the upload jobs and return the last thing told to the staff member."""
+    assert app.uploads.jobs.idle(120)
+    return outbox.to(STAFF)[-1].text
+
+
+def test_a_second_upload_of_the_same_name_asks_and_can_keep_both(
+    build: Any, outbox: RecordingOutbox
+) -> None:
     app, files = build(), Files(one=MINUTES_1, two=MINUTES_2)
     upload(app, files, "one", "Internal")
+    result(app, outbox)
     question = app.document(staff(), "two", "minutes.md", len(MINUTES_2))
     assert "already in the knowledge base" in question.messages[0].text
     assert "Internal" in question.messages[0].text, "says who may see the one there"
-    done = upload(app, files, "two", "Keep both", "Public")
-    assert done.edit is not None and "minutes (2).md" in done.edit.text
-    assert "stays as it was" in done.edit.text
+    upload(app, files, "two", "Keep both", "Public")
+    done = result(app, outbox)
+    assert "minutes (2).md" in done and "stays as it was" in done
     docs = {d.source: d.visibility.value for d in app.services.store.documents()}
     assert docs == {"minutes.md": "internal", "minutes (2).md": "public"}
 
 
-def test_replacing_an_upload_of_the_same_name_keeps_one_document(build: Any) -> None:
+def test_replacing_an_upload_of_the_same_name_keeps_one_document(
+    build: Any, outbox: RecordingOutbox
+) -> None:
     app, files = build(), Files(one=MINUTES_1, two=MINUTES_2)
     upload(app, files, "one", "Internal")
+    result(app, outbox)  # the first is in before the second is offered
     upload(app, files, "two", "Replace", "Public")
+    result(app, outbox)
     docs = app.services.store.documents()
     assert [(d.source, d.visibility.value) for d in docs] == [("minutes.md", "public")]
+
+
+def test_choosing_who_may_see_an_upload_answers_before_it_is_read(
+    build: Any, outbox: RecordingOutbox
+) -> None:
+    app, files = build(), HeldFiles(one=MINUTES_1)
+    offer = app.document(staff(), "one", "minutes.md", len(MINUTES_1))
+    chosen: list[Reply] = []
+    press = threading.Thread(
+        target=lambda: chosen.append(app.button(staff(), data_of(offer, "Public"), files=files))
+    )
+    press.start()
+    press.join(10)  # the download is held: only an answer that does not wait for it comes back
+    assert chosen and chosen[0].remove_buttons, "the press waited for the download and ingest"
+    told = outbox.to(STAFF)
+    assert [o.text for o in told] == [
+        t("upload_reading", "en", name="minutes.md", visibility="Public")
+    ]
+    assert files.started.wait(10)
+    # the same name again while the first is read: it waits, rather than replace it unasked
+    again = app.document(staff(), "one", "minutes.md", len(MINUTES_1))
+    assert again.messages[0].text == t("upload_busy", "en", name="minutes.md")
+    files.release.set()
+    done = result(app, outbox)
+    assert done == t("upload_done", "en", name="minutes.md", chunks=1, visibility="Public")
+    assert len(outbox.to(STAFF)) == 2, "the acknowledgement, then the result"
+
+
+def test_a_long_upload_says_how_far_it_is(
+    make_services: Any, data: Path, outbox: RecordingOutbox
+) -> None:
+    app = App(make_services(data, staff_user_ids=[STAFF], embed_batch_size=2), outbox)
+    app.uploads.progress_every_s = 0  # every batch, instead of every half minute
+    body = b"---\ntitle: Long notes\nlanguage: en\n---\n" + b"\n\n".join(
+        f"# Part {i}\n\nPart {i} of the notes covers topic number {i} in detail.".encode()
+        for i in range(7)
+    )
+    files = Files(long=body)
+    upload(app, files, "long", "Internal", name="long.md")
+    done = result(app, outbox)
+    told = [o.text for o in outbox.to(STAFF)]
+    assert told[0].startswith("Reading “long.md”") and told[-1] == done
+    progress = told[1:-1]
+    assert progress and all("passages done" in p for p in progress), told
+    assert "7 passages" in done
+
+
+def test_the_size_cap_holds_for_the_bytes_received_not_the_size_declared(
+    make_services: Any, data: Path, outbox: RecordingOutbox
+) -> None:
+    app = App(make_services(data, staff_user_ids=[STAFF], max_upload_mb=1), outbox)
+    body = b"---\ntitle: Padding\n---\n" + b"word " * (300 * 1024)  # 1.5 MB
+    files = Files(big=body)
+    reply = app.document(staff(), "big", "padding.txt", 1000)  # Telegram said 1000 bytes
+    app.button(staff(), data_of(reply, "Internal"), files=files)
+    assert result(app, outbox) == t("upload_too_large", "en", limit=1)
+    assert app.services.store.documents() == []
+    assert not any(p.is_file() for p in (data / "uploads").rglob("*")), "nothing is kept"
+
+
+@pytest.mark.parametrize("stem", ["m" * 300, "회의록" * 100], ids=["ascii", "korean"])
+def test_a_300_character_file_name_is_shortened_and_keeps_its_extension(
+    build: Any, outbox: RecordingOutbox, stem: str
+) -> None:
+    app, files = build(), Files(one=MINUTES_1, two=MINUTES_2)
+    name = stem + ".md"
+    upload(app, files, "one", "Internal", name=name)
+    done = result(app, outbox)
+    (doc,) = app.services.store.documents()
+    assert doc.source.endswith("….md") and len(doc.source.encode()) <= 200
+    assert doc.source in done and "1 passages" in done
+    # the same long name again: asked whether to replace it or keep both, then kept as (2)
+    question = app.document(staff(), "two", name, len(MINUTES_2))
+    assert "already in the knowledge base" in question.messages[0].text
+    upload(app, files, "two", "Keep both", "Public", name=name)
+    assert "(2).md" in result(app, outbox)
+    assert len(app.services.store.documents()) == 2
+
+
+def test_an_upload_cut_short_by_a_shutdown_tells_the_uploader(
+    build: Any, outbox: RecordingOutbox
+) -> None:
+    app, files = build(), HeldFiles(one=MINUTES_1)
+    upload(app, files, "one", "Public")
+    assert files.started.wait(10)
+    closing = threading.Thread(target=app.close)
+    closing.start()
+    files.release.set()  # the download ends after the bot began to stop
+    closing.join(30)
+    assert not closing.is_alive()
+    assert outbox.to(STAFF)[-1].text == t("upload_interrupted", "en", name="minutes.md")
+    assert app.services.store.documents() == []

@@ -163,6 +163,18 @@ def buttons(record: dict) -> list[tuple[str, str]]:  # type: ignore[type-arg]
     ]
 
 
+def upload_result(
+    emu: BotApiEmulator, chat: int, name: str, since: int, timeout: float = 120
+) -> dict:  # type: ignore[type-arg]
+    """Return what an upload came to: the message after its "reading ..." acknowledgement."""
+    ack = emu.wait_for(lambda r: r["chat_id"] == chat and name in r["text"], 30, since)
+    return emu.wait_for(
+        lambda r: r["chat_id"] == chat and name in r["text"] and r is not ack,
+        timeout,
+        emu.sent.index(ack) + 1,
+    )
+
+
 def make_partner(emu: BotApiEmulator, user: int, city: str) -> None:
     """Make a user an official of a city through a real invite link."""
     code = say(emu, ADMIN, f"/invite {city}")["text"].split("start=join_")[1].split()[0]
@@ -294,11 +306,9 @@ def test_staff_upload_is_ingested_and_answerable_and_non_staff_is_refused(
     prompt = reply_to(bot, STAFF, mark, markup=True)
     data = [b["callback_data"] for row in prompt["reply_markup"]["inline_keyboard"] for b in row]
     public_button = next(d for d in data if d.endswith(":public"))
-    edits = len(bot.edited)
+    mark = bot.mark()
     bot.press_button(STAFF, prompt["message_id"], public_button)
-    done = bot.wait_for_edit(
-        lambda r: r["chat_id"] == STAFF and "homestay.md" in r["text"], timeout=60, since=edits
-    )
+    done = upload_result(bot, STAFF, "homestay.md", mark)
     assert "1" in done["text"]  # one passage added
     assert any(c[0] == "getFile" for c in bot.calls)
 
@@ -321,11 +331,9 @@ def test_staff_upload_is_ingested_and_answerable_and_non_staff_is_refused(
         for b in row
         if b["callback_data"].endswith(":internal")
     )
-    edits = len(bot.edited)
+    mark = bot.mark()
     bot.press_button(STAFF, prompt["message_id"], button)
-    failed = bot.wait_for_edit(
-        lambda r: r["chat_id"] == STAFF and "broken.pdf" in r["text"], timeout=60, since=edits
-    )
+    failed = upload_result(bot, STAFF, "broken.pdf", mark)
     assert "PDF" in failed["text"]
 
     mark = bot.mark()
@@ -357,11 +365,9 @@ def test_a_partner_only_upload_reaches_that_citys_officials_only(bot: BotApiEmul
     )
     offered = dict(buttons(cities))
     assert {"Bien Hoa", "Riverton", "Düsseldorf"} <= set(offered)
-    edits = len(bot.edited)
+    mark = bot.mark()
     bot.press_button(STAFF, prompt["message_id"], offered["Bien Hoa"])
-    bot.wait_for_edit(
-        lambda r: r["chat_id"] == STAFF and "pilot-memo.md" in r["text"], timeout=60, since=edits
-    )
+    upload_result(bot, STAFF, "pilot-memo.md", mark)
 
     question = "How many card readers does the pilot install on route 12?"
     for user, sees in ((bien_hoa, True), (riverton, False), (PUBLIC, False)):
