@@ -20,6 +20,7 @@ from tests.e2e.test_bot import (
     say,
     start_bot,
     stop_bot,
+    upload_result,
 )
 
 from .emulator import BotApiEmulator
@@ -83,13 +84,10 @@ def test_the_whole_follow_up_loop(env: tuple[BotApiEmulator, Path]) -> None:
     emu.send_document(STAFF, "transit-proceedings.md", PROCEEDINGS.encode())
     prompt = reply_to(emu, STAFF, mark, markup=True)
     attach = next(d for text, d in buttons(prompt) if d.endswith(f":webinar:{code}"))
-    edits = len(emu.edited)
+    mark = emu.mark()
     emu.press_button(STAFF, prompt["message_id"], attach)
-    emu.wait_for_edit(
-        lambda r: r["chat_id"] == STAFF and "transit-proceedings.md" in r["text"],
-        since=edits,
-        timeout=60,
-    )
+    done = upload_result(emu, STAFF, "transit-proceedings.md", mark)
+    assert "Added" in done["text"], done["text"]
 
     # two attendees join by the link
     for user in (ATTENDEE_A, ATTENDEE_B):
