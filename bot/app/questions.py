@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 from bot.accounts.service import InviteError, Person
 from bot.app.base import LANGUAGE_NAMES, UseCases, expired
@@ -120,11 +121,18 @@ class Questions(UseCases):
             return None, False
         return self.svc.webinars.attendee_asker(person.user_id)
 
-    def ask(self, actor: Actor, text: str, person: Person | None = None) -> Reply:
+    def ask(
+        self,
+        actor: Actor,
+        text: str,
+        person: Person | None = None,
+        working: Callable[[], None] | None = None,
+    ) -> Reply:
         """Answer a question with sources and vote buttons; escalate what cannot be answered.
 
         The limits (length, rate), the access of the asker in this chat, the question log and
-        the escalation to staff are the same for every front-end.
+        the escalation to staff are the same for every front-end. `working` is called once the
+        question passed them, before the answer is looked for.
         """
         person = person or self.who(actor)
         attendee, closed = self.attendee(person) if not actor.in_group else (None, False)
@@ -137,13 +145,19 @@ class Questions(UseCases):
             self.allowed(person)
         if not text.strip():
             return Reply.say(t("help_common", person.language))
+        # the limit counts every attempt, an over-long one too: a flood of those is a flood
+        limiter = self.svc.question_limiter
+        wait = limiter.check(person.user_id)
+        if wait:
+            if limiter.told(person.user_id):
+                return Reply()  # told once this window; more notices would feed the flood
+            return Reply.say(t("rate_limited", person.language, seconds=max(1, round(wait))))
         limit = self.svc.settings.max_question_chars
         if len(text) > limit:
             return Reply.say(t("question_too_long", person.language, length=len(text), limit=limit))
-        wait = self.svc.question_limiter.check(person.user_id)
-        if wait:
-            return Reply.say(t("rate_limited", person.language, seconds=max(1, round(wait))))
         asker = attendee or self.svc.accounts.asker_in_chat(person, actor.chat_id, actor.in_group)
+        if working is not None:
+            working()
         answer = self.svc.answerer.answer(text, asker)
         answer_id = self.svc.feedback.log(person.user_id, actor.chat_id, asker, answer)
         log.info(

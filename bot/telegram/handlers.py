@@ -12,7 +12,7 @@ from typing import Any
 
 from telegram import Message, Update
 from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.app.core import App
@@ -84,8 +84,19 @@ async def text(update: Update, context: Context) -> None:
         if not await asyncio.to_thread(app.webinars.is_staff_reply, who, reply_to):
             return
         question = message.text
-    await context.bot.send_chat_action(who.chat_id, ChatAction.TYPING)
-    await show(update, context, await call(app.text, who, question, reply_to))
+    loop, chat_id = asyncio.get_running_loop(), who.chat_id
+
+    def working() -> None:
+        # "typing" only for a question being answered: one per message, refused ones included,
+        # would spend the bot's global send budget on a flood
+        asyncio.run_coroutine_threadsafe(_typing(context, chat_id), loop)
+
+    await show(update, context, await call(app.text, who, question, reply_to, working))
+
+
+async def _typing(context: Context, chat_id: int) -> None:
+    with contextlib.suppress(TelegramError):  # a hint only: its failure changes nothing
+        await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
 
 
 async def document(update: Update, context: Context) -> None:
