@@ -16,7 +16,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.app.core import App
-from bot.app.messages import Actor, Out, Reply
+from bot.app.messages import TEXT_LIMIT, Actor, Out, Reply, split_text
 from bot.telegram.outbox import TelegramOutbox, keyboard, markup, send
 from bot.telegram.rendering import render_answer, render_sources
 
@@ -173,8 +173,8 @@ async def _show_one(context: Context, chat_id: int, message: Message | None, out
         bodies = render_answer(out.answer)
     elif out.sources is not None:
         bodies = render_sources(*out.sources)
-    else:
-        bodies = [html.escape(out.text)]
+    else:  # plain text, split should it be too long for one message
+        bodies = [html.escape(piece) for piece in split_text(out.text, TEXT_LIMIT)]
     for i, body in enumerate(bodies):
         under = keyboard(out) if i == len(bodies) - 1 else None
         options: dict[str, Any] = {"parse_mode": ParseMode.HTML, "reply_markup": under}
