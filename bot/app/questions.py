@@ -189,6 +189,7 @@ class Questions(UseCases):
         if not accepted:
             return reply
         reply.remove_buttons = True
-        if value == -1 and person.role is not Role.STAFF and self.escalate(answer_id, "downvote"):
+        downvoted = value == -1 and person.role is not Role.STAFF
+        if downvoted and self.escalate(answer_id, "downvote", actor.in_group):
             self.deliver(Out(t("escalated", person.language), chat_id=actor.user_id))
         return reply
