@@ -9,9 +9,10 @@ from collections.abc import Callable
 from bot.accounts.service import InviteError, Person
 from bot.app.base import LANGUAGE_NAMES, UseCases, expired
 from bot.app.messages import Actor, Button, Out, Reply
-from bot.domain import Asker, Role
+from bot.domain import Asker, Role, city_key
 from bot.followup.webinars import WebinarError, code_from_payload
 from bot.i18n import LANGUAGES, t
+from bot.retrieval.access import AccessScope
 
 log = logging.getLogger(__name__)
 _VOTE = re.compile(r"v:(\d{1,18}):(1|-1)")
@@ -109,9 +110,27 @@ class Questions(UseCases):
         """Show the documents behind the person's last answer in this chat."""
         person = self.who(actor)
         last = self.svc.feedback.last_answer(person.user_id, actor.chat_id)
-        if last is None or not last.sources:
+        # checked again as of now: a group's level lowered, a role revoked or a document made
+        # internal since the answer hides what the chat may no longer see
+        scope = AccessScope(self.current_asker(actor, person))
+        shown = [src for src in (last.sources if last else []) if self._visible(scope, src)]
+        if last is None or not shown:
             return Reply.say(t("sources_none", person.language))
-        return Reply(messages=[Out(sources=(last.question, last.sources, person.language))])
+        return Reply(messages=[Out(sources=(last.question, shown, person.language))])
+
+    def current_asker(self, actor: Actor, person: Person) -> Asker:
+        """Return what the actor may be shown in this chat now (as a question would be)."""
+        attendee, closed = self.attendee(person) if not actor.in_group else (None, False)
+        if attendee is not None and not closed:
+            return attendee
+        return self.svc.accounts.asker_in_chat(person, actor.chat_id, actor.in_group)
+
+    def _visible(self, scope: AccessScope, source: dict[str, object]) -> bool:
+        """Tell whether a logged source's document (as it is now) is visible in the scope."""
+        meta = self.svc.store.document(str(source.get("source", "")))
+        if meta is None:  # removed since: nothing left to show
+            return False
+        return scope.allows(meta.visibility.value, city_key(meta.partner), meta.webinar)
 
     # ------------------------------------------------------------ a question
 
