@@ -145,9 +145,12 @@ class Uploads(UseCases):
         target.parent.mkdir(parents=True, exist_ok=True)
         files.fetch(flow.state["file_id"], target)
         visibility = Visibility(choice)
-        overrides = {"visibility": visibility.value, "partner": partner}
+        # staff's choice is the whole of who may see it: a webinar named in the file's front
+        # matter would otherwise hide a "public" document from the public
+        overrides = {"visibility": visibility.value, "partner": partner, "webinar": ""}
         report = self.svc.ingestor.ingest([target], visibility, None, overrides)
-        label = t(f"vis_{visibility.value}", lang) + (f" · {partner}" if partner else "")
+        stored = self.svc.store.document(name)  # say what was stored, not what was asked for
+        label = self._label(stored, lang) if stored else t(f"vis_{visibility.value}", lang)
         return self._result(person, name, report, label, kept)
 
     def _result(

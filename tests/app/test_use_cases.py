@@ -214,3 +214,19 @@ def test_replacing_an_upload_of_the_same_name_keeps_one_document(build: Any) -> 
     upload(app, files, "two", "Replace", "Public")
     docs = app.services.store.documents()
     assert [(d.source, d.visibility.value) for d in docs] == [("minutes.md", "public")]
+
+
+def test_a_public_upload_whose_front_matter_names_a_webinar_is_public(build: Any) -> None:
+    app = build()
+    body = (
+        b"---\ntitle: Fares\nwebinar: w-old\nlanguage: en\n---\n"
+        b"A single bus ride in Hanbit costs 1,500 won with the transit card.\n"
+    )
+    files = Files(one=body)
+    reply = app.document(staff(), "one", "fares.md", len(body))
+    done = app.button(staff(), data_of(reply, "Public"), files=files)
+    assert done.edit is not None and "Public" in done.edit.text
+    (doc,) = app.services.store.documents()
+    assert (doc.visibility.value, doc.webinar) == ("public", "")
+    answer = app.text(Actor(PUBLIC, PUBLIC), "How much does a single bus ride cost?")
+    assert "1,500" in answer.messages[0].answer.text  # type: ignore[union-attr]
