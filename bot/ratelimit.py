@@ -20,6 +20,7 @@ class RateLimiter:
         self.window = window
         self.clock = clock
         self._events: dict[Hashable, deque[float]] = {}
+        self._told: dict[Hashable, float] = {}  # when each key was last told it is refused
         self._lock = threading.Lock()
 
     def check(self, key: Hashable) -> float:
@@ -33,3 +34,17 @@ class RateLimiter:
                 return max(0.0, events[0] + self.window - now)
             events.append(now)
             return 0.0
+
+    def told(self, key: Hashable) -> bool:
+        """Tell whether `key` was already told of a refusal this window; if not, note it now.
+
+        A refused sender hears it once per window: a reply to every refused message would spend
+        the bot's global send budget on the flood, and the flooder learns nothing more from it.
+        """
+        now = self.clock()
+        with self._lock:
+            last = self._told.get(key)
+            if last is not None and now - last < self.window:
+                return True
+            self._told[key] = now
+            return False

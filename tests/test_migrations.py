@@ -44,6 +44,31 @@ def test_every_revision_downgrades_and_upgrades_again(database_url: str) -> None
     db.close()
 
 
+def test_0005_marks_the_queued_questions_asked_in_a_group(database_url: str) -> None:
+    from alembic import command
+
+    from bot.schema import alembic_config
+
+    db = open_database(database_url)
+    with db.engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0004")
+    with db.engine.begin() as c:
+        for item_id, chat_id in ((1, 200), (2, -500)):  # asked privately, asked in a group
+            c.execute(
+                text(
+                    "INSERT INTO escalations (id, user_id, chat_id, question, language, reason, "
+                    "status, created_at) VALUES (:id, 200, :chat, 'q', 'en', 'downvote', 'open', "
+                    "CURRENT_TIMESTAMP)"
+                ),
+                {"id": item_id, "chat": chat_id},
+            )
+    assert migrate(db).current == head()
+    with db.engine.connect() as c:
+        rows = c.execute(text("SELECT id, in_group FROM escalations ORDER BY id")).all()
+    db.close()
+    assert [(i, bool(g)) for i, g in rows] == [(1, False), (2, True)]
+
+
 def test_a_database_of_the_release_of_2026_11_23_upgrades_with_every_row(tmp_path: Path) -> None:
     copy = tmp_path / "bot.sqlite3"
     shutil.copy(FIXTURE, copy)

@@ -77,9 +77,12 @@ class UseCases:
 
     # ------------------------------------------------------------ escalation to staff
 
-    def escalate(self, answer_id: int, reason: str) -> bool:
-        """Queue a logged answer for staff and post it; return True when it is newly queued."""
-        item = self.svc.escalations.escalate_answer(answer_id, reason)
+    def escalate(self, answer_id: int, reason: str, in_group: bool = False) -> bool:
+        """Queue a logged answer for staff and post it; return True when it is newly queued.
+
+        `in_group`: the answer was given in a group chat, which the item remembers.
+        """
+        item = self.svc.escalations.escalate_answer(answer_id, reason, in_group)
         if item is None or not item.is_new:
             return False
         self.post_to_staff(item)
@@ -112,6 +115,8 @@ class UseCases:
             language=item.language,
             question=item.question,
         )
+        if item.in_group:  # staff must know an answer could be read by a whole group
+            text += "\n" + t("esc_from_group", lang)
         rows = [
             [
                 Button(self.t("esc_btn_answer", lang), f"esc:ans:{item.id}"),

@@ -66,9 +66,16 @@ class App:
             return Reply.say(t("unknown_command", self.questions.who(actor).language))
         return _guarded(lambda: use_case(actor, args))
 
-    def text(self, actor: Actor, text: str, reply_to: int | None = None) -> Reply:
+    def text(
+        self,
+        actor: Actor,
+        text: str,
+        reply_to: int | None = None,
+        working: Callable[[], None] | None = None,
+    ) -> Reply:
         """Route a plain message: a staff answer, a survey comment, a /meet title, a meeting
-        sentence or a question. `reply_to` is the id of the message it replies to, if any."""
+        sentence or a question. `reply_to` is the id of the message it replies to, if any;
+        `working` is called once a question is taken up (a front-end shows "typing")."""
         w, m = self.webinars, self.meetings
         if w.is_staff_reply(actor, reply_to):
             return _guarded(lambda: w.staff_reply(actor, reply_to or 0, text))
@@ -79,7 +86,7 @@ class App:
                 return _guarded(lambda: m.title(actor, text))
             if m.looks_like_request(actor, text):
                 return _guarded(lambda: m.sentence(actor, text))
-        return _guarded(lambda: self.questions.ask(actor, text))
+        return _guarded(lambda: self.questions.ask(actor, text, working=working))
 
     def button(
         self, actor: Actor, data: str, message_text: str = "", files: FileSource | None = None

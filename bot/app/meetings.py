@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 
 from bot.accounts.service import Person
 from bot.app.base import Refused, UseCases, expired
-from bot.app.messages import Actor, Button, File, Out, Reply
+from bot.app.messages import CAPTION_LIMIT, Actor, Button, File, Out, Reply, fit
 from bot.domain import Role, fold_letters
+from bot.i18n import t
 from bot.scheduling.directory import City
 from bot.scheduling.models import Invitee, Meeting
 from bot.scheduling.parser import MeetingParseError
@@ -330,11 +331,12 @@ class Meetings(UseCases):
         city = service.directory.get(meeting.partner)
         for invitee in meeting.invitees:
             when = format_local(meeting.start, meeting.end, invitee.timezone, invitee.language)
-            text = self.t(
+            partner = city.name if invitee.timezone != city.timezone else service.home.name
+            text = captioned(
                 key,
                 invitee.language,
-                title=meeting.title,
-                partner=city.name if invitee.timezone != city.timezone else service.home.name,
+                meeting.title,
+                partner=partner,
                 when=when,
                 url=meeting.video_url,
             )
@@ -473,3 +475,12 @@ def _meeting_id(args: str) -> int | None:
     if not words or not words[0].lstrip("#").isdigit() or len(words[0]) > 12:
         return None
     return int(words[0].lstrip("#"))
+
+
+def captioned(key: str, lang: str, title: str, **values: object) -> str:
+    """Return a notice that goes as a file's caption: a long title gives way, never the rest.
+
+    The time and the video link come after the title; a caption cut at its limit would lose
+    them, so the title alone is shortened until the whole fits.
+    """
+    return fit(lambda shown: t(key, lang, title=shown, **values), title, CAPTION_LIMIT)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.domain import Answer
+
+# What one message may hold, whatever the front-end: Telegram's limits, the tightest of them.
+# Telegram counts text after its markup is parsed; `length` counts UTF-16 code units as it may.
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+MIN_QUOTE = 200  # a quoted question shorter than this hardly says which question it was
+_BREAKS = ("\n\n", "\n", ". ", "; ", ", ", " ")  # where a long text is best cut, best first
 
 
 @dataclass(frozen=True)
@@ -94,3 +101,81 @@ class FileSource(Protocol):
     def fetch(self, file_id: str, target: Any) -> None:
         """Write the file to the path `target`."""
         ...
+
+
+# ---------------------------------------------------------------- fitting messages to the limits
+
+
+def length(text: str) -> int:
+    """Return a text's length as a message limit counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _prefix_within(text: str, limit: int) -> int:
+    """Return how many characters of `text` fit in `limit` length units."""
+    used = 0
+    for i, char in enumerate(text):
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > limit:
+            return i
+    return len(text)
+
+
+def shorten(text: str, limit: int) -> str:
+    """Return `text` within `limit`, cut at a word where one is near the end, marked with "…"."""
+    if length(text) <= limit:
+        return text
+    cut = _prefix_within(text, max(limit - 1, 0))
+    space = text.rfind(" ", 0, cut)
+    if space > cut // 2:
+        cut = space
+    return text[:cut].rstrip() + "…"
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Split `text` into pieces within `limit`, at a paragraph, line, sentence or word if it can.
+
+    Nothing is left out: the pieces joined again are the text (but the whitespace at the cuts).
+    """
+    pieces: list[str] = []
+    rest = text.strip()
+    while length(rest) > limit:
+        cut = max(_prefix_within(rest, limit), 1)  # at least a character: the loop moves on
+        for mark in _BREAKS:
+            at = rest.rfind(mark, 0, cut)
+            if at > cut // 2:  # a break in the first half would waste most of a message
+                cut = at + len(mark)
+                break
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces
+
+
+def fit(render: Callable[[str], str], part: str, limit: int) -> str:
+    """Return `render(part)` within `limit`, shortening only `part` (a title, a quote)."""
+    whole = render(part)
+    if length(whole) <= limit:
+        return whole
+    room = limit - length(render(""))
+    return render(shorten(part, max(room, 1)))
+
+
+def quote_and_split(
+    render: Callable[[str, str], str], quote: str, body: str, limit: int = TEXT_LIMIT
+) -> list[str]:
+    """Return `render(quote, body)` as messages within `limit`, the body never shortened.
+
+    The quote (the question an answer is for) is shortened first; a body too long for one
+    message even then is split over several, the first under the quote.
+    """
+    whole = render(quote, body)
+    if length(whole) <= limit:
+        return [whole]
+    room = limit - length(render("", body))
+    if room >= MIN_QUOTE:
+        return [render(shorten(quote, room), body)]
+    quote = shorten(quote, MIN_QUOTE)
+    parts = split_text(body, limit - length(render(quote, "")))
+    return [render(quote, parts[0]), *parts[1:]]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 from bot.accounts.service import InviteError, Person
 from bot.app.base import LANGUAGE_NAMES, UseCases, expired
 from bot.app.messages import Actor, Button, Out, Reply
-from bot.domain import Asker, Role
+from bot.domain import Asker, Role, city_key
 from bot.followup.webinars import WebinarError, code_from_payload
-from bot.i18n import LANGUAGES
+from bot.i18n import LANGUAGES, t
+from bot.retrieval.access import AccessScope
 
 log = logging.getLogger(__name__)
 _VOTE = re.compile(r"v:(\d{1,18}):(1|-1)")
@@ -111,9 +113,27 @@ class Questions(UseCases):
         """Show the documents behind the person's last answer in this chat."""
         person = self.who(actor)
         last = self.svc.feedback.last_answer(person.user_id, actor.chat_id)
-        if last is None or not last.sources:
-            return Reply.say(self.t("sources_none", person.language))
-        return Reply(messages=[Out(sources=(last.question, last.sources, person.language))])
+        # checked again as of now: a group's level lowered, a role revoked or a document made
+        # internal since the answer hides what the chat may no longer see
+        scope = AccessScope(self.current_asker(actor, person))
+        shown = [src for src in (last.sources if last else []) if self._visible(scope, src)]
+        if last is None or not shown:
+            return Reply.say(t("sources_none", person.language))
+        return Reply(messages=[Out(sources=(last.question, shown, person.language))])
+
+    def current_asker(self, actor: Actor, person: Person) -> Asker:
+        """Return what the actor may be shown in this chat now (as a question would be)."""
+        attendee, closed = self.attendee(person) if not actor.in_group else (None, False)
+        if attendee is not None and not closed:
+            return attendee
+        return self.svc.accounts.asker_in_chat(person, actor.chat_id, actor.in_group)
+
+    def _visible(self, scope: AccessScope, source: dict[str, object]) -> bool:
+        """Tell whether a logged source's document (as it is now) is visible in the scope."""
+        meta = self.svc.store.document(str(source.get("source", "")))
+        if meta is None:  # removed since: nothing left to show
+            return False
+        return scope.allows(meta.visibility.value, city_key(meta.partner), meta.webinar)
 
     # ------------------------------------------------------------ a question
 
@@ -123,11 +143,18 @@ class Questions(UseCases):
             return None, False
         return self.svc.webinars.attendee_asker(person.user_id)
 
-    def ask(self, actor: Actor, text: str, person: Person | None = None) -> Reply:
+    def ask(
+        self,
+        actor: Actor,
+        text: str,
+        person: Person | None = None,
+        working: Callable[[], None] | None = None,
+    ) -> Reply:
         """Answer a question with sources and vote buttons; escalate what cannot be answered.
 
         The limits (length, rate), the access of the asker in this chat, the question log and
-        the escalation to staff are the same for every front-end.
+        the escalation to staff are the same for every front-end. `working` is called once the
+        question passed them, before the answer is looked for.
         """
         person = person or self.who(actor)
         attendee, closed = self.attendee(person) if not actor.in_group else (None, False)
@@ -139,16 +166,20 @@ class Questions(UseCases):
         if attendee is None:
             self.allowed(person)
         if not text.strip():
-            return Reply.say(self.t("help_common", person.language))
+            return Reply.say(t("help_common", person.language))
+        # the limit counts every attempt, an over-long one too: a flood of those is a flood
+        limiter = self.svc.question_limiter
+        wait = limiter.check(person.user_id)
+        if wait:
+            if limiter.told(person.user_id):
+                return Reply()  # told once this window; more notices would feed the flood
+            return Reply.say(t("rate_limited", person.language, seconds=max(1, round(wait))))
         limit = self.svc.settings.max_question_chars
         if len(text) > limit:
-            return Reply.say(
-                self.t("question_too_long", person.language, length=len(text), limit=limit)
-            )
-        wait = self.svc.question_limiter.check(person.user_id)
-        if wait:
-            return Reply.say(self.t("rate_limited", person.language, seconds=max(1, round(wait))))
+            return Reply.say(t("question_too_long", person.language, length=len(text), limit=limit))
         asker = attendee or self.svc.accounts.asker_in_chat(person, actor.chat_id, actor.in_group)
+        if working is not None:
+            working()
         answer = self.svc.answerer.answer(text, asker)
         answer_id = self.svc.feedback.log(person.user_id, actor.chat_id, asker, answer)
         log.info(
@@ -182,6 +213,7 @@ class Questions(UseCases):
         if not accepted:
             return reply
         reply.remove_buttons = True
-        if value == -1 and person.role is not Role.STAFF and self.escalate(answer_id, "downvote"):
+        downvoted = value == -1 and person.role is not Role.STAFF
+        if downvoted and self.escalate(answer_id, "downvote", actor.in_group):
             self.deliver(Out(self.t("escalated", person.language), chat_id=actor.user_id))
         return reply

@@ -265,10 +265,20 @@ class Uploads(UseCases):
             except WebinarError as exc:
                 return t(exc.reason, lang)
         else:
-            overrides = {"visibility": chosen.visibility.value, "partner": chosen.partner}
+            # staff's choice is the whole of who may see it: a webinar named in the file's front
+            # matter would otherwise hide a "public" document from the public
+            overrides = {
+                "visibility": chosen.visibility.value,
+                "partner": chosen.partner,
+                "webinar": "",
+            }
             report = self.svc.ingestor.ingest(
                 [target], chosen.visibility, None, overrides, passages=progress
             )
+            stored = self.svc.store.document(name)  # say what was stored, not what was asked
+            if stored is not None:
+                label = self._label(stored, chosen.person.language)
+                return self._result(chosen.person, name, report, label, chosen.kept)
         return self._result(chosen.person, name, report, chosen.label, chosen.kept)
 
     def _progress(self, chosen: _Chosen) -> Callable[[str, int, int], None]:

@@ -10,19 +10,28 @@ from datetime import date, timedelta
 
 from bot.accounts.service import Person
 from bot.app.base import Refused, UseCases, expired
-from bot.app.messages import Actor, Button, File, Out, Reply, Undeliverable
+from bot.app.messages import (
+    Actor,
+    Button,
+    File,
+    Out,
+    Reply,
+    Undeliverable,
+    quote_and_split,
+    shorten,
+)
 from bot.domain import Role
 from bot.followup.broadcast import BroadcastResult, RecipientBlocked, broadcast
-from bot.followup.escalation import EscalationError
+from bot.followup.escalation import EscalationError, EscalationItem
 from bot.followup.report import build_report
 from bot.followup.survey import SurveyError
 from bot.followup.webinars import Webinar, WebinarError, deep_link, qr_png
-from bot.i18n import LANGUAGES
+from bot.i18n import LANGUAGES, t
 
 log = logging.getLogger(__name__)
 
 SURVEY = "survey_comment"
-_ESC = re.compile(r"esc:(ans|mine|dis):(\d{1,12})")
+_ESC = re.compile(r"esc:(ans|mine|dis|grp|retry):(\d{1,12})")
 _CUR = re.compile(r"cur:(\d{1,12}):(public|internal|webinar|-)")
 _SURVEY = re.compile(r"sv:([\w-]{1,32}):([1-5])")
 
@@ -92,6 +101,8 @@ class Webinars(UseCases):
         if found is None:
             return expired(person)
         action, item_id, lang = found.group(1), int(found.group(2)), person.language
+        if action in ("grp", "retry"):
+            return self._deliver_kept(person, item_id, into_group=action == "grp")
         try:
             if action == "ans":
                 if self.svc.escalations.get(item_id) is None:
@@ -146,21 +157,75 @@ class Webinars(UseCases):
         return self.answer_item(person, int(parts[0].lstrip("#")), parts[1])
 
     def answer_item(self, person: Person, item_id: int, text: str) -> Reply:
-        """Store the staff answer, deliver it to the asker, and offer to curate it."""
-        lang = person.language
+        """Keep the staff answer, deliver it to the asker, and offer to curate it."""
         try:
-            item = self.svc.escalations.answer(item_id, person.user_id, text.strip())
+            item = self.svc.escalations.claim(item_id, person.user_id, text)
         except EscalationError as exc:
-            return Reply.say(self.t(exc.reason, lang))
-        reply = Reply()
-        # only the asker's own chat: nothing one attendee writes reaches another
-        body = self.t("staff_answer", item.language, question=item.question, answer=text.strip())
-        if self.deliver(Out(body, chat_id=item.chat_id)) is None:
-            reply.messages.append(Out(self.t("esc_undeliverable", lang, id=item.id)))
+            return Reply.say(t(exc.reason, person.language))
+        return self._deliver_answer(person, item, into_group=False)
+
+    def _deliver_answer(self, person: Person, item: EscalationItem, into_group: bool) -> Reply:
+        """Send a claimed item's answer where it belongs and tell staff how it went.
+
+        Only the asker's own chat gets it: nothing one attendee writes reaches another. A
+        question from a group is answered privately; into the group only once staff chose so.
+        The item is answered only when the answer arrived, or can never arrive (the asker
+        blocked the bot) and staff are told; any other failure leaves it open with a retry.
+        """
+        lang, answer = person.language, item.staff_answer or ""
+        privately = item.in_group and not into_group
+        target = item.user_id if privately else item.chat_id
+        key = "staff_answer_private" if privately else "staff_answer"
+
+        def render(quote: str, body: str) -> str:
+            return self.t(key, item.language, question=quote, answer=body)
+
+        # the answer is never cut: the quoted question gives way, then the answer is split
+        try:
+            for body in quote_and_split(render, item.question, answer):
+                self.outbox.send(Out(body, chat_id=target))
+        except Undeliverable as exc:
+            log.info("answer to #%s not delivered to %s: %s", item.id, target, exc)
+            if privately:
+                self.svc.escalations.release(item.id, "private chat unreachable")
+                rows = [
+                    [Button(t("esc_btn_group", lang), f"esc:grp:{item.id}")],
+                    [Button(t("esc_btn_retry", lang), f"esc:retry:{item.id}")],
+                ]
+                return Reply.say(t("esc_group_confirm", lang, id=item.id), rows)
+            if not exc.blocked:
+                self.svc.escalations.release(item.id, str(exc))
+                retry = [[Button(t("esc_btn_retry", lang), f"esc:retry:{item.id}")]]
+                reason = shorten(str(exc), 200)
+                return Reply.say(t("esc_delivery_failed", lang, id=item.id, reason=reason), retry)
+            # blocked (or the group removed the bot): it can never arrive; staff are told here
+            self.svc.escalations.delivered(item.id)
+            reply = Reply(messages=[Out(t("esc_undeliverable", lang, id=item.id))])
+            reply.messages.append(self._curation(item, lang, "esc_delivered"))
+            return reply
+        self.svc.escalations.delivered(item.id)
+        done = "esc_delivered_private" if privately else "esc_delivered"
+        return Reply(messages=[self._curation(item, lang, done)])
+
+    def _curation(self, item: EscalationItem, lang: str, key: str) -> Out:
+        """Return the message that asks staff whether (and for whom) the answer teaches the bot."""
         scopes = ["public", "internal"] + (["webinar"] if item.webinar else [])
-        rows = [[Button(self.t(f"curated_{s}", lang), f"cur:{item.id}:{s}")] for s in scopes]
-        rows.append([Button(self.t("curated_skip", lang), f"cur:{item.id}:-")])
-        reply.messages.append(Out(self.t("esc_delivered", lang, id=item.id), buttons=rows))
+        rows = [[Button(t(f"curated_{s}", lang), f"cur:{item.id}:{s}")] for s in scopes]
+        rows.append([Button(t("curated_skip", lang), f"cur:{item.id}:-")])
+        return Out(t(key, lang, id=item.id), buttons=rows)
+
+    def _deliver_kept(self, person: Person, item_id: int, into_group: bool) -> Reply:
+        """Deliver the answer kept on an item whose delivery failed: again, or into its group."""
+        lang = person.language
+        item = self.svc.escalations.get(item_id)
+        if item is None or not item.staff_answer or (into_group and not item.in_group):
+            return expired(person)
+        try:
+            item = self.svc.escalations.claim(item.id, person.user_id, item.staff_answer)
+        except EscalationError as exc:  # a double tap: the first one delivers
+            return Reply(toast=t(exc.reason, lang), alert=True)
+        reply = self._deliver_answer(person, item, into_group)
+        reply.remove_buttons = True
         return reply
 
     def curated_button(self, actor: Actor, data: str) -> Reply:
@@ -218,8 +283,11 @@ class Webinars(UseCases):
             hours = p.age.total_seconds() / 3600
             age = f"{hours:.0f} h" if hours >= 1 else f"{p.age.total_seconds() / 60:.0f} min"
             who = f" → {p.item.assigned_to}" if p.item.assigned_to else ""
+            # 👥 asked in a group; ⚠ an answer is kept whose delivery failed (Retry, /reply)
+            marks = ("👥 " if p.item.in_group else "") + ("⚠ " if p.item.delivery_error else "")
             lines.append(
-                f"#{p.item.id} · {age}{who} · {p.item.webinar or '-'} · {p.item.question[:120]}"
+                f"#{p.item.id} · {age}{who} · {p.item.webinar or '-'} · "
+                f"{marks}{p.item.question[:120]}"
             )
         return Reply.say("\n".join(lines))
 

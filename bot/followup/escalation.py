@@ -9,7 +9,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    false,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -19,7 +30,9 @@ from bot.storage.db import Base, Database, TZDateTime, utcnow
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-MAX_ANSWER_CHARS = 4000  # a staff answer must fit in one Telegram message with its header
+MAX_ANSWER_CHARS = 4000  # what staff can type in one Telegram message after `/reply ID`
+# a delivery holds its item this long at most: a bot stopped mid-delivery leaves no item stuck
+CLAIM_TTL = timedelta(minutes=10)
 
 
 class Reason(StrEnum):
@@ -45,7 +58,9 @@ class EscalationRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     webinar: Mapped[str | None] = mapped_column(String(60), nullable=True, index=True)
     user_id: Mapped[int] = mapped_column(BigInteger)
-    chat_id: Mapped[int] = mapped_column(BigInteger)
+    chat_id: Mapped[int] = mapped_column(BigInteger)  # where it was asked
+    # asked in a group (chat_id is the group): everyone there would read an answer sent there
+    in_group: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     question: Mapped[str] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(8))
     reason: Mapped[str] = mapped_column(String(16))
@@ -60,6 +75,10 @@ class EscalationRow(Base):
     dismissed_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
     dismissed_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     reposted_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    # a staff answer on its way to the asker since then: the item stays open until it arrives
+    delivering_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    # why the last delivery of the staff answer failed (the answer is kept for a retry)
+    delivery_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class EscalationPostRow(Base):
@@ -106,6 +125,8 @@ class EscalationItem:
     reposted_at: datetime | None
     posts: tuple[tuple[int, int], ...] = ()  # (chat_id, message_id) of the staff posts
     is_new: bool = False  # True only when `escalate` created it just now (so: post it)
+    in_group: bool = False  # asked in a group chat: `chat_id` is the group
+    delivery_error: str | None = None  # why the staff answer could not be delivered yet
 
     @property
     def is_open(self) -> bool:
@@ -159,6 +180,8 @@ def _item(row: EscalationRow, posts: list[tuple[int, int]], is_new: bool) -> Esc
         reposted_at=row.reposted_at,
         posts=tuple(posts),
         is_new=is_new,
+        in_group=bool(row.in_group),
+        delivery_error=row.delivery_error,
     )
 
 
@@ -178,8 +201,12 @@ class EscalationService:
         reason: Reason | str,
         answer_id: int | None = None,
         webinar: str | None = None,
+        in_group: bool = False,
     ) -> EscalationItem:
-        """Queue a question; for an answer already queued, return that item (with is_new False)."""
+        """Queue a question; for an answer already queued, return that item (with is_new False).
+
+        `in_group` says the question was asked in the group `chat_id`, not in a private chat.
+        """
         reason = Reason(reason)
         if answer_id is not None:
             existing = self._by_answer(answer_id)
@@ -191,6 +218,7 @@ class EscalationService:
                     webinar=webinar or None,
                     user_id=user_id,
                     chat_id=chat_id,
+                    in_group=in_group,
                     question=question,
                     language=(language or "en")[:8],
                     reason=reason.value,
@@ -209,15 +237,24 @@ class EscalationService:
                 raise
             return existing
 
-    def escalate_answer(self, answer_id: int, reason: Reason | str) -> EscalationItem | None:
-        """Queue a logged answer (from the question log); None if there is no such answer."""
+    def escalate_answer(
+        self, answer_id: int, reason: Reason | str, in_group: bool | None = None
+    ) -> EscalationItem | None:
+        """Queue a logged answer (from the question log); None if there is no such answer.
+
+        Unless told, a question logged in a chat other than the asker's own (a private chat's
+        id is its person's) counts as asked in a group.
+        """
         with self.db.session() as s:
             row = s.get(QuestionRow, answer_id)
             if row is None:
                 return None
             fields = (row.user_id, row.chat_id, row.question, row.language, row.webinar)
         user_id, chat_id, question, language, webinar = fields
-        return self.escalate(user_id, chat_id, question, language, reason, answer_id, webinar)
+        group = chat_id != user_id if in_group is None else in_group
+        return self.escalate(
+            user_id, chat_id, question, language, reason, answer_id, webinar, in_group=group
+        )
 
     def _by_answer(self, answer_id: int) -> EscalationItem | None:
         with self.db.session() as s:
@@ -258,20 +295,57 @@ class EscalationService:
         return self._transition(item_id, values)
 
     def answer(self, item_id: int, staff_id: int, text: str) -> EscalationItem:
-        """Record a staff answer to an open item; the caller delivers it to `item.chat_id`."""
+        """Record a staff answer to an open item as answered at once (nothing to deliver)."""
+        self.claim(item_id, staff_id, text)
+        return self.delivered(item_id)
+
+    def claim(self, item_id: int, staff_id: int, text: str) -> EscalationItem:
+        """Keep a staff answer on an open item and hold the item while the answer is delivered.
+
+        The item stays open until `delivered`: an answer that never arrived must not close the
+        question. A second answer while one is on its way is refused (two staff at once).
+        """
         text = text.strip()
         if not text:
             raise EscalationError("escalation_empty_answer")
         if len(text) > MAX_ANSWER_CHARS:
             raise EscalationError("escalation_answer_too_long")
         now = self.clock()
+        with self.db.session() as s:
+            result = s.execute(
+                update(EscalationRow)
+                .where(
+                    EscalationRow.id == item_id,
+                    EscalationRow.status == Status.OPEN.value,
+                    or_(
+                        EscalationRow.delivering_at.is_(None),
+                        EscalationRow.delivering_at <= now - CLAIM_TTL,
+                    ),
+                )
+                .values(delivering_at=now, answered_by=staff_id, staff_answer=text)
+                .execution_options(synchronize_session=False)
+            )
+            row = s.get(EscalationRow, item_id, populate_existing=True)
+            if row is None:
+                raise EscalationError("escalation_unknown")
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                busy = row.status == Status.OPEN.value
+                raise EscalationError("escalation_busy" if busy else "escalation_closed")
+            return _one(s, row)
+
+    def delivered(self, item_id: int) -> EscalationItem:
+        """Mark a claimed item answered: its answer arrived, or can never arrive and staff know."""
         values = {
             "status": Status.ANSWERED.value,
-            "answered_at": now,
-            "answered_by": staff_id,
-            "staff_answer": text,
+            "answered_at": self.clock(),
+            "delivering_at": None,
+            "delivery_error": None,
         }
         return self._transition(item_id, values)
+
+    def release(self, item_id: int, error: str) -> EscalationItem:
+        """Give a claimed item back to the queue after a failed delivery, its answer kept."""
+        return self._transition(item_id, {"delivering_at": None, "delivery_error": error[:200]})
 
     def _transition(self, item_id: int, values: dict[str, object]) -> EscalationItem:
         """Change an item only while it is open, atomically (two staff may click at once)."""

@@ -12,11 +12,11 @@ from typing import Any
 
 from telegram import Message, Update
 from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.app.core import App
-from bot.app.messages import Actor, Out, Reply
+from bot.app.messages import TEXT_LIMIT, Actor, Out, Reply, split_text
 from bot.telegram.outbox import TelegramOutbox, keyboard, markup, send
 from bot.telegram.rendering import render_answer, render_sources
 
@@ -84,8 +84,19 @@ async def text(update: Update, context: Context) -> None:
         if not await asyncio.to_thread(app.webinars.is_staff_reply, who, reply_to):
             return
         question = message.text
-    await context.bot.send_chat_action(who.chat_id, ChatAction.TYPING)
-    await show(update, context, await call(app.text, who, question, reply_to))
+    loop, chat_id = asyncio.get_running_loop(), who.chat_id
+
+    def working() -> None:
+        # "typing" only for a question being answered: one per message, refused ones included,
+        # would spend the bot's global send budget on a flood
+        asyncio.run_coroutine_threadsafe(_typing(context, chat_id), loop)
+
+    await show(update, context, await call(app.text, who, question, reply_to, working))
+
+
+async def _typing(context: Context, chat_id: int) -> None:
+    with contextlib.suppress(TelegramError):  # a hint only: its failure changes nothing
+        await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
 
 
 async def document(update: Update, context: Context) -> None:
@@ -163,8 +174,8 @@ async def _show_one(context: Context, chat_id: int, message: Message | None, out
         bodies = render_answer(out.answer)
     elif out.sources is not None:
         bodies = render_sources(*out.sources)
-    else:
-        bodies = [html.escape(out.text)]
+    else:  # plain text, split should it be too long for one message
+        bodies = [html.escape(piece) for piece in split_text(out.text, TEXT_LIMIT)]
     for i, body in enumerate(bodies):
         under = keyboard(out) if i == len(bodies) - 1 else None
         options: dict[str, Any] = {"parse_mode": ParseMode.HTML, "reply_markup": under}

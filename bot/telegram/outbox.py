@@ -12,9 +12,16 @@ from telegram import Bot, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import Forbidden, TelegramError
 
-from bot.app.messages import Button, Out, Undeliverable
+from bot.app.messages import (
+    CAPTION_LIMIT,
+    TEXT_LIMIT,
+    Button,
+    Out,
+    Undeliverable,
+    shorten,
+    split_text,
+)
 
-CAPTION_LIMIT = 1024
 SEND_TIMEOUT_S = 120.0  # the rate limiter may wait out a 429 before a send goes through
 
 
@@ -35,10 +42,14 @@ def keyboard(out: Out) -> InlineKeyboardMarkup | ForceReply | None:
 
 
 async def send(bot: Bot, chat_id: int, out: Out) -> Message:
-    """Send one plain message or file to a chat (text escaped; a caption cut to fit)."""
-    text = html.escape(out.text)
+    """Send one plain message or file to a chat; return the (last) message sent.
+
+    The application composes its messages within the limits; should one still be longer, a
+    text is split over messages (its buttons under the last) and a caption is shortened, both
+    at a word and before escaping, so no cut falls inside an escape such as `&amp;`.
+    """
     if out.file is not None:
-        caption = text[: CAPTION_LIMIT - 24] or None
+        caption = html.escape(shorten(out.text, CAPTION_LIMIT)) or None
         if out.file.photo:
             return await bot.send_photo(
                 chat_id,
@@ -55,13 +66,16 @@ async def send(bot: Bot, chat_id: int, out: Out) -> Message:
             parse_mode=ParseMode.HTML,
             reply_markup=keyboard(out),
         )
-    return await bot.send_message(
-        chat_id,
-        text,
-        parse_mode=ParseMode.HTML,
-        reply_markup=keyboard(out),
-        disable_web_page_preview=True,
-    )
+    pieces = split_text(out.text, TEXT_LIMIT)
+    for i, piece in enumerate(pieces):
+        message = await bot.send_message(
+            chat_id,
+            html.escape(piece),
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard(out) if i == len(pieces) - 1 else None,
+            disable_web_page_preview=True,
+        )
+    return message
 
 
 class TelegramOutbox:

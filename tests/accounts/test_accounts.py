@@ -136,6 +136,18 @@ def test_rate_limiter_allows_a_burst_then_says_how_long_to_wait() -> None:
     assert limiter.check("u") == 0.0
 
 
+def test_a_refused_key_is_told_once_per_window() -> None:
+    now = [0.0]
+    limiter = RateLimiter(1, 60, clock=lambda: now[0])
+    assert [limiter.told("u") for _ in range(3)] == [False, True, True]
+    assert not limiter.told("other")
+    now[0] = 59.9
+    assert limiter.told("u")
+    now[0] = 60.0
+    assert not limiter.told("u"), "a new window: told again, once"
+    assert limiter.told("u")
+
+
 def test_votes_are_stored_with_the_answer_and_counted(db: Database, clock: Clock) -> None:
     feedback = FeedbackService(db, clock=clock)
     cite = Citation(1, "a.md", "Agreement", "", "text", 0.9, Visibility.PUBLIC, "c1")

@@ -334,3 +334,21 @@ def test_an_upload_cut_short_by_a_shutdown_tells_the_uploader(
     assert not closing.is_alive()
     assert outbox.to(STAFF)[-1].text == t("upload_interrupted", "en", name="minutes.md")
     assert app.services.store.documents() == []
+
+
+def test_a_public_upload_whose_front_matter_names_a_webinar_is_public(
+    build: Any, outbox: RecordingOutbox
+) -> None:
+    app = build()
+    body = (
+        b"---\ntitle: Fares\nwebinar: w-old\nlanguage: en\n---\n"
+        b"A single bus ride in Hanbit costs 1,500 won with the transit card.\n"
+    )
+    files = Files(one=body)
+    reply = app.document(staff(), "one", "fares.md", len(body))
+    app.button(staff(), data_of(reply, "Public"), files=files)
+    assert "Public" in result(app, outbox)
+    (doc,) = app.services.store.documents()
+    assert (doc.visibility.value, doc.webinar) == ("public", "")
+    answer = app.text(Actor(PUBLIC, PUBLIC), "How much does a single bus ride cost?")
+    assert "1,500" in answer.messages[0].answer.text  # type: ignore[union-attr]

@@ -275,6 +275,32 @@ def test_admin_raises_group_level_and_staff_then_sees_internal_there(bot: BotApi
     assert "96,000,000" in reply_to(bot, chat, mark, markup=True)["text"]
 
 
+def test_sources_after_the_group_level_is_lowered_show_only_what_the_group_may_see(
+    bot: BotApiEmulator,
+) -> None:
+    chat, official = -650, 760
+    bot.group(chat, "Riverton partners", "supergroup")
+    bot.user(official, "Rae", "en")
+    make_partner(bot, official, "Riverton")
+
+    def in_group(user: int, text: str, markup: bool = False) -> dict:  # type: ignore[type-arg]
+        mark = bot.mark()
+        bot.send_text(user, text, chat_id=chat, chat_type="supergroup")
+        return reply_to(bot, chat, mark, markup=markup)
+
+    in_group(ADMIN, "/grouplevel partner Riverton")
+    answer = in_group(
+        official,
+        "@exchange_test_bot When does the Riverton delegation visit the water plant?",
+        markup=True,
+    )
+    assert "13 May" in answer["text"]
+    assert "Partner briefing for Riverton" in in_group(official, "/sources")["text"]
+    in_group(ADMIN, "/grouplevel public")
+    after = in_group(official, "/sources")["text"]
+    assert "Partner briefing" not in after and "water plant on 13 May" not in after
+
+
 def test_an_invite_works_once(bot: BotApiEmulator) -> None:
     code = say(bot, ADMIN, "/invite Bien Hoa")["text"].split("start=join_")[1].split()[0]
     assert "Bien Hoa" in say(bot, OTHER, f"/start join_{code}")["text"]

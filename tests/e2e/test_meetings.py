@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -130,6 +131,21 @@ def test_meet_walks_staff_through_to_a_booked_meeting_and_the_partner_gets_the_i
         and int(event2["SEQUENCE"]) == int(event.get("SEQUENCE", 0)) + 1
     )
     assert "cancelled" in reply_to(bot, STAFF, mark)["text"]
+
+
+def test_a_title_of_200_ampersands_leaves_the_invite_its_time_and_link(
+    bot: BotApiEmulator,
+) -> None:
+    _, slot_text, mark = book(bot, "&" * 200)
+    invite = bot.wait_for(
+        lambda r: r["chat_id"] == PARTNER and r["method"] == "sendDocument", since=mark, timeout=30
+    )
+    caption = invite["caption"]  # as Telegram shows it: 1,024 characters at most, after parsing
+    assert len(caption) <= 1024
+    assert "&" * 200 in caption, "a title that fits is not shortened"
+    assert "Video: https://meet.jit.si/" in caption, "the link survives"
+    assert re.search(r"\d\d:\d\d", caption.split("&" * 200)[1]), "the time survives"
+    assert caption.rstrip().endswith("The calendar file is attached.")
 
 
 def test_a_meeting_in_a_sentence_outside_hours_is_refused_with_nearest_slots(

@@ -279,3 +279,90 @@ def test_staff_hand_a_question_to_a_colleague_with_assign(env: tuple[BotApiEmula
         lambda r: r["chat_id"] == OUTSIDER and "no tram network" in r["text"], since=mark
     )
     assert "Answer from the international-exchange office" in delivered["text"]
+
+
+GROUP = -910
+ASKER = 540
+
+
+def test_a_staff_answer_to_a_downvote_in_a_group_never_reaches_the_group_unasked(
+    env: tuple[BotApiEmulator, Path],
+) -> None:
+    emu, _ = env
+    emu.user(ASKER, "Gia", "en")
+    emu.group(GROUP, "Transit partners", "supergroup")
+
+    def downvoted(question: str) -> tuple[dict, str]:  # type: ignore[type-arg]
+        """Ask in the group, press 👎 there; return the staff post and the item's id."""
+        mark = emu.mark()
+        emu.send_text(
+            ASKER, f"@exchange_test_bot {question}", chat_id=GROUP, chat_type="supergroup"
+        )
+        answer = reply_to(emu, GROUP, mark, markup=True)
+        down = next(d for text, d in buttons(answer) if text == "👎")
+        mark = emu.mark()
+        emu.press_button(ASKER, answer["message_id"], down, chat_id=GROUP)
+        post = emu.wait_for(
+            lambda r: r["chat_id"] == STAFF_CHAT and question in r["text"], since=mark
+        )
+        return post, post["text"].split("#")[1].split()[0]
+
+    post, item = downvoted("Who pays for the delegation's hotel in Busan?")
+    assert "Asked in a group chat" in post["text"]
+    in_group = len(emu.messages_to(GROUP))
+    mark = emu.mark()
+    emu.send_text(STAFF, f"/reply {item} The city pays for two nights.")
+    private = emu.wait_for(
+        lambda r: r["chat_id"] == ASKER and "two nights" in (r["text"] or ""), since=mark
+    )
+    assert "asked in a group" in private["text"]
+    assert "privately" in reply_to(emu, STAFF, mark)["text"]
+    assert len(emu.messages_to(GROUP)) == in_group, "nothing reached the group"
+
+    # an asker the bot cannot reach privately: staff are asked first, then it goes to the group
+    post, item = downvoted("Which hotel does the Busan delegation stay in?")
+    emu.block(ASKER)
+    try:
+        mark = emu.mark()
+        emu.send_text(STAFF, f"/reply {item} The Harbour Hotel near the station.")
+        confirm = reply_to(emu, STAFF, mark, markup=True)
+        assert "cannot be reached privately" in confirm["text"]
+        assert len(emu.messages_to(GROUP)) == in_group + 1  # only the group's own answer
+        deliver = next(d for _, d in buttons(confirm) if d.startswith("esc:grp:"))
+        mark = emu.mark()
+        emu.press_button(STAFF, confirm["message_id"], deliver)
+        emu.wait_for(
+            lambda r: r["chat_id"] == GROUP and "Harbour Hotel" in (r["text"] or ""), since=mark
+        )
+        emu.wait_for(
+            lambda r: r["chat_id"] == STAFF and "was delivered" in (r["text"] or ""), since=mark
+        )
+    finally:
+        emu.unblock(ASKER)
+    assert f"#{item}" not in say(emu, STAFF, "/pending")["text"], "answered once delivered"
+
+
+def test_a_long_staff_answer_to_a_long_question_arrives_in_parts(
+    env: tuple[BotApiEmulator, Path],
+) -> None:
+    emu, _ = env
+    question = ("Which documents does a zoo keeper need for the llama exchange? " * 40)[:1909]
+    mark = emu.mark()
+    emu.send_text(OUTSIDER, question)
+    post = emu.wait_for(
+        lambda r: r["chat_id"] == STAFF_CHAT and "llama exchange" in r["text"], since=mark
+    )
+    item = post["text"].split("#")[1].split()[0]
+    emu.wait_for(
+        lambda r: r["chat_id"] == OUTSIDER and "passed your question" in r["text"], since=mark
+    )
+    answer = ("A keeper needs a health certificate and the zoo's transfer permit. " * 60)[:3900]
+    mark = emu.mark()
+    emu.send_text(STAFF, f"/reply {item} {answer}")
+    assert "was delivered" in reply_to(emu, STAFF, mark, timeout=30)["text"]
+    parts = [r for r in emu.sent[mark:] if r["chat_id"] == OUTSIDER]
+    assert len(parts) == 2 and all(len(p["text"]) <= 4096 for p in parts)
+    assert "Answer from the international-exchange office" in parts[0]["text"]
+    first = parts[0]["text"].partition("”:\n\n")[2]
+    assert (first + " " + parts[1]["text"]).split() == answer.split()
+    assert not [e for e in emu.errors[-5:] if "too long" in e["description"]]

@@ -167,3 +167,43 @@ def test_listing_the_queue_reads_every_items_posts_in_one_query(
     selects = [q for q in pending_sql if q.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 2, pending_sql  # the items, then the posts of all of them
     assert len([q for q in repost_sql if "escalation_posts" in q]) == 1, repost_sql
+
+
+def test_an_answer_on_its_way_holds_the_item_open_until_it_arrives(
+    queue: EscalationService, clock: Clock
+) -> None:
+    item = queue.escalate(ATTENDEE, CHAT, "Is there a shuttle bus?", "en", "ungrounded")
+    claimed = queue.claim(item.id, STAFF, " From the station. ")
+    assert claimed.status == "open" and claimed.staff_answer == "From the station."
+    with pytest.raises(EscalationError, match="escalation_busy"):
+        queue.claim(item.id, OTHER_STAFF, "a second answer while the first is delivered")
+    failed = queue.release(item.id, "Timed out")
+    assert failed.status == "open" and failed.delivery_error == "Timed out"
+    assert [p.item.staff_answer for p in queue.pending()] == ["From the station."]
+    queue.claim(item.id, OTHER_STAFF, "From the station, every 20 minutes.")
+    done = queue.delivered(item.id)
+    assert (done.status, done.answered_by, done.delivery_error) == ("answered", OTHER_STAFF, None)
+    with pytest.raises(EscalationError, match="escalation_closed"):
+        queue.claim(item.id, STAFF, "late")
+
+
+def test_a_delivery_cut_short_by_a_stop_frees_its_item_after_a_while(
+    queue: EscalationService, clock: Clock
+) -> None:
+    item = queue.escalate(ATTENDEE, CHAT, "Is there a shuttle bus?", "en", "ungrounded")
+    queue.claim(item.id, STAFF, "From the station.")  # and the bot stops before it is sent
+    clock.advance(minutes=11)
+    assert queue.claim(item.id, OTHER_STAFF, "From the station.").answered_by == OTHER_STAFF
+
+
+def test_a_question_from_a_group_is_remembered_as_such(
+    db: Database, clock: Clock, queue: EscalationService
+) -> None:
+    feedback = FeedbackService(db, clock)
+    answer = Answer("Who pays the hotel?", "not found", (), False, "en")
+    in_group = feedback.log(ATTENDEE, STAFF_CHAT, Asker(), answer)
+    private = feedback.log(ATTENDEE, ATTENDEE, Asker(), answer)
+    assert queue.escalate_answer(in_group, "downvote").in_group  # type: ignore[union-attr]
+    assert not queue.escalate_answer(private, "downvote").in_group  # type: ignore[union-attr]
+    told = feedback.log(ATTENDEE, ATTENDEE, Asker(), answer)
+    assert queue.escalate_answer(told, "downvote", in_group=True).in_group  # type: ignore[union-attr]
