@@ -60,7 +60,7 @@ def test_a_long_staff_answer_to_a_long_question_keeps_the_whole_answer() -> None
     answer = ("The grant is paid in two parts after the final report is approved. " * 60)[:3900]
 
     def render(quote: str, body: str) -> str:
-        return t("staff_answer", "en", question=quote, answer=body)
+        return t("staff_answer", "en", question=quote, answer=body, office="the office")
 
     messages = quote_and_split(render, question, answer)
     assert len(messages) == 2 and all(length(m) <= TEXT_LIMIT for m in messages)

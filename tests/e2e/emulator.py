@@ -593,7 +593,9 @@ class BotApiEmulator:
         self._commands: dict[tuple[str, str], list[JSONDict]] = {}
 
         self._updates: list[JSONDict] = []  # not yet confirmed (delivered or not)
-        self._next_update_id = 100_001
+        # Telegram's update ids only grow, also across the bot's restarts: a second emulator on the
+        # same bot database (whose inbox remembers ids it saw) continues above the first one's
+        self._next_update_id = time.time_ns() // 1000
         self._allowed_updates: list[str] | None = None
         self._poll_generation = 0
         self.polls = 0

@@ -144,7 +144,7 @@ def test_the_whole_follow_up_loop(env: tuple[BotApiEmulator, Path]) -> None:
     delivered = emu.wait_for(
         lambda r: r["chat_id"] == ATTENDEE_A and "city buses in Busan" in r["text"], since=mark
     )
-    assert "Answer from the international-exchange office" in delivered["text"]
+    assert "international-exchange office" in delivered["text"]
     curate = emu.wait_for(
         lambda r: r["chat_id"] == STAFF_CHAT and r.get("reply_markup") and "teach" in r["text"],
         since=mark,
@@ -278,7 +278,7 @@ def test_staff_hand_a_question_to_a_colleague_with_assign(env: tuple[BotApiEmula
     delivered = emu.wait_for(
         lambda r: r["chat_id"] == OUTSIDER and "no tram network" in r["text"], since=mark
     )
-    assert "Answer from the international-exchange office" in delivered["text"]
+    assert "international-exchange office" in delivered["text"]
 
 
 GROUP = -910
@@ -362,7 +362,7 @@ def test_a_long_staff_answer_to_a_long_question_arrives_in_parts(
     assert "was delivered" in reply_to(emu, STAFF, mark, timeout=30)["text"]
     parts = [r for r in emu.sent[mark:] if r["chat_id"] == OUTSIDER]
     assert len(parts) == 2 and all(len(p["text"]) <= 4096 for p in parts)
-    assert "Answer from the international-exchange office" in parts[0]["text"]
+    assert "international-exchange office" in parts[0]["text"]
     first = parts[0]["text"].partition("”:\n\n")[2]
     assert (first + " " + parts[1]["text"]).split() == answer.split()
     assert not [e for e in emu.errors[-5:] if "too long" in e["description"]]
