@@ -51,7 +51,7 @@ class Admin(UseCases):
         person = self.who(actor)
         self.admin(person)
         words = args.split()
-        if not words or not words[0].lstrip("-").isdigit() or len(words[0]) > 19:
+        if not words or not words[0].lstrip("-").isdecimal() or len(words[0]) > 18:
             return Reply.say(self.t("revoke_usage", person.language))
         user_id = int(words[0])
         done = self.svc.accounts.revoke(user_id)

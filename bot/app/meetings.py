@@ -39,7 +39,7 @@ DURATIONS = (30, 45, 60, 90)
 WEEKS = 4
 MAX_SLOT_BUTTONS = 8
 _LINK = re.compile(r"https?://\S+")
-_BUTTON = re.compile(r"m:(\d{1,12}):(p|d|w|s|t|ok|no):([\w-]{1,12})")
+_BUTTON = re.compile(r"m:([0-9]{1,9}):(p|d|w|s|t|ok|no):([\w-]{1,12})")
 # A sentence is a meeting request only when it names a meeting and a partner city.
 MEETING_WORDS = re.compile(
     r"회의|미팅|화상|통화|meeting|call|video\s*conference|termin|cuộc họp", re.I
@@ -465,14 +465,14 @@ def first_day_of_week(today: date, weeks_ahead: int) -> date:
 
 def _pick(items: Sequence[T], value: str) -> T:
     """Return the item a button's index names; IndexError for anything else (forged data)."""
-    if not value.isdigit() or int(value) >= len(items):
+    if not value.isdecimal() or int(value) >= len(items):
         raise IndexError(value)
     return items[int(value)]
 
 
 def _meeting_id(args: str) -> int | None:
     words = args.split()
-    if not words or not words[0].lstrip("#").isdigit() or len(words[0]) > 12:
+    if not words or not words[0].lstrip("#").isdecimal() or len(words[0]) > 9:
         return None
     return int(words[0].lstrip("#"))
 

@@ -15,7 +15,7 @@ from bot.i18n import LANGUAGES, t
 from bot.retrieval.access import AccessScope
 
 log = logging.getLogger(__name__)
-_VOTE = re.compile(r"v:(\d{1,18}):(1|-1)")
+_VOTE = re.compile(r"v:([0-9]{1,9}):(1|-1)")
 
 
 class Questions(UseCases):

@@ -30,7 +30,7 @@ KIND = "upload"
 # the ".meta.yaml" of a sidecar
 MAX_NAME_BYTES = 200
 _BUTTON = re.compile(
-    r"up:(\d{1,12}):(public|partner|internal|webinar|replace|both)(?::([\w-]{1,32}))?"
+    r"up:([0-9]{1,9}):(public|partner|internal|webinar|replace|both)(?::([\w-]{1,32}))?"
 )
 
 
@@ -182,7 +182,7 @@ class Uploads(UseCases):
         partner = ""
         if choice == "partner" and extra != "-":
             cities = self._partner_names()
-            if not (extra or "").isdigit() or int(extra or 0) >= len(cities):
+            if not (extra or "").isdecimal() or int(extra or 0) >= len(cities):
                 return expired(person)
             partner = cities[int(extra or 0)]
         with self._reading_lock:

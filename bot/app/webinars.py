@@ -31,8 +31,8 @@ from bot.i18n import LANGUAGES, t
 log = logging.getLogger(__name__)
 
 SURVEY = "survey_comment"
-_ESC = re.compile(r"esc:(ans|mine|dis|grp|retry):(\d{1,12})")
-_CUR = re.compile(r"cur:(\d{1,12}):(public|internal|webinar|-)")
+_ESC = re.compile(r"esc:(ans|mine|dis|grp|retry):([0-9]{1,9})")
+_CUR = re.compile(r"cur:([0-9]{1,9}):(public|internal|webinar|-)")
 _SURVEY = re.compile(r"sv:([\w-]{1,32}):([1-5])")
 
 
@@ -152,7 +152,7 @@ class Webinars(UseCases):
         person = self.who(actor)
         self.staff(person)
         parts = args.split(None, 1)
-        if len(parts) < 2 or not parts[0].lstrip("#").isdigit() or len(parts[0]) > 12:
+        if len(parts) < 2 or not parts[0].lstrip("#").isdecimal() or len(parts[0]) > 9:
             return Reply.say(self.t("reply_usage", person.language))
         return self.answer_item(person, int(parts[0].lstrip("#")), parts[1])
 
@@ -256,7 +256,8 @@ class Webinars(UseCases):
         words = args.split()
         if (
             len(words) != 2
-            or not all(w.lstrip("#").isdigit() and len(w) <= 19 for w in words)
+            or not all(w.lstrip("#").isdecimal() and len(w) <= 18 for w in words)
+            or len(words[0].lstrip("#")) > 9  # a row id: beyond it PostgreSQL's integer overflows
             or int(words[1]) not in self.svc.accounts.staff_ids
         ):
             return Reply.say(self.t("assign_usage", person.language))

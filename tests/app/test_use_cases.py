@@ -106,6 +106,12 @@ def test_a_double_tap_on_book_books_once(build: Any, outbox: RecordingOutbox) ->
         "m:99999:ok:-",
         "esc:ans:abc",
         "esc:ans:99999",
+        "esc:ans:999999999999",  # past PostgreSQL's integer
+        "m:999999999999:ok:-",
+        "cur:999999999999:public",
+        "up:999999999999:public",
+        "v:999999999999:1",
+        "v:²:1",
         "cur:1:partner",
         "cur:1:public",
         "up:1:public",
@@ -352,3 +358,20 @@ def test_a_public_upload_whose_front_matter_names_a_webinar_is_public(
     assert (doc.visibility.value, doc.webinar) == ("public", "")
     answer = app.text(Actor(PUBLIC, PUBLIC), "How much does a single bus ride cost?")
     assert "1,500" in answer.messages[0].answer.text  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "cancel 999999999999",
+        "reschedule ² 2026-12-08T10:00",
+        "reply 999999999999 hi",
+        "assign 999999999999 100",
+        "revoke 9999999999999999999",
+        "reply ² hi",
+    ],
+)
+def test_an_id_no_row_can_have_is_a_usage_message_not_an_error(build: Any, command: str) -> None:
+    name, _, args = command.partition(" ")
+    reply = build().command(staff(), name, args)
+    assert reply.messages and reply.messages[0].text
