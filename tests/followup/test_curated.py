@@ -92,7 +92,7 @@ def test_a_paraphrase_by_an_attendee_of_the_webinar_is_answered_from_the_curated
         first = answer.citations[0]
         assert first.source == f"qa-{item.id}.md"
         assert first.title in (
-            f"international-exchange office (#{item.id})",
+            f"Answer from the international-exchange office (#{item.id})",
             f"국제교류팀 답변 (#{item.id})",
         )
         assert first.shown_heading == "", "the attendee's question is never shown to others"
@@ -147,7 +147,7 @@ def test_text_written_by_an_attendee_cannot_inject_front_matter_or_structure(
     path = write(tmp_path / "qa.md", text)
     loaded = load(path, "qa.md", Visibility.PUBLIC)
     assert loaded.meta.visibility is Visibility.INTERNAL and loaded.meta.webinar == ""
-    assert loaded.meta.title == "international-exchange office (#1)"
+    assert loaded.meta.title == "Answer from the international-exchange office (#1)"
     assert len(loaded.sections) == 1  # no heading of the attendee's or the staff's making
     section = loaded.sections[0]
     assert section.heading == (" ".join(INJECTION.split()),)
