@@ -57,16 +57,20 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
 def head() -> str:
     """Return the newest revision this release knows."""
-    found = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    found = _script().get_current_head()
     assert found is not None
     return found
 
 
 def known_revisions() -> set[str]:
     """Return every revision this release knows."""
-    return {r.revision for r in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    return {r.revision for r in _script().walk_revisions()}
 
 
 def revision(db: Database) -> Revision:
@@ -82,7 +86,7 @@ def migrate(db: Database) -> Revision:
     A database made before migrations existed (the release of 2026-11-23, by create_all) is
     stamped with the baseline first, so its rows are kept.
     """
-    script = ScriptDirectory.from_config(alembic_config())
+    script = _script()
     sqlite = db.engine.dialect.name == "sqlite"
     with db.engine.connect() as connection:
         if sqlite:

@@ -11,8 +11,6 @@ from bot.domain import UnknownCity
 class Admin(UseCases):
     """/invite, /partners, /revoke, /grouplevel (admins) and /stats (staff)."""
 
-    bot_username = ""  # set by the front-end once it knows it (invite links)
-
     def invite(self, actor: Actor, args: str) -> Reply:
         """Create a one-time partner invite link."""
         person = self.who(actor)

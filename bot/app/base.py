@@ -33,6 +33,8 @@ def expired(person: Person) -> Reply:
 class UseCases:
     """A group of use cases over the wired services; front-ends never reach past it."""
 
+    bot_username = ""  # set by the front-end once it knows it (invite and webinar links)
+
     def __init__(self, services: Services, outbox: Outbox, flows: FlowStore) -> None:
         self.svc = services
         self.outbox = outbox

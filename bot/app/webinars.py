@@ -39,8 +39,6 @@ _SURVEY = re.compile(r"sv:([\w-]{1,32}):([1-5])")
 class Webinars(UseCases):
     """Staff run webinars and the queue of unanswered questions; attendees rate and comment."""
 
-    bot_username = ""  # set by the front-end once it knows it (webinar links)
-
     # ------------------------------------------------------------ /webinar
 
     def webinar(self, actor: Actor, args: str) -> Reply:
