@@ -78,9 +78,12 @@ def build_application(settings: Settings, services: Services) -> Application:
     app.bot_data["outbox"] = outbox
     app.bot_data["app"] = App(services, outbox)
     app.add_handler(CallbackQueryHandler(h.button))
-    app.add_handler(MessageHandler(filters.Document.ALL, h.document))
-    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, h.text))
-    app.add_handler(MessageHandler(filters.COMMAND, h.command))
+    # new messages only: an edit would ask (and count against the rate limit) a second time,
+    # and a channel post has nobody to answer; every other update type passes in silence
+    new = filters.UpdateType.MESSAGE
+    app.add_handler(MessageHandler(new & filters.Document.ALL, h.document))
+    app.add_handler(MessageHandler(new & filters.TEXT & ~filters.COMMAND, h.text))
+    app.add_handler(MessageHandler(new & filters.COMMAND, h.command))
     app.add_error_handler(h.on_error)
     return app
 

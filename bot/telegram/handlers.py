@@ -120,7 +120,9 @@ async def button(update: Update, context: Context) -> None:
     reply = await call(
         application(context).button, who, query.data or "", shown or "", outbox(context)
     )
-    with contextlib.suppress(BadRequest):  # a press handled again after a restart is too old
+    # a press waited on too long (a busy or restarted bot) can no longer be answered; what the
+    # press did stands, and the rest of the reply still goes out
+    with contextlib.suppress(BadRequest):
         await query.answer(reply.toast or None, show_alert=reply.alert)
     if reply.edit is not None:
         with contextlib.suppress(BadRequest):  # the same text again, or a message gone
@@ -182,7 +184,8 @@ async def _show_one(context: Context, chat_id: int, message: Message | None, out
         if out.answer is not None:  # a cited answer, not a preview of a link in it
             options["disable_web_page_preview"] = True
         if message is not None:  # a reply (quoted in groups, as PTB does)
-            await message.reply_text(body, **options)
+            # the message may be deleted meanwhile: then the answer goes out unquoted
+            await message.reply_text(body, allow_sending_without_reply=True, **options)
         else:
             await context.bot.send_message(chat_id, body, **options)
 
