@@ -106,7 +106,7 @@ class Console:
         """Act on one typed line: a number presses a button, /x is a command, else text."""
         offered, self.buttons = self.buttons, []
         reply_to, self.prompt = self.prompt, None
-        if line.isdigit() and 1 <= int(line) <= len(offered):
+        if line.isdecimal() and 1 <= int(line) <= len(offered):
             pressed = offered[int(line) - 1]
             self.show(self.app.button(self.actor, pressed.data))
         elif line.startswith("/"):
