@@ -75,7 +75,8 @@ class App:
     ) -> Reply:
         """Route a plain message: a staff answer, a survey comment, a /meet title, a meeting
         sentence or a question. `reply_to` is the id of the message it replies to, if any;
-        `working` is called once a question is taken up (a front-end shows "typing")."""
+        `working` is called once a question or a meeting sentence is taken up (a front-end
+        shows "typing")."""
         w, m = self.webinars, self.meetings
         if w.is_staff_reply(actor, reply_to):
             return _guarded(lambda: w.staff_reply(actor, reply_to or 0, text))
@@ -85,6 +86,8 @@ class App:
             if m.awaits_title(actor):
                 return _guarded(lambda: m.title(actor, text))
             if m.looks_like_request(actor, text):
+                if working is not None:  # a model may read the sentence: that takes a while
+                    working()
                 return _guarded(lambda: m.sentence(actor, text))
         return _guarded(lambda: self.questions.ask(actor, text, working=working))
 
