@@ -22,6 +22,8 @@ class Admin(UseCases):
             created = self.svc.accounts.create_invite(city, person.user_id)
         except UnknownCity as exc:
             return self.unknown_city(person, exc)
+        except ValueError:  # no name left once its spaces are tidied, or longer than a city's
+            return Reply.say(self.t("invite_usage", person.language))
         link = f"https://t.me/{self.bot_username}?start=join_{created.code}"
         expires = created.expires_at.strftime("%Y-%m-%d %H:%M UTC")
         return Reply.say(
@@ -71,6 +73,8 @@ class Admin(UseCases):
             )
         except UnknownCity as exc:
             return self.unknown_city(person, exc)
+        except ValueError:  # a city name longer than a city's
+            return Reply.say(self.t("grouplevel_usage", person.language))
         return Reply.say(
             self.t(
                 "grouplevel_set",

@@ -375,3 +375,19 @@ def test_an_id_no_row_can_have_is_a_usage_message_not_an_error(build: Any, comma
     name, _, args = command.partition(" ")
     reply = build().command(staff(), name, args)
     assert reply.messages and reply.messages[0].text
+
+
+@pytest.mark.parametrize(
+    "command", ["invite " + "Riverton" * 40, "grouplevel partner " + "Riverton" * 40]
+)
+def test_a_city_name_longer_than_any_city_gets_the_usage_line(
+    make_services: Any, data: Path, outbox: RecordingOutbox, database_url: str, command: str
+) -> None:
+    services = make_services(
+        data, partners_file=PARTNERS, admin_user_ids=[STAFF], database_url=database_url
+    )
+    name, _, args = command.partition(" ")
+    group = name == "grouplevel"
+    admin = Actor(STAFF, -500 if group else STAFF, group, language_code="en")
+    (out,) = App(services, outbox).command(admin, name, args).messages
+    assert "Usage" in out.text, out.text
