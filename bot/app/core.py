@@ -132,6 +132,10 @@ class App:
         """Send the meeting reminders that are due; return how many."""
         return self.meetings.send_due_reminders()
 
+    def recover_uploads(self) -> int:
+        """Tell the senders of uploads a crashed process was reading (see Uploads.recover)."""
+        return self.uploads.recover()
+
     def repost_stale(self) -> int:
         """Post long-unanswered questions to staff once more; return how many."""
         return self.webinars.repost_stale()

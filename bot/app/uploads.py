@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from bot.accounts.service import Person
@@ -26,6 +27,10 @@ from bot.storage.flows import FlowStore
 log = logging.getLogger(__name__)
 
 KIND = "upload"
+READING = "upload-reading"  # an upload being read: its flow is touched while a process has it
+# an upload no process has touched for this long was cut short by a crash: its sender is told
+READING_LEASE = timedelta(minutes=3)
+KEEP_FLOWS = timedelta(days=30)
 # filesystems allow 255 bytes a name; what is left is for " (2)", a webinar's "<code>--" and
 # the ".meta.yaml" of a sidecar
 MAX_NAME_BYTES = 200
@@ -55,6 +60,7 @@ class _Chosen:
     person: Person
     chat_id: int
     flow_id: int
+    reading_id: int  # the READING flow that says the upload is in hand
     file_id: str
     name: str
     visibility: Visibility | None  # None: webinar material
@@ -79,6 +85,7 @@ class Uploads(UseCases):
         # names being read: a second file of the same name waits, or it would replace the first
         # without asking (the first is not in the store yet)
         self._reading: set[str] = set()
+        self._in_hand: set[int] = set()  # this process's READING flows
         self._reading_lock = threading.Lock()
 
     def offer(self, actor: Actor, file_id: str, file_name: str, size: int) -> Reply:
@@ -191,6 +198,13 @@ class Uploads(UseCases):
             if not self.flows.finish(flow.id):  # a double tap ingests once
                 return expired(person)
             self._reading.add(name)
+            reading = self.flows.start(
+                person.user_id,
+                READING,
+                {"chat_id": actor.chat_id, "name": name, "lang": lang, "upload": flow.id},
+                supersede=False,
+            )
+            self._in_hand.add(reading.id)
         webinar = (extra or "") if choice == "webinar" else ""
         visibility = None if choice == "webinar" else Visibility(choice)
         if visibility is None:
@@ -201,6 +215,7 @@ class Uploads(UseCases):
             person=person,
             chat_id=actor.chat_id,
             flow_id=flow.id,
+            reading_id=reading.id,
             file_id=flow.state["file_id"],
             name=name,
             visibility=visibility,
@@ -234,7 +249,33 @@ class Uploads(UseCases):
         """Tell the uploader how it ended, and let the name be uploaded again."""
         with self._reading_lock:
             self._reading.discard(chosen.name)
+            self._in_hand.discard(chosen.reading_id)
+        self.flows.finish(chosen.reading_id)
         self._tell(chosen, text)
+
+    def recover(self) -> int:
+        """Keep this process's uploads in hand marked so, tell the senders of uploads a crashed
+        process was reading that theirs was not added, and forget old dialogues (a job).
+
+        Return how many senders were told. Several processes may run this at once: `finish`
+        decides which one tells.
+        """
+        with self._reading_lock:
+            mine = sorted(self._in_hand)
+        self.flows.touch(mine)
+        told = 0
+        for flow in self.flows.stale(READING, READING_LEASE):
+            if flow.id in mine or not self.flows.finish(flow.id):
+                continue
+            state = flow.state
+            self._incoming(int(state["upload"]), str(state["name"])).unlink(missing_ok=True)
+            text = t("upload_lost", str(state["lang"]), name=state["name"])
+            self.deliver(Out(text, int(state["chat_id"])))
+            told += 1
+        if told:
+            log.info("told %d senders of uploads cut short by a crash", told)
+        self.flows.prune(KEEP_FLOWS)
+        return told
 
     def _tell(self, chosen: _Chosen, text: str) -> None:
         self.deliver(Out(text, chosen.chat_id))
@@ -244,7 +285,7 @@ class Uploads(UseCases):
         folder = self.svc.settings.bot_data_dir / "uploads"
         target = folder / "webinars" / name if chosen.visibility is None else folder / name
         # downloaded beside the uploads, under a name of its own: a refused file replaces nothing
-        incoming = folder / ".incoming" / f"{chosen.flow_id}{Path(name).suffix}"
+        incoming = self._incoming(chosen.flow_id, name)
         incoming.parent.mkdir(parents=True, exist_ok=True)
         try:
             files.fetch(chosen.file_id, incoming)
@@ -280,6 +321,12 @@ class Uploads(UseCases):
                 label = self._label(stored, chosen.person.language)
                 return self._result(chosen.person, name, report, label, chosen.kept)
         return self._result(chosen.person, name, report, chosen.label, chosen.kept)
+
+    def _incoming(self, flow_id: int, name: str) -> Path:
+        """Where an upload is downloaded to, beside the uploads under a name of its own (a
+        refused file replaces nothing)."""
+        folder = self.svc.settings.bot_data_dir / "uploads" / ".incoming"
+        return folder / f"{flow_id}{Path(name).suffix}"
 
     def _progress(self, chosen: _Chosen) -> Callable[[str, int, int], None]:
         """Return the ingest's passage callback: stop on shutdown, say how far a long file is."""

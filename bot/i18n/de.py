@@ -61,6 +61,7 @@ STRINGS: dict[str, str] = {
     "upload_expired": "Dieser Upload wartet nicht mehr; bitte senden Sie die Datei erneut.",
     "upload_reading": "Ich lese „{name}“ ({visibility})… Ich sage Bescheid, sobald es aufgenommen ist.",
     "upload_progress": "Ich lese noch „{name}“: {done} von {total} Abschnitten fertig…",
+    "upload_lost": "Ich wurde beim Lesen von „{name}“ unterbrochen, daher wurde die Datei nicht hinzugefügt. Bitte senden Sie sie erneut.",
     "upload_interrupted": "Der Bot startet neu, daher wurde „{name}“ nicht hinzugefügt. Bitte senden Sie die Datei erneut.",
     "upload_error": "bei mir ist ein Fehler aufgetreten; bitte senden Sie die Datei erneut",
     "upload_busy": "„{name}“ wird noch gelesen; senden Sie die Datei erneut, wenn ich gemeldet habe, dass sie aufgenommen ist.",

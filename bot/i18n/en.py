@@ -61,6 +61,7 @@ STRINGS: dict[str, str] = {
     "upload_expired": "That upload is no longer waiting; please send the file again.",
     "upload_reading": "Reading “{name}” ({visibility})… I will tell you when it is in.",
     "upload_progress": "Still reading “{name}”: {done} of {total} passages done…",
+    "upload_lost": "I stopped while reading “{name}”, so it was not added. Please send it again.",
     "upload_interrupted": "The bot is restarting, so “{name}” was not added. Please send it again.",
     "upload_error": "something went wrong on my side; please send the file again",
     "upload_busy": "“{name}” is still being read; send the file again once I have said it is in.",

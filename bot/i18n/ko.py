@@ -61,6 +61,7 @@ STRINGS: dict[str, str] = {
     "upload_expired": "대기 중인 업로드가 없습니다. 파일을 다시 보내 주세요.",
     "upload_reading": "“{name}” 문서를 읽는 중입니다 ({visibility})… 추가가 끝나면 알려 드리겠습니다.",
     "upload_progress": "“{name}” 문서를 계속 읽는 중입니다: {total}개 단락 중 {done}개 완료…",
+    "upload_lost": "“{name}” 문서를 읽는 중에 봇이 중단되어 추가하지 못했습니다. 파일을 다시 보내 주세요.",
     "upload_interrupted": "봇이 다시 시작되어 “{name}” 문서를 추가하지 못했습니다. 파일을 다시 보내 주세요.",
     "upload_error": "처리 중 문제가 발생했습니다. 파일을 다시 보내 주세요",
     "upload_busy": "“{name}” 문서를 아직 읽는 중입니다. 추가 완료를 알려 드린 뒤에 다시 보내 주세요.",

@@ -61,6 +61,7 @@ STRINGS: dict[str, str] = {
     "upload_expired": "Tệp tải lên đó không còn chờ xử lý; vui lòng gửi lại.",
     "upload_reading": "Đang đọc “{name}” ({visibility})… Tôi sẽ báo khi tệp đã được thêm.",
     "upload_progress": "Vẫn đang đọc “{name}”: xong {done} trên {total} đoạn…",
+    "upload_lost": "Bot bị dừng khi đang đọc “{name}” nên tệp chưa được thêm. Vui lòng gửi lại tệp.",
     "upload_interrupted": "Bot đang khởi động lại nên “{name}” chưa được thêm. Vui lòng gửi lại tệp.",
     "upload_error": "đã có lỗi xảy ra; vui lòng gửi lại tệp",
     "upload_busy": "“{name}” vẫn đang được đọc; hãy gửi lại tệp sau khi tôi báo đã thêm xong.",

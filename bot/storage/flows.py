@@ -8,10 +8,10 @@ newer flow. The state lives in the database, so a restart (or another process) r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, select, update
+from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, delete, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.db import Base, Database, TZDateTime, utcnow
@@ -45,14 +45,16 @@ class FlowStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def start(self, user_id: int, kind: str, state: dict[str, Any]) -> Flow:
-        """Open a new flow, closing the person's earlier one of this kind."""
+    def start(self, user_id: int, kind: str, state: dict[str, Any], supersede: bool = True) -> Flow:
+        """Open a new flow, closing the person's earlier one of this kind (unless `supersede` is
+        False: work in hand, of which a person may have several)."""
         with self.db.session() as s:
-            s.execute(
-                update(FlowRow)
-                .where(FlowRow.user_id == user_id, FlowRow.kind == kind, FlowRow.open.is_(True))
-                .values(open=False, updated_at=utcnow())
-            )
+            if supersede:
+                s.execute(
+                    update(FlowRow)
+                    .where(FlowRow.user_id == user_id, FlowRow.kind == kind, FlowRow.open.is_(True))
+                    .values(open=False, updated_at=utcnow())
+                )
             row = FlowRow(user_id=user_id, kind=kind, state=state)
             s.add(row)
             s.flush()
@@ -98,3 +100,34 @@ class FlowStore:
                 .values(open=False, updated_at=utcnow())
             )
             return bool(done.rowcount)  # type: ignore[attr-defined]
+
+    def touch(self, flow_ids: list[int]) -> None:
+        """Mark open flows as still in hand (work a live process is doing: see `stale`)."""
+        if flow_ids:
+            with self.db.session() as s:
+                s.execute(
+                    update(FlowRow)
+                    .where(FlowRow.id.in_(flow_ids), FlowRow.open.is_(True))
+                    .values(updated_at=utcnow())
+                )
+
+    def stale(self, kind: str, idle: timedelta) -> list[Flow]:
+        """Return the open flows of a kind nobody has touched for `idle` (work whose process
+        died); whoever `finish`es one first owns what is left of it."""
+        with self.db.session() as s:
+            rows = s.scalars(
+                select(FlowRow)
+                .where(
+                    FlowRow.kind == kind,
+                    FlowRow.open.is_(True),
+                    FlowRow.updated_at < utcnow() - idle,
+                )
+                .order_by(FlowRow.id)
+            )
+            return [Flow(row.id, dict(row.state)) for row in rows]
+
+    def prune(self, older_than: timedelta) -> int:
+        """Forget flows closed (or abandoned) longer than `older_than` ago; return how many."""
+        with self.db.session() as s:
+            done = s.execute(delete(FlowRow).where(FlowRow.updated_at < utcnow() - older_than))
+            return int(done.rowcount)  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from telegram.ext import (
 )
 
 from bot.app.core import App
+from bot.app.uploads import READING_LEASE
 from bot.config import Settings, webhook_path
 from bot.services import Services, build_services
 from bot.storage.inbox import Inbox
@@ -114,6 +115,10 @@ async def _post_init(app: Application) -> None:
             )
         poll = settings.escalation_repost_poll_s
         app.job_queue.run_repeating(_job(core.repost_stale), interval=poll, first=min(30.0, poll))
+        # well inside the lease, so this process's own uploads in hand are never taken for lost
+        app.job_queue.run_repeating(
+            _job(core.recover_uploads), interval=READING_LEASE.total_seconds() / 3, first=5
+        )
     log.info("bot @%s ready", app.bot.username)
 
 

@@ -4,7 +4,8 @@ forged, and the rules every front-end shares."""
 from __future__ import annotations
 
 import threading
-from datetime import date
+import time
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -340,6 +341,35 @@ def test_an_upload_cut_short_by_a_shutdown_tells_the_uploader(
     assert not closing.is_alive()
     assert outbox.to(STAFF)[-1].text == t("upload_interrupted", "en", name="minutes.md")
     assert app.services.store.documents() == []
+
+
+def test_an_upload_cut_short_by_a_crash_is_reported_after_the_restart(
+    build: Any, outbox: RecordingOutbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.app.uploads.READING_LEASE", timedelta(seconds=1))
+    crashed, files = build(), HeldFiles(one=MINUTES_1)
+    upload(crashed, files, "one", "Public")
+    assert files.started.wait(10)  # held in the download when the process "dies"
+    time.sleep(1.2)
+    assert crashed.recover_uploads() == 0, "a process's own upload in hand is not lost"
+    alive = len(outbox.to(STAFF))
+    time.sleep(1.2)
+    restarted = build()  # the crashed process never touches its upload again
+    assert restarted.recover_uploads() == 1
+    assert outbox.to(STAFF)[-1].text == t("upload_lost", "en", name="minutes.md")
+    assert len(outbox.to(STAFF)) == alive + 1
+    assert build().recover_uploads() == 0, "told once, whichever process finds it"
+    assert restarted.services.store.documents() == []
+
+
+def test_an_upload_read_to_its_end_is_not_reported_lost(
+    build: Any, outbox: RecordingOutbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.app.uploads.READING_LEASE", timedelta(0))
+    app, files = build(), Files(one=MINUTES_1)
+    upload(app, files, "one", "Public")
+    assert "1 passages" in result(app, outbox)
+    assert build().recover_uploads() == 0
 
 
 def test_a_public_upload_whose_front_matter_names_a_webinar_is_public(
