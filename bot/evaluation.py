@@ -63,6 +63,7 @@ def percentile(values: list[float], q: float) -> float:
 def run_eval(services: Any, questions: list[EvalQuestion], k: int = 5) -> dict[str, Any]:
     """Run every question through retrieval and the answerer; return metrics overall and per language."""
     rows: list[dict[str, Any]] = []
+    languages = {d.source: d.language for d in services.store.documents()}
     for q in questions:
         asker = Asker(q.role, partner=q.partner)
         t0 = time.perf_counter()
@@ -84,6 +85,9 @@ def run_eval(services: Any, questions: list[EvalQuestion], k: int = 5) -> dict[s
                 "id": q.id,
                 "language": q.language,
                 "answerable": q.answerable,
+                # asked in another language than the document that answers it
+                "cross": bool(q.expected_source)
+                and languages.get(q.expected_source or "", q.language) != q.language,
                 "rank": rank,
                 "grounded": answer.grounded,
                 "answer_hit": answer.grounded
@@ -96,6 +100,8 @@ def run_eval(services: Any, questions: list[EvalQuestion], k: int = 5) -> dict[s
     for row in rows:
         groups["all"].append(row)
         groups[row["language"] or "?"].append(row)
+        if row["cross"]:
+            groups["cross"].append(row)
     return {
         "k": k,
         "fusion": services.retriever.mode,

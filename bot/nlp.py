@@ -245,23 +245,26 @@ class Analyzer:
             _ = self._kiwi
 
     def split_sentences(self, text: str) -> list[str]:
-        """Split text into sentences: Kiwi for Korean runs, punctuation rules elsewhere."""
+        """Split text into sentences: Kiwi for Korean runs, punctuation rules elsewhere.
+
+        A table row becomes one sentence of "header: value" pairs; a list item keeps its
+        indented lines; dates ("2026. 5. 18.", "31. Dezember") and abbreviations ("z. B.",
+        "TP.", "No.") do not end a sentence.
+        """
         out: list[str] = []
-        for para in re.split(
-            r"\n\s*\n|\n(?=\s*(?:[-*•·▪]|\d+[.)]|제\s*\d+\s*조)\s)|\s(?=[①-⑳]\s?)", text
-        ):
-            para = " ".join(para.split())
-            if not para:
+        for para, whole in _blocks(text):
+            if whole:  # a table row: one unit, whatever punctuation its cells have
+                out.append(para)
                 continue
-            if _HANGUL.search(para):
-                with self._lock:
-                    pieces = [s.text for s in self._kiwi.split_into_sents(para)]
-            else:
-                pieces = [para]
-            for piece in pieces:
-                out.extend(
-                    _merge_abbreviations([s.strip() for s in _SENT_END.split(piece) if s.strip()])
-                )
+            pieces = []
+            for part in re.split(r"\s(?=[①-⑳])", " ".join(para.split())):  # ① ② clauses
+                if _HANGUL.search(part):
+                    with self._lock:
+                        pieces += [s.text for s in self._kiwi.split_into_sents(part)]
+                elif part:
+                    pieces.append(part)
+            split = [s.strip() for piece in pieces for s in _SENT_END.split(piece) if s.strip()]
+            out.extend(_rejoin(split))
         return out
 
     def terms(self, text: str, language: str | None = None, stem: bool = True) -> list[str]:
@@ -302,21 +305,142 @@ class Analyzer:
         return [tok.form.lower() for tok in tokens if tok.tag == "NNP"]
 
 
+# what a sentence does not end with: abbreviations of the four languages, an initial
 _ABBREV = re.compile(
-    r"(?:^|\s)(?:p|pp|no|nr|art|abs|dr|mr|mrs|ms|st|vs|etc|e\.g|i\.e|z\.b|ca|approx|tel|fig)\.$",
+    r"(?:^|[\s(])(?:p|pp|no|nos|nr|art|abs|ziff|dr|prof|mr|mrs|ms|st|vs|etc|e\.g|i\.e|z\.\s?b|"
+    r"u\.\s?a|d\.\s?h|bzw|ggf|inkl|zzgl|vgl|usw|ca|approx|tel|fax|fig|jan|feb|mar|apr|jun|jul|"
+    r"aug|sep|sept|oct|okt|nov|dec|dez|inc|ltd|co|corp|dept|gov|min|max|tp|tt|ths|ts|pgs|gs|"
+    r"ubnd|hđnd|[A-ZĐ])\.$",
     re.I,
 )
+_MONTHS = (
+    "januar|februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember|"
+    "jänner|january|february|march|june|july|october|december|tháng"
+)
+# a number with a point that does not end a sentence: a Korean date goes on with a digit
+# ("2026. 5. 18."), a German date or ordinal with a month, a lower-case word, or any word after
+# a day or an ordinal in German ("am 3. Stock", "seit dem 14. März")
+_DAY_DOT = re.compile(r"(?:^|[\s(])(\d{1,4})\.$")
+_MARKER = re.compile(r"^(?:\d{1,2}|[가-하]|[a-zA-Z]|[ivxIVX]{1,4})[.)]$")  # "2." "가." a list's number
+_GOES_ON_LOWER = re.compile(r"^[a-zäöüßđ\d(]")
 
 
-def _merge_abbreviations(pieces: list[str]) -> list[str]:
-    """Re-join pieces that were cut after an abbreviation such as 'p.' or 'Art.'."""
+def _rejoin(pieces: list[str]) -> list[str]:
+    """Re-join pieces cut after an abbreviation or inside a date."""
     out: list[str] = []
     for piece in pieces:
-        if out and _ABBREV.search(out[-1]):
+        if out and _cut_too_early(out[-1], piece):
             out[-1] = f"{out[-1]} {piece}"
         else:
             out.append(piece)
     return out
+
+
+def _cut_too_early(before: str, after: str) -> bool:
+    if _ABBREV.search(before) or _MARKER.match(before):
+        return True
+    day = _DAY_DOT.search(before)
+    if day is None:
+        return False
+    if after[:1].isdigit() or re.match(rf"(?:{_MONTHS})\b", after, re.I):
+        return True  # 2026. 5. 18. / 31. Dezember 2027 / 14. tháng 3
+    if len(day.group(1)) <= 2 and detect_language(before) == "de":
+        return True  # a German ordinal: "im 3. Stock", "zum 1. Mal"
+    return bool(_GOES_ON_LOWER.match(after))
+
+
+# a table row as the loaders give it ("a | b | c", Markdown's "| a | b |"), a Markdown
+# separator row, and a plain-text table's rule of dashes under its header
+_ROW = re.compile(r"^\s*\|.*\|\s*$|\s\|\s")
+_RULE_CELL = re.compile(r"^:?-{3,}:?$")
+_DASH_RULE = re.compile(r"^\s*-{3,}(?:\s+-{3,})+\s*$")
+# where a new paragraph starts: a list item (also Korean markers) or an article
+_ITEM = re.compile(r"^(\s*)(?:[-*•·▪○●□■◦ㅇ※▶►]|\d{1,2}[.)]|\(\d{1,2}\)|[가-하][.)]|제\s*\d+\s*조)\s")
+
+
+def _cells(line: str) -> list[str]:
+    line = line.strip()
+    if line.startswith("|") and line.endswith("|") and len(line) > 1:
+        line = line[1:-1]
+    return [c.strip() for c in re.split(r"(?<!\\)\|", line)]
+
+
+def _pairs(header: list[str], row: list[str]) -> str:
+    """Say a table row as "header: value" pairs (its cells alone when the header does not fit)."""
+    if len(header) != len(row) or header == row:
+        return "; ".join(c for c in row if c)
+    return "; ".join(f"{h}: {v}" if h else v for h, v in zip(header, row, strict=True) if v)
+
+
+def _blocks(text: str) -> list[tuple[str, bool]]:
+    """Cut a section into paragraphs and table rows; True marks a row (one sentence)."""
+    lines = text.splitlines()
+    out: list[tuple[str, bool]] = []
+    para: list[str] = []
+    item_indent: int | None = None  # the indent of the list item the paragraph is
+
+    def flush() -> None:
+        nonlocal item_indent
+        if para:
+            out.append((" ".join(para), False))
+        para.clear()
+        item_indent = None
+
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if _DASH_RULE.match(line) and para:  # a plain-text table: the header is the line above
+            para.pop()
+            header_line = lines[i - 1]
+            flush()
+            spans = [m.start() for m in re.finditer(r"-{3,}", line)]
+
+            def cut(row: str, spans: list[int] = spans) -> list[str]:
+                # columns are aligned as shown: a Hangul or Hanja character is two wide
+                cells = [""] * len(spans)
+                col = 0
+                for ch in row:
+                    at = sum(1 for start in spans[1:] if col >= start)
+                    cells[at] += ch
+                    col += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+                return [c.strip() for c in cells]
+
+            header = cut(header_line)
+            i += 1
+            while i < len(lines) and lines[i].strip() and not _DASH_RULE.match(lines[i]):
+                out.append((_pairs(header, cut(lines[i])), True))
+                i += 1
+            i += 1  # the closing rule, or the blank line
+            continue
+        if _ROW.search(line):  # a table: rows until a line that is none (blank lines between)
+            flush()
+            header: list[str] | None = None
+            rows: list[list[str]] = []
+            while i < len(lines) and (_ROW.search(lines[i]) or not lines[i].strip()):
+                if lines[i].strip():
+                    cells = _cells(lines[i])
+                    if all(_RULE_CELL.match(c) for c in cells if c):
+                        header = rows.pop() if rows and header is None else header
+                    else:
+                        rows.append(cells)
+                i += 1
+            if header is None and len(rows) > 1:
+                header = rows.pop(0)  # loaders' rows: the first is the header
+            out.extend((_pairs(header or row, row), True) for row in rows)
+            out.extend([("", False)] if not rows and header else [])
+            continue
+        if not line.strip():
+            flush()
+        else:
+            item = _ITEM.match(line)
+            indent = len(line) - len(line.lstrip())
+            if item and (item_indent is None or indent <= item_indent):
+                flush()  # a new item (or the first): an indented one stays with its parent
+                item_indent = indent
+            para.append(line.strip() if not para or item is None else "/ " + line.strip())
+        i += 1
+    flush()
+    return [(p, whole) for p, whole in out if p.strip()]
 
 
 def _latin_terms(text: str, language: str) -> list[str]:

@@ -11,6 +11,9 @@ from bot.nlp import Analyzer, detect_language, index_text
 HEADING_SEP = " > "
 # names what embedding_units produces; change it when that changes, so stores are re-embedded
 UNITS_VERSION = "title-sentence-1"
+# names how a document is cut into sentences (Analyzer.split_sentences): a file ingested by a
+# release that cut it otherwise counts as changed and is read again by the next ingest
+SPLITTING_VERSION = "rows-dates-2"
 
 
 def approx_tokens(text: str) -> int:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from bot.domain import Chunk, SparseEntry, Visibility
-from bot.knowledge.chunking import chunk_document, embedding_units
+from bot.knowledge.chunking import SPLITTING_VERSION, chunk_document, embedding_units
 from bot.knowledge.limits import ParseWorker
 from bot.knowledge.loaders import SIDECAR_SUFFIX, LoadedDocument, LoadError, is_supported
 from bot.knowledge.store import KnowledgeStore, chroma_metadata
@@ -142,8 +142,10 @@ def _targets(paths: Iterable[Path]) -> tuple[list[_Target], list[str], list[tupl
 
 
 def file_hash(path: Path) -> str:
-    """Hash a file and its sidecar, so a metadata change re-ingests the file."""
+    """Hash a file and its sidecar, so a metadata change re-ingests the file (and the way it is
+    cut into sentences, so a release that cuts it better reads it again)."""
     h = hashlib.sha256(path.read_bytes())
+    h.update(b"\x00splitting\x00" + SPLITTING_VERSION.encode())
     sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
     if sidecar.exists():
         h.update(b"\x00sidecar\x00" + sidecar.read_bytes())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.domain import DocMeta, Section, Visibility
 from bot.knowledge.chunking import approx_tokens, chunk_document, chunk_id
 from bot.nlp import Analyzer
@@ -74,3 +76,69 @@ def test_terms_are_korean_morphemes_and_stemmed_words(analyzer: Analyzer) -> Non
     assert "the" not in analyzer.terms("the the the")
     assert analyzer.terms("reviewed every three years") == analyzer.terms("review every three year")
     assert analyzer.terms("Kooperationsfonds", "de") == analyzer.terms("Kooperationsfond", "de")
+
+
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        (
+            "신청 기간: 2026. 5. 18.(월) ~ 6. 5.(금) 18:00까지이다. 설명회는 따로 연다.",
+            ["신청 기간: 2026. 5. 18.(월) ~ 6. 5.(금) 18:00까지이다.", "설명회는 따로 연다."],
+        ),
+        (
+            "Die Vereinbarung gilt bis zum 31. Dezember 2027. Sie wurde am 14. März unterzeichnet.",
+            [
+                "Die Vereinbarung gilt bis zum 31. Dezember 2027.",
+                "Sie wurde am 14. März unterzeichnet.",
+            ],
+        ),
+        (
+            "Das Büro liegt im 3. Stock. Bitte z. B. per E-Mail anmelden. Danach folgt Schritt 2.",
+            [
+                "Das Büro liegt im 3. Stock.",
+                "Bitte z. B. per E-Mail anmelden.",
+                "Danach folgt Schritt 2.",
+            ],
+        ),
+        (
+            "Hội thảo do TP. Biên Hòa tổ chức. Có 40 người tham dự.",
+            ["Hội thảo do TP. Biên Hòa tổ chức.", "Có 40 người tham dự."],
+        ),
+        (
+            "Contact Mr. J. Smith (No. 5) at 9 a.m. tomorrow. He agreed.",
+            ["Contact Mr. J. Smith (No. 5) at 9 a.m. tomorrow.", "He agreed."],
+        ),
+        (
+            "3. 항공권 구매\n가. 항공권은 30일 전까지 산다.",
+            ["3. 항공권 구매", "가. 항공권은 30일 전까지 산다."],
+        ),
+    ],
+    ids=["korean-date", "german-date", "german-ordinal", "vietnamese", "english", "korean-list"],
+)
+def test_dates_ordinals_and_abbreviations_do_not_end_a_sentence(
+    analyzer: Analyzer, text: str, sentences: list[str]
+) -> None:
+    assert analyzer.split_sentences(text) == sentences
+
+
+def test_a_list_item_keeps_its_indented_lines(analyzer: Analyzer) -> None:
+    text = "- e-Asia 지식협력 기금\n  - 분야: 정보통신, 전자정부\n  - 규모: 402억\n- 다른 기금"
+    assert analyzer.split_sentences(text) == [
+        "- e-Asia 지식협력 기금 / - 분야: 정보통신, 전자정부 / - 규모: 402억",
+        "- 다른 기금",
+    ]
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        "| 항목 | 금액 | 비고 |\n| --- | --- | --- |\n| 공동기금 | 8,400만 원 | 2만 유로 |",
+        "항목 | 금액 | 비고\n\n공동기금 | 8,400만 원 | 2만 유로",  # as the DOCX/HTML/HWP loaders give it
+        # a plain-text table aligned as shown: Hangul is two columns wide
+        "  항목      금액          비고\n  --------  ------------  --------\n"
+        "  공동기금  8,400만 원    2만 유로\n  --------  ------------  --------",
+    ],
+    ids=["markdown", "loader-rows", "plain-text"],
+)
+def test_a_table_row_is_one_sentence_of_header_value_pairs(analyzer: Analyzer, table: str) -> None:
+    assert analyzer.split_sentences(table) == ["항목: 공동기금; 금액: 8,400만 원; 비고: 2만 유로"]
