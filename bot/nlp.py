@@ -321,7 +321,9 @@ _MONTHS = (
 # ("2026. 5. 18."), a German date or ordinal with a month, a lower-case word, or any word after
 # a day or an ordinal in German ("am 3. Stock", "seit dem 14. März")
 _DAY_DOT = re.compile(r"(?:^|[\s(])(\d{1,4})\.$")
-_MARKER = re.compile(r"^(?:\d{1,2}|[가-하]|[a-zA-Z]|[ivxIVX]{1,4})[.)]$")  # "2." "가." a list's number
+_MARKER = re.compile(
+    r"^(?:\d{1,2}|[가-하]|[a-zA-Z]|[ivxIVX]{1,4})[.)]$"
+)  # "2." "가." a list's number
 _GOES_ON_LOWER = re.compile(r"^[a-zäöüßđ\d(]")
 
 
@@ -355,7 +357,9 @@ _ROW = re.compile(r"^\s*\|.*\|\s*$|\s\|\s")
 _RULE_CELL = re.compile(r"^:?-{3,}:?$")
 _DASH_RULE = re.compile(r"^\s*-{3,}(?:\s+-{3,})+\s*$")
 # where a new paragraph starts: a list item (also Korean markers) or an article
-_ITEM = re.compile(r"^(\s*)(?:[-*•·▪○●□■◦ㅇ※▶►]|\d{1,2}[.)]|\(\d{1,2}\)|[가-하][.)]|제\s*\d+\s*조)\s")
+_ITEM = re.compile(
+    r"^(\s*)(?:[-*•·▪○●□■◦ㅇ※▶►]|\d{1,2}[.)]|\(\d{1,2}\)|[가-하][.)]|제\s*\d+\s*조)\s"
+)
 
 
 def _cells(line: str) -> list[str]:
