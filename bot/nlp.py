@@ -376,6 +376,46 @@ def _pairs(header: list[str], row: list[str]) -> str:
     return "; ".join(f"{h}: {v}" if h else v for h, v in zip(header, row, strict=True) if v)
 
 
+def _plain_table(lines: list[str], i: int) -> tuple[list[str], int]:
+    """Read a plain-text table whose rule of dashes is lines[i] and header lines[i - 1]; return
+    its rows as sentences and the index of the line after it."""
+    spans = [m.start() for m in re.finditer(r"-{3,}", lines[i])]
+
+    def cut(row: str) -> list[str]:
+        # columns are aligned as shown: a Hangul or Hanja character is two wide
+        cells = [""] * len(spans)
+        col = 0
+        for ch in row:
+            cells[sum(1 for start in spans[1:] if col >= start)] += ch
+            col += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        return [c.strip() for c in cells]
+
+    header, rows = cut(lines[i - 1]), []
+    i += 1
+    while i < len(lines) and lines[i].strip() and not _DASH_RULE.match(lines[i]):
+        rows.append(_pairs(header, cut(lines[i])))
+        i += 1
+    return rows, i + 1  # past the closing rule, or the blank line
+
+
+def _pipe_table(lines: list[str], i: int) -> tuple[list[str], int]:
+    """Read the rows from lines[i] on ("a | b", blank lines between them allowed); return them
+    as sentences and the index of the first line that is no row."""
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    while i < len(lines) and (_ROW.search(lines[i]) or not lines[i].strip()):
+        if lines[i].strip():
+            cells = _cells(lines[i])
+            if not all(_RULE_CELL.match(c) for c in cells if c):
+                rows.append(cells)
+            elif rows and header is None:  # Markdown's separator: the row above is the header
+                header = rows.pop()
+        i += 1
+    if header is None and len(rows) > 1:
+        header = rows.pop(0)  # the loaders' rows: the first is the header
+    return [_pairs(header or row, row) for row in rows], i
+
+
 def _blocks(text: str) -> list[tuple[str, bool]]:
     """Cut a section into paragraphs and table rows; True marks a row (one sentence)."""
     lines = text.splitlines()
@@ -393,45 +433,16 @@ def _blocks(text: str) -> list[tuple[str, bool]]:
     i = 0
     while i < len(lines):
         line = lines[i]
+        table: list[str] | None = None
         if _DASH_RULE.match(line) and para:  # a plain-text table: the header is the line above
             para.pop()
-            header_line = lines[i - 1]
             flush()
-            spans = [m.start() for m in re.finditer(r"-{3,}", line)]
-
-            def cut(row: str, spans: list[int] = spans) -> list[str]:
-                # columns are aligned as shown: a Hangul or Hanja character is two wide
-                cells = [""] * len(spans)
-                col = 0
-                for ch in row:
-                    at = sum(1 for start in spans[1:] if col >= start)
-                    cells[at] += ch
-                    col += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
-                return [c.strip() for c in cells]
-
-            header = cut(header_line)
-            i += 1
-            while i < len(lines) and lines[i].strip() and not _DASH_RULE.match(lines[i]):
-                out.append((_pairs(header, cut(lines[i])), True))
-                i += 1
-            i += 1  # the closing rule, or the blank line
-            continue
-        if _ROW.search(line):  # a table: rows until a line that is none (blank lines between)
+            table, i = _plain_table(lines, i)
+        elif _ROW.search(line):
             flush()
-            header: list[str] | None = None
-            rows: list[list[str]] = []
-            while i < len(lines) and (_ROW.search(lines[i]) or not lines[i].strip()):
-                if lines[i].strip():
-                    cells = _cells(lines[i])
-                    if all(_RULE_CELL.match(c) for c in cells if c):
-                        header = rows.pop() if rows and header is None else header
-                    else:
-                        rows.append(cells)
-                i += 1
-            if header is None and len(rows) > 1:
-                header = rows.pop(0)  # loaders' rows: the first is the header
-            out.extend((_pairs(header or row, row), True) for row in rows)
-            out.extend([("", False)] if not rows and header else [])
+            table, i = _pipe_table(lines, i)
+        if table is not None:
+            out.extend((row, True) for row in table)
             continue
         if not line.strip():
             flush()
