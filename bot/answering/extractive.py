@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.answering.selection import asked_kind, carries, instructions
 from bot.domain import Answer, Asker, Citation, Hit, readable_heading
+from bot.i18n import language_name
 from bot.nlp import detect_language, has_hangul, index_text
 from bot.office import Office
 from bot.retrieval.hybrid import HybridRetriever, Retrieval
@@ -18,8 +20,15 @@ from bot.retrieval.hybrid import coverage as term_coverage
 _PROPER = re.compile(r"(?<!^)(?<![.?!:]\s)(?<!\n)\b([A-ZÀ-ÝĐ][\wÀ-ỹ'-]+)")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 _HANGUL_END = re.compile(r"[\uac00-\ud7a3]$")
-# what the sentence a passage was found by adds to its claim to be quoted (keyword overlap: 0-1)
+# what the sentence a passage was found by adds to its claim to be quoted (keyword overlap: 0-1),
+# when the sentences' stored vectors are not at hand
 MATCHED_SENTENCE = 0.3
+# what nearness in meaning adds: all of it for the sentence nearest the question, none for one
+# MEANING_SPAN (in cosine) farther away
+MEANING = 0.35
+MEANING_SPAN = 0.08
+# what holding the kind of fact asked for (a number for "how many", a date for "when") adds
+ASKED_KIND = 0.3
 
 
 class Answerer(Protocol):
@@ -179,7 +188,7 @@ class ExtractiveAnswerer:
         if not evidence.grounded:
             return decline(question, language, started, evidence, self.office)
         citations = citations_for(retrieval.hits)
-        text = self.compose(retrieval)
+        text = self.compose(retrieval, question)
         return Answer(
             question=question,
             text=text,
@@ -193,24 +202,42 @@ class ExtractiveAnswerer:
             },
         )
 
-    def compose(self, retrieval: Retrieval) -> str:
-        """Pick and order the sentences that carry most of the question's terms, with [n] marks."""
+    def compose(self, retrieval: Retrieval, question: str = "") -> str:
+        """Pick and order the sentences that answer the question, with [n] marks.
+
+        A sentence's claim is the share of the question's term weight it carries, how near its
+        stored vector is to the question's (in any language, where the question's own words may
+        be nowhere in it), whether it holds the kind of fact asked for (a number, a date, an
+        address: selection.asked_kind) and its passage's rank. A sentence that instructs an
+        assistant is never quoted. When every quote is in another language than the question,
+        a line in the asker's language says which.
+        """
         weights = retrieval.weights
         total = sum(weights.values()) or 1.0
+        hits = retrieval.hits[:3]
+        kind = asked_kind(question)
+        similarity = self.retriever.sentence_similarity(retrieval, hits) if question else []
+        near = max((x for sims in similarity for x in sims), default=0.0)
         scored: list[tuple[float, int, int, str]] = []
-        for rank, hit in enumerate(retrieval.hits[:3]):
+        for rank, hit in enumerate(hits):
             prior = 0.15 / (rank + 1)
             chunk = hit.chunk
+            sims = similarity[rank] if rank < len(similarity) else []
+            planted = instructions(chunk.sentences)
             for pos, sentence in enumerate(chunk.sentences):
+                if pos in planted:
+                    continue
                 terms = set(chunk.sentence_terms[pos]) if pos < len(chunk.sentence_terms) else set()
                 overlap = sum(weights.get(term, 0.0) for term in terms) / total
                 # a heading-only line ("제3조(비용)") says little on its own
                 brevity = 0.5 if len(sentence) < 25 else 1.0
-                # the sentence the question's vector matched: in any language, where the
-                # question's own words may be nowhere in it
-                matched = MATCHED_SENTENCE if pos == hit.sentence else 0.0
+                if pos < len(sims):  # how near to the question, against the nearest sentence
+                    meaning = MEANING * min(1.0, max(0.0, 1.0 - (near - sims[pos]) / MEANING_SPAN))
+                else:  # no stored vectors: the sentence the passage was found by
+                    meaning = MATCHED_SENTENCE if pos == hit.sentence else 0.0
+                fact = ASKED_KIND if carries(kind, sentence) else 0.0
                 scored.append(
-                    (overlap * brevity + matched + prior - 0.01 * pos, rank, pos, sentence)
+                    (overlap * brevity + meaning + fact + prior - 0.01 * pos, rank, pos, sentence)
                 )
         if not scored:
             return ""
@@ -224,7 +251,14 @@ class ExtractiveAnswerer:
                 continue
             seen.add(sentence)
             parts.append(f"{sentence} [{rank + 1}]")
-        return " ".join(parts)
+        text = " ".join(parts)
+        asked_in = detect_language(question) if question else ""
+        quoted = {hits[rank].chunk.language for _, rank, _, _ in chosen}
+        if asked_in and len(quoted) == 1 and "" not in quoted and asked_in not in quoted:
+            (source,) = quoted
+            frame = self.office.t("quoted_in", asked_in, source=language_name(source, asked_in))
+            text = f"{frame}\n{text}"
+        return text
 
 
 def decline(

@@ -18,3 +18,9 @@ def t(key: str, lang: str | None = None, **values: object) -> str:
     catalog = CATALOGS.get((lang or "en")[:2].lower(), en.STRINGS)
     template = catalog.get(key) or en.STRINGS[key]
     return template.format(**values) if values else template
+
+
+def language_name(code: str, reader: str) -> str:
+    """Return a language's name as a reader of `reader` calls it (the code if we have none)."""
+    key = f"lang_{code}"
+    return t(key, reader) if key in en.STRINGS else code

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from bot.retrieval.access import AccessScope
 from bot.retrieval.embedder import Embedder
 from bot.retrieval.glossary import Glossary
 from bot.retrieval.sparse import BM25Index
-from bot.retrieval.vector import ChromaIndex
+from bot.retrieval.vector import ChromaIndex, collection_key
 
 # How many nearest units (sentences, see embedding_units) one unfiltered query per language
 # fetches before the access filter.
@@ -59,6 +59,8 @@ class Retrieval:
     hits: list[Hit]
     best_dense: float  # best cosine (of a chunk's best unit) the asker may see (0 when none)
     weights: dict[str, float]  # IDF weight of each (expanded) query term
+    # the question's vector for the passages of each language (empty: no dense search)
+    query_vectors: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class HybridRetriever:
@@ -100,8 +102,10 @@ class HybridRetriever:
         dense: dict[str, float] = {}
         units: dict[str, int] = {}  # the row of the unit (sentence) that matched, per chunk
         sparse: list[tuple[str, float]] = []
+        query_vectors: dict[str, np.ndarray] = {}
         if mode != "sparse":
-            matches = self._dense(self._query_vectors(question), scope)
+            query_vectors = self._query_vectors(question)
+            matches = self._dense(query_vectors, scope)
             dense = {cid: score for cid, (score, _) in matches.items()}
             units = {cid: row for cid, (_, row) in matches.items()}
         if mode != "dense":
@@ -150,7 +154,27 @@ class HybridRetriever:
                     units.get(chunk_id),
                 )
             )
-        return Retrieval(hits, max(dense.values(), default=0.0), weights)
+        return Retrieval(hits, max(dense.values(), default=0.0), weights, query_vectors)
+
+    def sentence_similarity(self, retrieval: Retrieval, hits: Sequence[Hit]) -> list[list[float]]:
+        """Return the cosine of the question and each sentence of these hits, by the vectors
+        stored at ingest (the same units the passages were found by); [] for a hit without."""
+        wanted = {
+            h.chunk.id: (h.chunk.language, len(h.chunk.sentences))
+            for h in hits
+            if h.chunk.sentences and collection_key(h.chunk.language) in retrieval.query_vectors
+        }
+        stored = self.vectors.unit_vectors(wanted) if wanted else {}
+        out: list[list[float]] = []
+        for hit in hits:
+            rows = stored.get(hit.chunk.id)
+            if rows is None:
+                out.append([])
+                continue
+            query = retrieval.query_vectors[collection_key(hit.chunk.language)]
+            norms = np.linalg.norm(rows, axis=1) * (np.linalg.norm(query) or 1.0)
+            out.append([float(x) for x in (rows @ query) / np.where(norms == 0, 1.0, norms)])
+        return out
 
     @staticmethod
     def _visible(scope: AccessScope, chunk: Chunk) -> bool:

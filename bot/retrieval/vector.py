@@ -76,7 +76,7 @@ class ChromaIndex:
 
     def _open(self, language: str) -> Any:
         """Return (creating if needed) the collection of one language."""
-        key = _key(language)
+        key = collection_key(language)
         collection = self._collections.get(key)
         if collection is not None:
             return collection
@@ -142,6 +142,29 @@ class ChromaIndex:
                     rows.setdefault(cid, {})[int(row)] = np.asarray(vector, dtype=np.float32)
         return {cid: np.stack([v for _, v in sorted(units.items())]) for cid, units in rows.items()}
 
+    def unit_vectors(self, chunks: dict[str, tuple[str, int]]) -> dict[str, np.ndarray]:
+        """Return the unit vectors of a few chunks, given each one's language and unit count, rows
+        in unit order (by id, which costs a few ms where a `where` costs tens)."""
+        wanted: dict[str, list[str]] = {}
+        for cid, (language, units) in chunks.items():
+            wanted.setdefault(collection_key(language), []).extend(
+                f"{cid}{_UNIT}{row}" for row in range(units)
+            )
+        rows: dict[str, dict[int, np.ndarray]] = {}
+        for key, unit_ids in wanted.items():
+            collection = self._collections.get(key)
+            if collection is None:
+                continue
+            got = collection.get(ids=unit_ids, include=["embeddings"])
+            for uid, vector in zip(got["ids"], got["embeddings"], strict=True):
+                cid, row = uid.rsplit(_UNIT, 1)
+                rows.setdefault(cid, {})[int(row)] = np.asarray(vector, dtype=np.float32)
+        return {
+            cid: np.stack([v for _, v in sorted(units.items())])
+            for cid, units in rows.items()
+            if len(units) == chunks[cid][1]
+        }
+
     def delete(self, ids: Sequence[str]) -> None:
         """Remove the vectors of these chunks (from whichever language holds them)."""
         for collection in self._collections.values():
@@ -157,7 +180,7 @@ class ChromaIndex:
     ) -> list[tuple[str, float, int]]:
         """Return (chunk id, cosine of its best unit, that unit's row), best first, from the n
         nearest units in one language's collection."""
-        collection = self._collections.get(_key(language))
+        collection = self._collections.get(collection_key(language))
         if collection is None:
             return []
         result = collection.query(
@@ -188,6 +211,6 @@ class ChromaIndex:
         return sum(int(c.count()) for c in self._collections.values())
 
 
-def _key(language: str) -> str:
+def collection_key(language: str) -> str:
     """Return the collection suffix of a language ("xx" when none)."""
     return re.sub(r"[^a-z0-9]", "", language.lower()) or "xx"
