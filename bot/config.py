@@ -239,11 +239,6 @@ class Settings(BaseSettings):
         return self.openai_api_key is not None or bool(self.openai_base_url)
 
     @property
-    def embeddings_endpoint(self) -> bool:
-        """Tell whether embeddings come from an endpoint instead of the offline e5 model."""
-        return bool(self.embeddings_base_url)
-
-    @property
     def sqlite_url(self) -> str:
         """Return the database URL (SQLite in the data directory unless set)."""
         return (

@@ -301,7 +301,7 @@ def test_settings_need_a_model_with_the_url_and_know_the_input_styles() -> None:
     with pytest.raises(ValidationError, match="http"):
         Settings(_env_file=None, embeddings_base_url="127.0.0.1:8000", embeddings_model="m")  # type: ignore[call-arg]
     default = Settings(_env_file=None)  # type: ignore[call-arg]
-    assert not default.embeddings_endpoint and default.embeddings_input_style == "none"
+    assert default.embeddings_base_url is None and default.embeddings_input_style == "none"
 
 
 # ------------------------------------------------------------------ end to end
