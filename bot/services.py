@@ -80,7 +80,7 @@ def build_services(
     """Wire the default local parts, or the given ones (tests pass shared models and fakes)."""
     data = settings.bot_data_dir
     data.mkdir(parents=True, exist_ok=True)
-    embedder = embedder or E5Embedder()
+    embedder = embedder or build_embedder(settings)
     # what stored vectors depend on besides the model: what is embedded (chunking's units) and
     # the language centring; a store made otherwise is re-embedded (ChromaIndex, Ingestor.repair)
     space = UNITS_VERSION
@@ -89,6 +89,11 @@ def build_services(
             embedder, load_means(embedder, data), settings.embedding_centering
         )
         embedder, space = neutral, f"{UNITS_VERSION}-{neutral.space}"
+    identity = embedding_identity(settings)
+    if identity:
+        # and an endpoint's model by name: the centring's probe vector does not tell apart two
+        # models that embed that one text alike, and there is none with the centring off
+        space = f"{space}-{identity}"
     analyzer = analyzer or Analyzer()
     directory = _directory(settings)  # a broken one stops start-up, naming the entry
     # the one resolver of partner-city names: accounts and the keyword index compare through it
@@ -186,6 +191,41 @@ def build_services(
         CuratedAnswers(data, ingestor),
         SurveyService(db),
         office,
+    )
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    """Return the embedder the settings name: an endpoint's, else the offline e5 model.
+
+    An endpoint that does not answer raises EmbedderUnavailable, naming it and the setting.
+    """
+    if not settings.embeddings_base_url:
+        return E5Embedder()
+    from bot.retrieval.endpoint import EndpointEmbedder
+
+    key = settings.embeddings_api_key
+    return EndpointEmbedder(
+        settings.embeddings_base_url,
+        settings.embeddings_model or "",  # Settings requires it with the URL
+        api_key=key.get_secret_value() if key else None,
+        input_style=settings.embeddings_input_style,
+        query_model=settings.embeddings_query_model,
+        batch_size=settings.embed_batch_size,
+        timeout_s=settings.embeddings_timeout_s,
+        max_retries=settings.embeddings_max_retries,
+    )
+
+
+def embedding_identity(settings: Settings) -> str:
+    """Name the endpoint embedder's space ("" for the offline e5 model, whose stores predate it)."""
+    if not settings.embeddings_base_url:
+        return ""
+    from bot.retrieval.endpoint import endpoint_identity
+
+    return endpoint_identity(
+        settings.embeddings_model or "",
+        settings.embeddings_query_model,
+        settings.embeddings_input_style,
     )
 
 

@@ -31,7 +31,7 @@ def run(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("OPENAI_", "TELEGRAM_", "BOT_", "CHROMA_"))
+        if not k.startswith(("OPENAI_", "TELEGRAM_", "BOT_", "CHROMA_", "EMBEDDINGS_"))
         and k not in {"DATABASE_URL", "PARTNERS_FILE"}
     }
     return subprocess.run(

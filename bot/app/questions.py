@@ -9,10 +9,11 @@ from collections.abc import Callable
 from bot.accounts.service import InviteError, Person
 from bot.app.base import LANGUAGE_NAMES, UseCases, expired
 from bot.app.messages import Actor, Button, Out, Reply
-from bot.domain import Asker, Role, city_key
+from bot.domain import Answer, Asker, Role, city_key
 from bot.followup.webinars import WebinarError, code_from_payload
 from bot.i18n import LANGUAGES, t
 from bot.retrieval.access import AccessScope
+from bot.retrieval.endpoint import EmbedderUnavailable
 
 log = logging.getLogger(__name__)
 _VOTE = re.compile(r"v:([0-9]{1,9}):(1|-1)")
@@ -180,7 +181,19 @@ class Questions(UseCases):
         asker = attendee or self.svc.accounts.asker_in_chat(person, actor.chat_id, actor.in_group)
         if working is not None:
             working()
-        answer = self.svc.answerer.answer(text, asker)
+        try:
+            answer = self.svc.answerer.answer(text, asker)
+        except EmbedderUnavailable as exc:
+            # the question is logged and, as any unanswered one, goes to the office: not lost
+            log.error("cannot answer: %s", exc)
+            answer = Answer(
+                text,
+                t("search_unavailable", person.language),
+                (),
+                False,
+                person.language,
+                mode="unavailable",
+            )
         answer_id = self.svc.feedback.log(person.user_id, actor.chat_id, asker, answer)
         log.info(
             "answered: grounded=%s sources=%d %.0f ms",
@@ -189,6 +202,8 @@ class Questions(UseCases):
             answer.latency_ms,
         )
         votes = [[Button("👍", f"v:{answer_id}:1"), Button("👎", f"v:{answer_id}:-1")]]
+        if answer.mode == "unavailable":
+            votes = []  # nothing was answered to vote on
         reply = Reply(messages=[Out(answer=answer, buttons=votes)])
         # what the bot cannot answer goes to the office; the asker hears back in this chat
         unanswered = not answer.grounded and person.role is not Role.STAFF and not actor.in_group

@@ -27,6 +27,7 @@ STRINGS: dict[str, str] = {
     "sources_header": "Verwendete Dokumente für: {question}",
     "rate_limited": "Sie fragen schneller, als ich antworten kann. Bitte warten Sie {seconds} Sekunden.",
     "error": "Entschuldigung, bei mir ist ein Fehler aufgetreten. Bitte versuchen Sie es gleich noch einmal.",
+    "search_unavailable": "Ich kann die Dokumente gerade nicht durchsuchen: der Suchdienst antwortet nicht. Bitte fragen Sie in ein paar Minuten noch einmal.",
     "unknown_command": "Diesen Befehl kenne ich nicht. /help zeigt, was ich kann.",
     "not_allowed": "Dieser Assistent steht derzeit nur Partnerstädten und Mitarbeitenden zur Verfügung. Bitte wenden Sie sich an {office}.",
     "staff_only": "Das können nur Mitarbeitende, die für {office} arbeiten.",

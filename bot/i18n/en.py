@@ -27,6 +27,7 @@ STRINGS: dict[str, str] = {
     "sources_header": "Documents used for: {question}",
     "rate_limited": "You are asking faster than I can answer. Please wait {seconds} seconds.",
     "error": "Sorry, something went wrong on my side. Please try again in a moment.",
+    "search_unavailable": "I cannot search the documents right now: the search service does not answer. Please ask again in a few minutes.",
     "unknown_command": "I do not know that command. /help lists what I can do.",
     "not_allowed": "This assistant is currently available to partner cities and staff only. Please contact {office}.",
     "staff_only": "Only the staff of {office} can do that.",

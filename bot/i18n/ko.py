@@ -27,6 +27,7 @@ STRINGS: dict[str, str] = {
     "sources_header": "다음 질문의 근거 문서: {question}",
     "rate_limited": "질문이 너무 빠르게 이어지고 있습니다. {seconds}초 후에 다시 시도해 주세요.",
     "error": "죄송합니다. 처리 중 문제가 발생했습니다. 잠시 후 다시 시도해 주세요.",
+    "search_unavailable": "지금은 문서를 검색할 수 없습니다. 검색 서비스가 응답하지 않습니다. 몇 분 후에 다시 질문해 주세요.",
     "unknown_command": "알 수 없는 명령입니다. /help 로 사용 가능한 기능을 확인하세요.",
     "not_allowed": "현재 이 도우미는 파트너 도시 담당자와 직원만 이용할 수 있습니다. {office}에 문의해 주세요.",
     "staff_only": "{office} 직원만 사용할 수 있는 기능입니다.",

@@ -27,6 +27,7 @@ STRINGS: dict[str, str] = {
     "sources_header": "Tài liệu đã dùng cho: {question}",
     "rate_limited": "Bạn hỏi nhanh hơn tôi có thể trả lời. Vui lòng đợi {seconds} giây.",
     "error": "Xin lỗi, đã có lỗi xảy ra. Vui lòng thử lại sau giây lát.",
+    "search_unavailable": "Hiện tôi không thể tìm trong tài liệu: dịch vụ tìm kiếm không phản hồi. Vui lòng hỏi lại sau vài phút.",
     "unknown_command": "Tôi không biết lệnh này. /help liệt kê những gì tôi có thể làm.",
     "not_allowed": "Hiện trợ lý này chỉ dành cho thành phố đối tác và nhân viên. Vui lòng liên hệ {office}.",
     "staff_only": "Chỉ nhân viên của {office} mới làm được việc này.",
