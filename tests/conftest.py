@@ -6,10 +6,12 @@ import json
 import logging
 import shutil
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import event
@@ -170,16 +172,68 @@ def chat_completion(content: str) -> dict[str, object]:
     }
 
 
-class FakeOpenAI:
-    """An OpenAI-compatible endpoint on 127.0.0.1: every chat completion is `reply`; lists models."""
+def chat_chunk(content: str, finish: str | None = None) -> dict[str, object]:
+    """Return one server-sent event's body of a streamed chat completion."""
+    delta = {"content": content} if content else {}
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "fake",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
 
-    def __init__(self, reply: str, models: tuple[str, ...] = ("gpt-4o-mini",)) -> None:
+
+def pieces_of(text: str, n: int) -> list[str]:
+    """Cut a text into n pieces of about equal length (at spaces where it can)."""
+    words = text.split(" ")
+    per = max(1, -(-len(words) // max(n, 1)))
+    return [
+        " ".join(words[i : i + per]) + (" " if i + per < len(words) else "")
+        for i in range(0, len(words), per)
+    ]
+
+
+TRANSLATION_MARK = "You translate a question"  # how prompts/translate_system.txt begins
+
+
+class FakeOpenAI:
+    """An OpenAI-compatible endpoint on 127.0.0.1: every chat completion is `reply` (or what
+    `reply(body)` returns); lists models.
+
+    A request with `stream: true` is answered with server-sent events: the reply in `pieces`
+    pieces, `delay` seconds apart; with `cut_after`, the connection drops after that many
+    pieces, in the middle of the chunked body, as a server that dies mid-answer does. A request
+    whose system prompt is the question translation's is answered from `translations`
+    (question -> translation; the question itself when it is not there) after
+    `translation_delay` seconds. Every request body is kept in `bodies`.
+    """
+
+    def __init__(
+        self,
+        reply: str | Callable[[dict[str, Any]], str],
+        models: tuple[str, ...] = ("gpt-4o-mini",),
+        *,
+        pieces: int = 1,
+        delay: float = 0.0,
+        cut_after: int | None = None,
+        translations: dict[str, str] | None = None,
+        translation_delay: float = 0.0,
+    ) -> None:
         self.reply = reply
         self.models = models
+        self.pieces = pieces
+        self.delay = delay
+        self.cut_after = cut_after
+        self.translations = translations or {}
+        self.translation_delay = translation_delay
         self.requests: list[tuple[str, str]] = []  # (method, path), in the order they came
+        self.bodies: list[dict[str, Any]] = []
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # chunked bodies, and a stream that can break
+
             def _send(self, status: int, body: object) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(status)
@@ -187,6 +241,26 @@ class FakeOpenAI:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _chunk(self, data: bytes) -> None:
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
+
+            def _stream(self, text: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for i, piece in enumerate(pieces_of(text, fake.pieces)):
+                    if fake.cut_after is not None and i >= fake.cut_after:
+                        self.close_connection = True  # no last chunk: the body is incomplete
+                        return
+                    if i and fake.delay:
+                        time.sleep(fake.delay)
+                    self._chunk(f"data: {json.dumps(chat_chunk(piece))}\n\n".encode())
+                self._chunk(f"data: {json.dumps(chat_chunk('', 'stop'))}\n\n".encode())
+                self._chunk(b"data: [DONE]\n\n")
+                self._chunk(b"")
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 fake.requests.append(("GET", self.path))
@@ -197,12 +271,24 @@ class FakeOpenAI:
                     self._send(404, {"error": {"message": "not found"}})
 
             def do_POST(self) -> None:  # noqa: N802
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 fake.requests.append(("POST", self.path))
-                if self.path.rstrip("/") == "/v1/chat/completions":
-                    self._send(200, chat_completion(fake.reply))
-                else:
+                if self.path.rstrip("/") != "/v1/chat/completions":
                     self._send(404, {"error": {"message": "not found"}})
+                    return
+                body = json.loads(raw or b"{}")
+                fake.bodies.append(body)
+                messages = body.get("messages") or [{}]
+                if TRANSLATION_MARK in str(messages[0].get("content", "")):
+                    question = str(messages[-1].get("content", ""))
+                    time.sleep(fake.translation_delay)
+                    self._send(200, chat_completion(fake.translations.get(question, question)))
+                    return
+                text = fake.reply(body) if callable(fake.reply) else fake.reply
+                if body.get("stream"):
+                    self._stream(text)
+                else:
+                    self._send(200, chat_completion(text))
 
             def log_message(self, *_: object) -> None:
                 pass
@@ -214,6 +300,18 @@ class FakeOpenAI:
     def url(self) -> str:
         """Return the value for OPENAI_BASE_URL."""
         return f"http://127.0.0.1:{self.server.server_port}/v1"
+
+    def translation_requests(self) -> list[dict[str, Any]]:
+        """Return the bodies of the translation calls, in order."""
+        return [
+            b
+            for b in self.bodies
+            if TRANSLATION_MARK in str((b.get("messages") or [{}])[0].get("content", ""))
+        ]
+
+    def answer_requests(self) -> list[dict[str, Any]]:
+        """Return the bodies of the answer calls, in order."""
+        return [b for b in self.bodies if b not in self.translation_requests()]
 
     def __enter__(self) -> FakeOpenAI:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
