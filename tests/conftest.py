@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import threading
 import time
@@ -320,6 +321,78 @@ class FakeOpenAI:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+# ---------------------------------------------------------------- the connected mode's corpus
+KO = "---\ntitle: {title}\nvisibility: public\nlanguage: ko\n---\n{body}\n"
+CONNECTED_DOCS = {
+    "ko/darkhan-youth.md": KO.format(
+        title="한빛시–다르항 청소년 교류 계획",
+        body="# 교류단 구성\n\n2025년 다르항 청소년 교류단은 학생 12명과 인솔 교사 2명으로 "
+        "구성한다. 교류단은 7월 21일에 출발하여 열흘간 머문다.",
+    ),
+    "ko/budget.md": KO.format(
+        title="2026년 국제교류 예산 계획",
+        body="# 총괄\n\n2026년 국제교류 예산은 총 3억 2천만 원이며, 그중 청소년 교류에 "
+        "8천만 원을 배정한다.",
+    ),
+    "ko/festival.md": KO.format(
+        title="한빛 세계 음식 축제 운영 계획",
+        body="# 일정\n\n축제는 매년 10월 둘째 주 토요일에 시청 광장에서 열린다.",
+    ),
+    # no language in its metadata: counted as its chunks are (Korean)
+    "ko/notes.txt": "국제교류팀 회의록\n\n다음 회의는 자매도시 담당자 연수 계획을 다룬다.\n",
+    "en/riverton.md": (
+        "---\ntitle: Riverton sister-city agreement\nvisibility: public\nlanguage: en\n---\n"
+        "# Article 5 Review\n\nThe parties review this agreement every three years.\n"
+    ),
+}
+QUESTION = "How many students are in the 2025 youth delegation to Darkhan?"
+TRANSLATION = "2025년 다르항 청소년 교류단의 학생은 몇 명인가요?"
+FACT = "12명"
+
+
+def cite_the_fact(body: dict[str, Any]) -> str:
+    """Answer as a model would: cite the document of the context that holds the fact."""
+    context = str(body["messages"][-1]["content"])
+    for n, text in re.findall(r'<document n="(\d+)"[^>]*>(.*?)</document>', context, re.S):
+        if FACT in text:
+            return f"The 2025 delegation has 12 students and 2 teachers [{n}]."
+    return "NO_ANSWER"
+
+
+@pytest.fixture(scope="session")
+def connected_data(tmp_path_factory: pytest.TempPathFactory, embedder, analyzer) -> Path:  # type: ignore[no-untyped-def]
+    """Return a data dir with the connected-mode corpus (mostly Korean) ingested, once."""
+    root = tmp_path_factory.mktemp("connected")
+    for name, text in CONNECTED_DOCS.items():
+        write(root / "kb" / name, text)
+    services = build_services(make_settings(root / "data"), embedder=embedder, analyzer=analyzer)
+    assert services.ingestor.ingest([root / "kb"]).added == len(CONNECTED_DOCS)
+    services.close()
+    return root / "data"
+
+
+@pytest.fixture
+def connected(connected_data: Path, embedder, analyzer) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+    """Return a function building services on the corpus against a fake model."""
+    built: list[Services] = []
+
+    def build(fake: FakeOpenAI, **overrides: object) -> Services:
+        settings = make_settings(
+            connected_data,
+            openai_base_url=fake.url,
+            openai_api_key="sk-test-connected",
+            openai_max_retries=0,
+            **overrides,
+        )
+        services = build_services(settings, embedder=embedder, analyzer=analyzer)
+        built.append(services)
+        return services
+
+    yield build
+    for services in built:
+        services.close()
 
 
 @pytest.fixture(scope="session")
