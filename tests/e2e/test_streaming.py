@@ -16,7 +16,7 @@ import pytest
 from bot.services import build_services
 from tests.conftest import CONNECTED_DOCS as DOCS
 from tests.conftest import QUESTION, TRANSLATION, FakeOpenAI, make_settings, write
-from tests.e2e.test_bot import PUBLIC, TOKEN, start_bot, stop_bot
+from tests.e2e.test_bot import GROUP, PUBLIC, TOKEN, start_bot, stop_bot
 
 from .emulator import BotApiEmulator
 
@@ -68,6 +68,7 @@ def env(tmp_path_factory: pytest.TempPathFactory, embedder, analyzer) -> Iterato
     model = FakeOpenAI(model_answer, translations={QUESTION: TRANSLATION}).__enter__()
     emu = BotApiEmulator(token=TOKEN, bot_username="exchange_test_bot").start()
     emu.user(PUBLIC, "Pat", "en")
+    emu.group(GROUP, "Hanbit–Riverton working group", "supergroup")
     proc = start_bot(
         emu,
         root / "data",
@@ -198,3 +199,18 @@ def test_a_long_streamed_answer_stays_within_telegrams_limit_in_several_messages
     assert "Point 0:" in whole and "Point 89:" in whole and "Sources" in last["text"]
     assert not any(p["text"].endswith("…") for p in parts), "no draft left unfinished"
     assert all(p.get("reply_markup") is None for p in parts[:-1])  # buttons under the last only
+
+
+def test_in_a_group_the_draft_is_edited_at_most_every_three_seconds(env: Env) -> None:
+    env.model.pieces, env.model.delay, env.model.cut_after = 8, 0.5, None
+    mark = env.emu.mark()
+    env.emu.send_text(PUBLIC, f"@exchange_test_bot {REVIEW}", chat_id=GROUP, chat_type="supergroup")
+    answer = env.emu.wait_for(
+        lambda r: r["chat_id"] == GROUP and bool(r.get("reply_markup")), 60, mark
+    )
+    assert "every three years" in answer["text"] and "Sources" in answer["text"]
+    assert answer["reply_to_message_id"] is not None  # quoted, as answers in groups are
+    assert answer["history"], "it was drafted"
+    times = [answer["time"], *(e["time"] for e in edits_of(env.emu, answer))]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert gaps and min(gaps) >= 2.9, gaps
