@@ -150,3 +150,54 @@ def test_a_model_that_fails_before_any_text_falls_back_without_the_notice(connec
         answer = services.answerer.answer_streaming(TRANSLATION, Asker(), seen.append)  # type: ignore[attr-defined]
     assert seen == [] and answer.mode == "extractive-fallback"
     assert not answer.text.startswith(services.office.t("answer_interrupted", "ko"))
+
+
+def _hit(chunk_id: str, source: str, score: float) -> Any:
+    from bot.domain import Chunk, DocMeta, Hit
+
+    doc = DocMeta(source, source)
+    return Hit(Chunk(chunk_id, doc, 0, "", "text", ("text",), "ko"), score, score)
+
+
+def test_merging_two_searches_keeps_each_passage_by_its_better_score_and_two_per_document() -> None:
+    from bot.answering.translation import merge
+    from bot.retrieval.hybrid import Retrieval
+
+    question = Retrieval(
+        [_hit("a1", "a", 0.5), _hit("b1", "b", 0.4)], 0.5, {"budget": 1.0, "total": 0.5}
+    )
+    translation = Retrieval(
+        [_hit("c1", "c", 0.9), _hit("c2", "c", 0.8), _hit("c3", "c", 0.7), _hit("a1", "a", 0.6)],
+        0.9,
+        {"예산": 2.0, "total": 0.7},
+    )
+    merged = merge(question, translation, 4)
+    assert [(h.chunk.id, h.score) for h in merged.hits] == [
+        ("c1", 0.9),
+        ("c2", 0.8),
+        ("a1", 0.6),  # its better score, from the translation's search
+        ("b1", 0.4),  # before a third passage of c while other documents are left
+    ]
+    assert merged.best_dense == 0.9
+    assert merged.weights == {"budget": 1.0, "total": 0.7, "예산": 2.0}
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        ("  2026년 예산은 얼마인가요?  ", "2026년 예산은 얼마인가요?"),
+        (
+            '"2026년 예산은 얼마인가요?"\n(Translation of the question.)',
+            "2026년 예산은 얼마인가요?",
+        ),
+        ("What is the 2026 budget?", None),  # the question itself: nothing to search again
+        ("", None),
+        ("가" * 400, None),  # a lecture, not a translation of a short question
+    ],
+)
+def test_a_models_translation_is_its_first_line_or_nothing(
+    reply: str, expected: str | None
+) -> None:
+    from bot.answering.translation import _clean
+
+    assert _clean(reply, "What is the 2026 budget?") == expected
