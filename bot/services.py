@@ -76,8 +76,13 @@ def build_services(
     embedder: Embedder | None = None,
     analyzer: Analyzer | None = None,
     chat_model: object | None = None,
+    translation_model: object | None = None,
 ) -> Services:
-    """Wire the default local parts, or the given ones (tests pass shared models and fakes)."""
+    """Wire the default local parts, or the given ones (tests pass shared models and fakes).
+
+    `translation_model` translates questions in the connected mode; by default one built from
+    the settings with the translation's own timeout (or `chat_model`, when that is given).
+    """
     data = settings.bot_data_dir
     data.mkdir(parents=True, exist_ok=True)
     embedder = embedder or build_embedder(settings)
@@ -145,10 +150,16 @@ def build_services(
     answerer: Answerer = extractive
     llm_model: Any = None
     if chat_model is not None or settings.llm_enabled:
-        from bot.answering.llm import LLMAnswerer, build_chat_model, load_prompts
+        from bot.answering.llm import (
+            LLMAnswerer,
+            build_chat_model,
+            load_prompts,
+            load_translation_prompt,
+        )
+        from bot.answering.translation import CorpusLanguage, QueryTranslator
 
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
         if chat_model is None:
-            key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
             chat_model = build_chat_model(
                 settings.openai_base_url,
                 key,
@@ -156,7 +167,27 @@ def build_services(
                 settings.openai_timeout_s,
                 settings.openai_max_retries,
             )
-        answerer = LLMAnswerer(chat_model, extractive, load_prompts())
+            if translation_model is None:
+                # one short call with its own timeout and no retry: a slow translation must not
+                # hold the answer up longer than the setting says. (No max_tokens: langchain
+                # sends it as max_completion_tokens, which not every compatible server knows;
+                # an over-long reply is dropped by the translator instead.)
+                translation_model = build_chat_model(
+                    settings.openai_base_url,
+                    key,
+                    settings.openai_model,
+                    settings.translation_timeout_s,
+                    0,
+                )
+        translator = None
+        if settings.translate_questions:
+            translator = QueryTranslator(
+                translation_model or chat_model,
+                load_translation_prompt(),
+                settings.translation_cache_size,
+            )
+        corpus = CorpusLanguage(store, settings.corpus_language)
+        answerer = LLMAnswerer(chat_model, extractive, load_prompts(), translator, corpus)
         llm_model = chat_model
         log.info(
             "answers: LLM %s at %s", settings.openai_model, settings.openai_base_url or "OpenAI"

@@ -5,31 +5,40 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from bot.answering.extractive import (
+    Evidence,
     EvidenceJudge,
     ExtractiveAnswerer,
     citations_for,
     decline,
 )
+from bot.answering.translation import LANGUAGE_NAMES, CorpusLanguage, QueryTranslator, merge
 from bot.domain import Answer, Asker, Hit, readable_heading
 from bot.nlp import detect_language
 from bot.office import Office
+from bot.retrieval.hybrid import Retrieval
 
 log = logging.getLogger(__name__)
 
-LANGUAGE_NAMES = {"ko": "Korean", "en": "English", "de": "German", "vi": "Vietnamese"}
 NO_ANSWER = "NO_ANSWER"
 _CITE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 
 def prompts_dir() -> Traversable:
-    """Return the folder of the prompt templates: the installed bot.prompts, else the checkout's."""
+    """Return the folder of the prompt templates: the checkout's when the code runs from one,
+    else the installed bot.prompts."""
+    checkout = Path(__file__).resolve().parents[2]
+    # a checkout on sys.path beside an editable install of another checkout (a shared virtual
+    # environment) must read its own prompts, not the ones the install maps bot.prompts to
+    if (checkout / "pyproject.toml").is_file() and (checkout / "prompts").is_dir():
+        return checkout / "prompts"
     try:
         # pyproject.toml installs the repository's prompts/ folder as the package bot.prompts
         return resources.files("bot.prompts")
@@ -45,6 +54,11 @@ def load_prompts(directory: Traversable | None = None) -> tuple[str, str]:
         (directory / "answer_system.txt").read_text("utf-8"),
         (directory / "answer_user.txt").read_text("utf-8"),
     )
+
+
+def load_translation_prompt(directory: Traversable | None = None) -> str:
+    """Read the prompt of the question's translation (once, at start-up)."""
+    return ((directory or prompts_dir()) / "translate_system.txt").read_text("utf-8")
 
 
 def format_context(hits: list[Hit]) -> str:
@@ -71,15 +85,41 @@ def clean_citations(text: str, n_sources: int) -> str:
     return re.sub(r"\s+(?=[.,;!?。])", "", _CITE.sub(keep, text)).strip()
 
 
+@runtime_checkable
+class StreamingAnswerer(Protocol):
+    """An answerer that can show its answer while it is written."""
+
+    def answer(self, question: str, asker: Asker) -> Answer:
+        """Answer one question."""
+        ...
+
+    def answer_streaming(
+        self, question: str, asker: Asker, on_text: Callable[[str], None]
+    ) -> Answer:
+        """Answer one question, calling `on_text` with the answer so far as it grows."""
+        ...
+
+
 class LLMAnswerer:
-    """Generates the answer from retrieved context; any failure falls back to the extractive answer."""
+    """Generates the answer from retrieved context; any failure falls back to the extractive answer.
+
+    With a translator, a question in another language than most documents is also searched in
+    theirs (connected mode across languages), and the two searches are merged.
+    """
 
     def __init__(
-        self, chat_model: Any, extractive: ExtractiveAnswerer, prompts: tuple[str, str]
+        self,
+        chat_model: Any,
+        extractive: ExtractiveAnswerer,
+        prompts: tuple[str, str],
+        translator: QueryTranslator | None = None,
+        corpus: CorpusLanguage | None = None,
     ) -> None:
         self.chat_model = chat_model
         self.extractive = extractive
         self.system_prompt, self.user_prompt = prompts
+        self.translator = translator
+        self.corpus = corpus
 
     @property
     def office(self) -> Office:
@@ -97,11 +137,38 @@ class LLMAnswerer:
         """Share the extractive answerer's evidence judge."""
         return self.extractive.judge
 
+    def gather(self, question: str, asker: Asker) -> tuple[Retrieval, Evidence]:
+        """Retrieve and judge the passages for a question, in its language and, when most
+        documents are in another one, translated into theirs; the two searches merged."""
+        retrieval, evidence = self.extractive.gather(question, asker)
+        target = self.corpus.get() if self.corpus is not None else ""
+        if self.translator is None or not target or detect_language(question) == target:
+            return retrieval, evidence
+        translation = self.translator.translate(question, target)
+        if translation is None:  # logged by the translator: the question alone is searched
+            return retrieval, evidence
+        other, other_evidence = self.extractive.gather(translation, asker)
+        merged = merge(retrieval, other, self.extractive.top_k)
+        # grounded by either search: each was judged on its own words
+        judged = [e for e in (evidence, other_evidence) if e.grounded] or [evidence, other_evidence]
+        return merged, max(judged, key=lambda e: e.best_dense)
+
     def answer(self, question: str, asker: Asker) -> Answer:
         """Answer with the model; decline without calling it when retrieval found nothing near."""
+        return self._answer(question, asker, None)
+
+    def answer_streaming(
+        self, question: str, asker: Asker, on_text: Callable[[str], None]
+    ) -> Answer:
+        """Answer as `answer` does, calling `on_text` with the answer written so far as the
+        model writes it. A stream that breaks after text was shown gives the extractive answer,
+        which says so."""
+        return self._answer(question, asker, on_text)
+
+    def _answer(self, question: str, asker: Asker, on_text: Callable[[str], None] | None) -> Answer:
         started = time.perf_counter()
         language = detect_language(question)
-        retrieval, evidence = self.extractive.gather(question, asker)
+        retrieval, evidence = self.gather(question, asker)
         if not retrieval.hits or (
             not evidence.grounded and evidence.best_dense < self.judge.min_relevance - 0.05
         ):
@@ -113,21 +180,41 @@ class LLMAnswerer:
                 self.user_prompt.format(context=format_context(retrieval.hits), question=question),
             ),
         ]
+        citations = citations_for(retrieval.hits)
+        shown: list[str] = []  # what on_text was last given: a broken stream was seen
         try:
-            reply = self.chat_model.invoke(messages)
-            content = reply.content if isinstance(reply.content, str) else str(reply.content)
+            if on_text is None:
+                reply = self.chat_model.invoke(messages)
+                content = reply.content if isinstance(reply.content, str) else str(reply.content)
+            else:
+                content = self._stream(messages, len(citations), on_text, shown)
         except (
             Exception
         ) as exc:  # timeouts, 5xx, refused connections: the office still gets an answer
-            log.warning("LLM call failed (%s); using the extractive answer", type(exc).__name__)
+            if shown:
+                log.warning(
+                    "LLM stream broke off after %d characters (%s); using the extractive answer",
+                    len(shown[-1]),
+                    type(exc).__name__,
+                )
+            else:
+                log.warning("LLM call failed (%s); using the extractive answer", type(exc).__name__)
             # the same passages, quoted: no second retrieval
             fallback = self.extractive.respond(question, retrieval, evidence, started)
             extra = {**fallback.extra, "llm_error": type(exc).__name__}
-            return replace(fallback, mode="extractive-fallback", extra=extra)
+            if not shown:
+                return replace(fallback, mode="extractive-fallback", extra=extra)
+            # the person saw part of the model's answer: the message says why it changed
+            notice = self.office.t("answer_interrupted", language)
+            return replace(
+                fallback,
+                text=f"{notice}\n\n{fallback.text}",
+                mode="extractive-fallback",
+                extra={**extra, "interrupted": True},
+            )
         content = content.strip()
         if not content or content.startswith(NO_ANSWER):
             return decline(question, language, started, evidence, self.office)
-        citations = citations_for(retrieval.hits)
         return Answer(
             question=question,
             text=clean_citations(content, len(citations)),
@@ -137,6 +224,30 @@ class LLMAnswerer:
             latency_ms=(time.perf_counter() - started) * 1000,
             mode="llm",
         )
+
+    def _stream(
+        self,
+        messages: list[tuple[str, str]],
+        n_sources: int,
+        on_text: Callable[[str], None],
+        shown: list[str],
+    ) -> str:
+        """Stream the model's answer, showing it as it grows; return all of it."""
+        parts: list[str] = []
+        for chunk in self.chat_model.stream(messages):
+            piece = chunk.content if isinstance(chunk.content, str) else str(chunk.content)
+            if not piece:
+                continue
+            parts.append(piece)
+            text = "".join(parts).strip()
+            # never show what may still become NO_ANSWER (a decline is worded by us)
+            if NO_ANSWER.startswith(text) or text.startswith(NO_ANSWER):
+                continue
+            cleaned = clean_citations(text, n_sources)
+            if cleaned and (not shown or cleaned != shown[-1]):
+                shown[:] = [cleaned]
+                on_text(cleaned)
+        return "".join(parts)
 
 
 def build_chat_model(

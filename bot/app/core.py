@@ -8,7 +8,7 @@ from collections.abc import Callable
 from bot.app.admin import Admin
 from bot.app.base import Refused, expired
 from bot.app.meetings import Meetings
-from bot.app.messages import Actor, FileSource, Outbox, Reply
+from bot.app.messages import Actor, Draft, FileSource, Outbox, Reply
 from bot.app.questions import Questions
 from bot.app.uploads import Uploads
 from bot.app.webinars import Webinars
@@ -72,11 +72,12 @@ class App:
         text: str,
         reply_to: int | None = None,
         working: Callable[[], None] | None = None,
+        draft: Draft | None = None,
     ) -> Reply:
         """Route a plain message: a staff answer, a survey comment, a /meet title, a meeting
         sentence or a question. `reply_to` is the id of the message it replies to, if any;
         `working` is called once a question or a meeting sentence is taken up (a front-end
-        shows "typing")."""
+        shows "typing"); `draft` shows a question's answer while a model writes it."""
         w, m = self.webinars, self.meetings
         if w.is_staff_reply(actor, reply_to):
             return _guarded(lambda: w.staff_reply(actor, reply_to or 0, text))
@@ -89,7 +90,7 @@ class App:
                 if working is not None:  # a model may read the sentence: that takes a while
                     working()
                 return _guarded(lambda: m.sentence(actor, text))
-        return _guarded(lambda: self.questions.ask(actor, text, working=working))
+        return _guarded(lambda: self.questions.ask(actor, text, working=working, draft=draft))
 
     def button(
         self, actor: Actor, data: str, message_text: str = "", files: FileSource | None = None

@@ -60,6 +60,9 @@ class Out:
     answer: Answer | None = None
     sources: tuple[str, Sequence[dict[str, Any]], str] | None = None  # question, sources, lang
     force_reply: bool = False
+    # the finished form of the answer a Draft showed while it was written: a front-end that
+    # showed a draft turns it into this message (else it sends this one as any other)
+    draft: bool = False
 
 
 @dataclass
@@ -92,6 +95,18 @@ class Outbox(Protocol):
 
     def send(self, out: Out) -> int:
         """Send one message to `out.chat_id`; return its message id or raise Undeliverable."""
+        ...
+
+
+class Draft(Protocol):
+    """Shows an answer while it is written (a message a front-end sends, then changes)."""
+
+    def write(self, text: str) -> None:
+        """Show the whole answer written so far; called from the use case's thread, often.
+
+        A front-end shows it as often as its medium allows (Telegram: about one edit a
+        second); it must not block the writer.
+        """
         ...
 
 

@@ -7,8 +7,9 @@ import re
 from collections.abc import Callable
 
 from bot.accounts.service import InviteError, Person
+from bot.answering.llm import StreamingAnswerer
 from bot.app.base import LANGUAGE_NAMES, UseCases, expired
-from bot.app.messages import Actor, Button, Out, Reply
+from bot.app.messages import Actor, Button, Draft, Out, Reply
 from bot.domain import Answer, Asker, Role, city_key
 from bot.followup.webinars import WebinarError, code_from_payload
 from bot.i18n import LANGUAGES, t
@@ -150,12 +151,15 @@ class Questions(UseCases):
         text: str,
         person: Person | None = None,
         working: Callable[[], None] | None = None,
+        draft: Draft | None = None,
     ) -> Reply:
         """Answer a question with sources and vote buttons; escalate what cannot be answered.
 
         The limits (length, rate), the access of the asker in this chat, the question log and
         the escalation to staff are the same for every front-end. `working` is called once the
-        question passed them, before the answer is looked for.
+        question passed them, before the answer is looked for. With a `draft` and a model that
+        streams (STREAM_ANSWERS), the answer is shown through it while it is written, and the
+        answer's message in the reply is marked as its finished form.
         """
         person = person or self.who(actor)
         attendee, closed = self.attendee(person) if not actor.in_group else (None, False)
@@ -181,8 +185,16 @@ class Questions(UseCases):
         asker = attendee or self.svc.accounts.asker_in_chat(person, actor.chat_id, actor.in_group)
         if working is not None:
             working()
+        answerer, streaming = self.svc.answerer, False
         try:
-            answer = self.svc.answerer.answer(text, asker)
+            if (
+                draft is not None
+                and self.svc.settings.stream_answers
+                and isinstance(answerer, StreamingAnswerer)
+            ):
+                answer, streaming = answerer.answer_streaming(text, asker, draft.write), True
+            else:
+                answer = answerer.answer(text, asker)
         except EmbedderUnavailable as exc:
             # the question is logged and, as any unanswered one, goes to the office: not lost
             log.error("cannot answer: %s", exc)
@@ -204,7 +216,7 @@ class Questions(UseCases):
         votes = [[Button("👍", f"v:{answer_id}:1"), Button("👎", f"v:{answer_id}:-1")]]
         if answer.mode == "unavailable":
             votes = []  # nothing was answered to vote on
-        reply = Reply(messages=[Out(answer=answer, buttons=votes)])
+        reply = Reply(messages=[Out(answer=answer, buttons=votes, draft=streaming)])
         # what the bot cannot answer goes to the office; the asker hears back in this chat
         unanswered = not answer.grounded and person.role is not Role.STAFF and not actor.in_group
         if unanswered and closed:

@@ -5,6 +5,7 @@ STRINGS: dict[str, str] = {
         "Dazu habe ich in den für Sie freigegebenen Dokumenten nichts gefunden, und ich rate nicht. "
         "Versuchen Sie andere Worte oder fragen Sie {office}."
     ),
+    "answer_interrupted": "Die Antwort des Modells brach ab; hier steht, was die Dokumente sagen, als Zitat:",
     "sources": "Quellen",
     "question_too_long": "Ihre Nachricht ist zu lang ({length} Zeichen). Bitte bleiben Sie unter {limit}.",
     "start": "Hallo {name}! Ich bin der digitale Assistent für {office}.",

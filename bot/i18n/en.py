@@ -5,6 +5,7 @@ STRINGS: dict[str, str] = {
         "I could not find this in the documents available to you, so I will not guess. "
         "Try other words, or ask {office}."
     ),
+    "answer_interrupted": "The model's answer broke off, so here is what the documents say, quoted:",
     "sources": "Sources",
     "question_too_long": "Your message is too long ({length} characters). Please keep questions under {limit}.",
     "start": "Hello {name}! I am the assistant of {office}.",

@@ -5,6 +5,7 @@ STRINGS: dict[str, str] = {
         "열람 가능한 문서에서 이 질문에 대한 근거를 찾지 못해 추측으로 답하지 않겠습니다. "
         "다른 표현으로 질문하시거나 {office}에 문의해 주세요."
     ),
+    "answer_interrupted": "모델의 답변이 중간에 끊겨, 문서의 해당 내용을 그대로 인용해 드립니다:",
     "sources": "출처",
     "question_too_long": "메시지가 너무 깁니다({length}자). 질문은 {limit}자 이내로 보내 주세요.",
     "start": "{name}님, 안녕하세요! {office} 업무 도우미입니다.",

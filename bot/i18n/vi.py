@@ -5,6 +5,7 @@ STRINGS: dict[str, str] = {
         "Tôi không tìm thấy thông tin này trong các tài liệu bạn được phép xem, nên sẽ không đoán. "
         "Hãy thử diễn đạt khác hoặc liên hệ {office}."
     ),
+    "answer_interrupted": "Câu trả lời của mô hình bị ngắt giữa chừng, nên đây là trích dẫn nguyên văn từ tài liệu:",
     "sources": "Nguồn",
     "question_too_long": "Tin nhắn quá dài ({length} ký tự). Vui lòng giữ câu hỏi dưới {limit} ký tự.",
     "start": "Xin chào {name}! Tôi là trợ lý của {office}.",

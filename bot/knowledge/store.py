@@ -152,6 +152,35 @@ class KnowledgeStore:
                 _doc_meta(r) for r in s.scalars(select(DocumentRow).order_by(DocumentRow.source))
             ]
 
+    def document_languages(self) -> dict[str, int]:
+        """Count the stored documents per language: as their metadata says, else as most of
+        their chunks are (a web page ingested without metadata)."""
+        from sqlalchemy import func
+
+        counts: dict[str, int] = {}
+        with self.db.session() as s:
+            declared = s.execute(
+                select(DocumentRow.language, func.count())
+                .where(DocumentRow.language != "")
+                .group_by(DocumentRow.language)
+            ).all()
+            per_chunk = s.execute(
+                select(ChunkRow.source, ChunkRow.language, func.count())
+                .join(DocumentRow, DocumentRow.source == ChunkRow.source)
+                .where(DocumentRow.language == "")
+                .group_by(ChunkRow.source, ChunkRow.language)
+            ).all()
+        for language, n in declared:
+            counts[language] = counts.get(language, 0) + int(n)
+        undeclared: dict[str, tuple[int, str]] = {}
+        for source, language, n in per_chunk:
+            if int(n) > undeclared.get(source, (0, ""))[0]:
+                undeclared[source] = (int(n), language)
+        for _, language in undeclared.values():
+            if language:
+                counts[language] = counts.get(language, 0) + 1
+        return counts
+
     def count_units(self) -> int:
         """Return how many unit vectors the stored chunks have (one per sentence, at least one)."""
         from sqlalchemy import case, func

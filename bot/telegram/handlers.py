@@ -17,6 +17,7 @@ from telegram.ext import ContextTypes
 
 from bot.app.core import App
 from bot.app.messages import TEXT_LIMIT, Actor, Out, Reply, split_text
+from bot.telegram.draft import GROUP_INTERVAL_S, TelegramDraft
 from bot.telegram.outbox import TelegramOutbox, keyboard, markup, send
 from bot.telegram.rendering import render_answer, render_sources
 
@@ -91,7 +92,19 @@ async def text(update: Update, context: Context) -> None:
         # would spend the bot's global send budget on a flood
         asyncio.run_coroutine_threadsafe(_typing(context, chat_id), loop)
 
-    await show(update, context, await call(app.text, who, question, reply_to, working))
+    interval = app.services.settings.stream_edit_interval_s
+    draft = TelegramDraft(
+        context.bot,
+        loop,
+        chat_id,
+        message,
+        max(interval, GROUP_INTERVAL_S) if who.in_group else interval,
+    )
+    try:
+        reply = await call(app.text, who, question, reply_to, working, draft)
+    finally:
+        await draft.close()  # a failed use case leaves no send or edit running
+    await show(update, context, reply, draft)
 
 
 async def _typing(context: Context, chat_id: int) -> None:
@@ -158,22 +171,33 @@ async def on_error(update: object, context: Context) -> None:
 # ---------------------------------------------------------------- rendering a reply
 
 
-async def show(update: Update, context: Context, reply: Reply) -> None:
-    """Send a reply's messages into the update's chat."""
+async def show(
+    update: Update, context: Context, reply: Reply, draft: TelegramDraft | None = None
+) -> None:
+    """Send a reply's messages into the update's chat (an answer drafted while it was written
+    becomes the drafted message)."""
     chat = update.effective_chat
     if chat is None:
         return
     message = update.effective_message if update.callback_query is None else None
     for out in reply.messages:
-        await _show_one(context, chat.id, message, out)
+        await _show_one(context, chat.id, message, out, draft)
 
 
-async def _show_one(context: Context, chat_id: int, message: Message | None, out: Out) -> None:
+async def _show_one(
+    context: Context,
+    chat_id: int,
+    message: Message | None,
+    out: Out,
+    draft: TelegramDraft | None = None,
+) -> None:
     if out.file is not None:
         await send(context.bot, out.chat_id or chat_id, out)
         return
     if out.answer is not None:
         bodies = render_answer(out.answer)
+        if out.draft and draft is not None and await draft.finish(bodies, keyboard(out)):
+            return
     elif out.sources is not None:
         bodies = render_sources(*out.sources)
     else:  # plain text, split should it be too long for one message

@@ -106,7 +106,10 @@ def _llm_services(services: Services, tmp_path: Path, handler, embedder, analyze
     model = build_chat_model(
         "http://llm.test/v1", "sk-test", "fake", timeout=2, max_retries=0, http_client=client
     )
-    settings = services.settings.model_copy(update={"openai_base_url": "http://llm.test/v1"})
+    # the question's translation into the documents' language has its own tests (test_connected)
+    settings = services.settings.model_copy(
+        update={"openai_base_url": "http://llm.test/v1", "translate_questions": False}
+    )
     return build_services(settings, embedder=embedder, analyzer=analyzer, chat_model=model)
 
 

@@ -84,6 +84,7 @@ def test_a_slow_model_parsing_a_meeting_leaves_others_answered(
         OPENAI_API_KEY="sk-local-fake",
         OPENAI_TIMEOUT_S="30",
         OPENAI_MAX_RETRIES="0",
+        STREAM_ANSWERS="false",  # this fake answers in one piece (streaming: test_streaming.py)
     )
     try:
         mark = emu.mark()
