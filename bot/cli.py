@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("doctor", help="check the settings and every service they name, one line each")
 
+    sub.add_parser(
+        "reembed",
+        help="delete the vector store's vectors and embed every stored chunk again with these "
+        "settings (EMBEDDING_CENTERING, model); stop every other process first",
+    )
+
     add_meetings_parser(sub)
     return parser
 
@@ -118,14 +124,28 @@ def _settings_error(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _services(settings: Settings) -> Any:
+def _services(settings: Settings, reembed: bool = False) -> Any:
     from bot.schema import SchemaError
-    from bot.services import build_services
+    from bot.services import StoreMismatch, build_services
 
     try:
-        return build_services(settings)
-    except SchemaError as exc:
+        return build_services(settings, reembed=reembed)
+    except (SchemaError, StoreMismatch) as exc:
         raise CliError(str(exc)) from None
+
+
+def cmd_reembed(args: argparse.Namespace, settings: Settings) -> int:
+    """Embed every stored chunk again in this process's embedding space (an explicit choice:
+    the only way a shared store's vectors are deleted)."""
+    services = _services(settings, reembed=True)
+    try:
+        chunks, units = services.store.count_chunks(), services.retriever.vectors.count()
+        print(
+            f"re-embedded {chunks} chunks ({units} vectors) in space {services.retriever.vectors.space}"
+        )
+    finally:
+        services.close()
+    return 0
 
 
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
@@ -305,11 +325,12 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         args.role, args.partner = Role.STAFF.value, None
         return cmd_chat(args, settings)
     from bot.schema import SchemaError
+    from bot.services import StoreMismatch
     from bot.telegram.app import StartupError, run_bot
 
     try:
         return run_bot(settings)
-    except (StartupError, SchemaError) as exc:
+    except (StartupError, SchemaError, StoreMismatch) as exc:
         raise CliError(str(exc)) from None
 
 
@@ -337,6 +358,7 @@ _COMMANDS = {
     "run": cmd_run,
     "meetings": cmd_meetings,
     "doctor": cmd_doctor,
+    "reembed": cmd_reembed,
 }
 
 
