@@ -18,6 +18,32 @@ from bot.errors import CliError
 from bot.scheduling.cli import add_meetings_parser
 
 log = logging.getLogger("bot")
+# every line names its process: several bot processes write to one journal or log collector
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(process_name)s] %(name)s: %(message)s"
+
+
+class _ProcessName(logging.Filter):
+    """Puts the process's name (PROCESS_NAME, default host:pid) on every record a handler writes."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.process_name = name
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.process_name = self.process_name
+        return True
+
+
+def name_process(handlers: Sequence[logging.Handler], name: str = "") -> None:
+    """Name the process on these handlers' lines (hostname:pid unless a name is given)."""
+    import os
+    import socket
+
+    name = name or f"{socket.gethostname()}:{os.getpid()}"
+    for handler in handlers:
+        for old in [f for f in handler.filters if isinstance(f, _ProcessName)]:
+            handler.removeFilter(old)
+        handler.addFilter(_ProcessName(name))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -86,9 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=LOG_FORMAT,
         stream=sys.stderr,
     )
+    name_process(logging.getLogger().handlers)
     logging.getLogger("bm25s").setLevel(
         logging.WARNING
     )  # it logs index building at DEBUG by default
@@ -108,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise CliError(_settings_error(exc)) from None
         if not args.verbose:
             logging.getLogger().setLevel(settings.log_level if args.command == "run" else "WARNING")
+        if settings.process_name:
+            name_process(logging.getLogger().handlers, settings.process_name)
         return _COMMANDS[args.command](args, settings)
     except CliError as exc:
         print(f"exchange-bot: error: {exc}", file=sys.stderr)
