@@ -7,6 +7,7 @@ with the test as their load balancer and the Bot API emulator as Telegram.
         emu.send_text(42, "How often ...?")     # queued in the emulator
         cluster.deliver()                        # pushed to a, the next ones to b, a, ...
         cluster.deliver(to=b)                    # or all to one process
+        cluster.deliver(together=True)           # or all at the same moment (races)
         b.kill()                                 # SIGKILL; b.stop() is SIGTERM and waits
         cluster.answers(42)                      # the answers (messages with vote buttons)
 
@@ -25,9 +26,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -277,17 +280,36 @@ class Cluster:
     def live(self) -> list[Replica]:
         return [r for r in self.replicas if r.proc.poll() is None]
 
-    def deliver(self, to: Replica | None = None) -> list[tuple[int, Replica]]:
+    def deliver(
+        self, to: Replica | None = None, together: bool = False
+    ) -> list[tuple[int, Replica]]:
         """Push the emulator's queued updates, each to the next live process in turn (or all
-        to `to`); each must be answered 200. Return (update id, process) of each."""
-        sent = []
+        to `to`); each must be answered 200. Return (update id, process) of each.
+
+        `together`: all pushed at the same moment, one thread each (two partners redeeming one
+        invite, two bookings of one slot), instead of one after another.
+        """
+        plan = []
         for update in self.emu.take_updates():
             live = self.live()
-            target = to or live[next(self._turn) % len(live)]
+            plan.append((update, to or live[next(self._turn) % len(live)]))
+
+        def push(item: tuple[dict[str, Any], Replica]) -> tuple[int, Replica]:
+            update, target = item
             status = target.push(update)
             assert status == 200, f"{target.name} answered {status} to update {update['update_id']}"
-            sent.append((int(update["update_id"]), target))
-        return sent
+            return int(update["update_id"]), target
+
+        if not together or len(plan) < 2:
+            return [push(item) for item in plan]
+        start = threading.Barrier(len(plan))
+
+        def at_once(item: tuple[dict[str, Any], Replica]) -> tuple[int, Replica]:
+            start.wait(10)
+            return push(item)
+
+        with ThreadPoolExecutor(len(plan)) as pool:
+            return list(pool.map(at_once, plan))
 
     def answers(self, chat: int) -> list[dict[str, Any]]:
         """Return the answers sent to a chat (the messages with vote buttons)."""

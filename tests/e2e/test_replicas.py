@@ -145,7 +145,7 @@ def test_a_process_of_another_embedding_centering_refuses_and_the_store_is_intac
     assert deployment.chroma.vectors() == before
     for user in (9401, 9402):  # both still answer from the store, one question each
         emu.send_text(user, REVIEW[0])
-    cluster.deliver()
+    cluster.deliver(together=True)
     cluster.wait(lambda: all(cluster.answers(u) for u in (9401, 9402)), what="answers")
     assert all(REVIEW[1] in cluster.answers(u)[0]["text"] for u in (9401, 9402))
 
