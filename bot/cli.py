@@ -19,6 +19,32 @@ from bot.retrieval.endpoint import EmbedderUnavailable
 from bot.scheduling.cli import add_meetings_parser
 
 log = logging.getLogger("bot")
+# every line names its process: several bot processes write to one journal or log collector
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(process_name)s] %(name)s: %(message)s"
+
+
+class _ProcessName(logging.Filter):
+    """Puts the process's name (PROCESS_NAME, default host:pid) on every record a handler writes."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.process_name = name
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.process_name = self.process_name
+        return True
+
+
+def name_process(handlers: Sequence[logging.Handler], name: str = "") -> None:
+    """Name the process on these handlers' lines (hostname:pid unless a name is given)."""
+    import os
+    import socket
+
+    name = name or f"{socket.gethostname()}:{os.getpid()}"
+    for handler in handlers:
+        for old in [f for f in handler.filters if isinstance(f, _ProcessName)]:
+            handler.removeFilter(old)
+        handler.addFilter(_ProcessName(name))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("doctor", help="check the settings and every service they name, one line each")
 
+    sub.add_parser(
+        "reembed",
+        help="delete the vector store's vectors and embed every stored chunk again with these "
+        "settings (EMBEDDING_CENTERING, model); stop every other process first",
+    )
+
     add_meetings_parser(sub)
     return parser
 
@@ -81,9 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=LOG_FORMAT,
         stream=sys.stderr,
     )
+    name_process(logging.getLogger().handlers)
     logging.getLogger("bm25s").setLevel(
         logging.WARNING
     )  # it logs index building at DEBUG by default
@@ -103,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise CliError(_settings_error(exc)) from None
         if not args.verbose:
             logging.getLogger().setLevel(settings.log_level if args.command == "run" else "WARNING")
+        if settings.process_name:
+            name_process(logging.getLogger().handlers, settings.process_name)
         return _COMMANDS[args.command](args, settings)
     except CliError as exc:
         print(f"exchange-bot: error: {exc}", file=sys.stderr)
@@ -122,14 +157,28 @@ def _settings_error(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _services(settings: Settings) -> Any:
+def _services(settings: Settings, reembed: bool = False) -> Any:
     from bot.schema import SchemaError
-    from bot.services import build_services
+    from bot.services import StoreMismatch, build_services
 
     try:
-        return build_services(settings)
-    except SchemaError as exc:
+        return build_services(settings, reembed=reembed)
+    except (SchemaError, StoreMismatch) as exc:
         raise CliError(str(exc)) from None
+
+
+def cmd_reembed(args: argparse.Namespace, settings: Settings) -> int:
+    """Embed every stored chunk again in this process's embedding space (an explicit choice:
+    the only way a shared store's vectors are deleted)."""
+    services = _services(settings, reembed=True)
+    try:
+        chunks, units = services.store.count_chunks(), services.retriever.vectors.count()
+        print(
+            f"re-embedded {chunks} chunks ({units} vectors) in space {services.retriever.vectors.space}"
+        )
+    finally:
+        services.close()
+    return 0
 
 
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
@@ -309,11 +358,12 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         args.role, args.partner = Role.STAFF.value, None
         return cmd_chat(args, settings)
     from bot.schema import SchemaError
+    from bot.services import StoreMismatch
     from bot.telegram.app import StartupError, run_bot
 
     try:
         return run_bot(settings)
-    except (StartupError, SchemaError) as exc:
+    except (StartupError, SchemaError, StoreMismatch) as exc:
         raise CliError(str(exc)) from None
 
 
@@ -341,6 +391,7 @@ _COMMANDS = {
     "run": cmd_run,
     "meetings": cmd_meetings,
     "doctor": cmd_doctor,
+    "reembed": cmd_reembed,
 }
 
 

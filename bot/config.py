@@ -152,6 +152,8 @@ class Settings(BaseSettings):
 
     # misc
     log_level: str = "INFO"
+    # names this process on every log line (several processes share a journal); empty: host:pid
+    process_name: str = Field("", max_length=64)
     max_question_chars: int = Field(2000, ge=10)
 
     @field_validator("staff_user_ids", "admin_user_ids", "meeting_reminder_minutes", mode="before")

@@ -80,6 +80,15 @@ def revision(db: Database) -> Revision:
     return Revision(current, head())
 
 
+def not_current(db: Database, newest: str) -> str | None:
+    """Return why the database is not at revision `newest` (None: it is); one small query."""
+    with db.engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    if current == newest:
+        return None
+    return f"the database is at revision {current or '(none)'}, this release needs {newest}"
+
+
 def migrate(db: Database) -> Revision:
     """Upgrade the database to this release's head; refuse one newer than this release.
 

@@ -25,10 +25,11 @@ from bot.office import Office
 from bot.ratelimit import RateLimiter
 from bot.retrieval.centering import LanguageNeutralEmbedder, load_means
 from bot.retrieval.embedder import E5Embedder, Embedder
+from bot.retrieval.follow import IndexFollower
 from bot.retrieval.glossary import Glossary
 from bot.retrieval.hybrid import HybridRetriever
 from bot.retrieval.sparse import BM25Index
-from bot.retrieval.vector import ChromaIndex
+from bot.retrieval.vector import ChromaIndex, OtherEmbeddingSpace
 from bot.scheduling.directory import Directory
 from bot.scheduling.parser import LLMMeetingParser, RuleBasedParser
 from bot.scheduling.service import SchedulingService
@@ -38,6 +39,11 @@ from bot.storage.db import Database
 MeetingParser = RuleBasedParser | LLMMeetingParser
 
 log = logging.getLogger(__name__)
+
+
+class StoreMismatch(Exception):
+    """The shared vector store was made in another embedding space; the message names the
+    setting. Nothing was deleted."""
 
 
 @dataclass
@@ -77,11 +83,19 @@ def build_services(
     analyzer: Analyzer | None = None,
     chat_model: object | None = None,
     translation_model: object | None = None,
+    reembed: bool = False,
 ) -> Services:
     """Wire the default local parts, or the given ones (tests pass shared models and fakes).
 
     `translation_model` translates questions in the connected mode; by default one built from
     the settings with the translation's own timeout (or `chat_model`, when that is given).
+
+    The vectors follow this process's embedding space (model, EMBEDDING_CENTERING, chunking's
+    units). An embedded store is this process's own: vectors of another space are dropped and
+    embedded again from the database. A Chroma server is shared by other processes answering
+    from it: a process of another space refuses to start (StoreMismatch) and deletes nothing,
+    nor does it delete vectors of chunks its database lacks; only `reembed` (the command
+    `exchange-bot reembed`) deletes the store's vectors and embeds every stored chunk again.
     """
     data = settings.bot_data_dir
     data.mkdir(parents=True, exist_ok=True)
@@ -106,14 +120,23 @@ def build_services(
     office = build_office(settings, directory)
     db = open_database(settings.sqlite_url)
     store = KnowledgeStore(db)
-    vectors = ChromaIndex(
-        path=data / "chroma",
-        host=settings.chroma_host,
-        port=settings.chroma_port,
-        ssl=settings.chroma_ssl,
-        collection=settings.chroma_collection,
-        space=space,
-    )
+    shared = settings.chroma_host is not None
+    try:
+        vectors = ChromaIndex(
+            path=data / "chroma",
+            host=settings.chroma_host,
+            port=settings.chroma_port,
+            ssl=settings.chroma_ssl,
+            collection=settings.chroma_collection,
+            space=space,
+            centering=settings.embedding_centering,
+            replace_other_space=reembed or not shared,
+        )
+    except OtherEmbeddingSpace as exc:
+        db.close()
+        raise StoreMismatch(_mismatch(settings, exc)) from None
+    if reembed:
+        vectors.clear()
     keywords = BM25Index(data / "bm25", cities)
     ingestor = Ingestor(
         store,
@@ -126,7 +149,7 @@ def build_services(
         batch_size=settings.embed_batch_size,
         parser=ParseWorker(parse_limits(settings)),
     )
-    ingestor.repair()
+    ingestor.repair(prune=reembed or not shared)
     retriever = HybridRetriever(
         store,
         vectors,
@@ -138,6 +161,7 @@ def build_services(
         mode=settings.fusion,
         rrf_k=settings.rrf_k,
         keyword_weight=settings.keyword_weight,
+        follower=IndexFollower(store, keywords, vectors),
     )
     judge = EvidenceJudge(retriever, settings.min_relevance)
     extractive = ExtractiveAnswerer(
@@ -257,6 +281,30 @@ def embedding_identity(settings: Settings) -> str:
         settings.embeddings_model or "",
         settings.embeddings_query_model,
         settings.embeddings_input_style,
+    )
+
+
+def _mismatch(settings: Settings, exc: OtherEmbeddingSpace) -> str:
+    """Say why a process refuses a shared store made in another embedding space, naming the
+    setting when the store recorded it."""
+    where = f"the Chroma server at {settings.chroma_host}:{settings.chroma_port}"
+    held = exc.held.get("centering")
+    if held is not None and float(held) != settings.embedding_centering:
+        why = (
+            f"its vectors were made with EMBEDDING_CENTERING={float(held):g}, "
+            f"this process has EMBEDDING_CENTERING={settings.embedding_centering:g}"
+        )
+    else:
+        why = (
+            f"its vectors ({exc.collection}: space {exc.held.get('space') or '(none)'}) were made "
+            f"with another EMBEDDING_CENTERING, embedding model or chunking than this process's "
+            f"(space {exc.space}; EMBEDDING_CENTERING={settings.embedding_centering:g})"
+        )
+    return (
+        f"{where} holds vectors of another embedding space: {why}. Not starting, and nothing "
+        "was deleted: start this process with the settings of the processes sharing the store; "
+        "to change them for all, stop every process and run `exchange-bot reembed` once with "
+        "the new settings"
     )
 
 

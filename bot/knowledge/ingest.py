@@ -71,8 +71,10 @@ class VectorIndex(Protocol):
 class KeywordIndex(Protocol):
     """A keyword index rebuilt from the stored terms whenever the chunks change."""
 
-    def rebuild(self, entries: Sequence[SparseEntry]) -> None:
-        """Replace the index with these entries."""
+    version: int | None  # the documents' version it was built from (None: unknown)
+
+    def rebuild(self, entries: Sequence[SparseEntry], version: int | None = None) -> None:
+        """Replace the index with these entries, of the documents' `version`."""
         ...
 
     def count(self) -> int:
@@ -266,7 +268,7 @@ class Ingestor:
                 report.removed = len(gone)
                 changed_index = True
             if changed_index:
-                self.keywords.rebuild(self.store.sparse_entries())
+                self._rebuild_keywords()
             if progress:
                 progress(len(targets), len(targets), "")
             report.seconds = time.perf_counter() - started
@@ -280,26 +282,40 @@ class Ingestor:
         """Stop the parser's worker process."""
         self.parser.close()
 
-    def repair(self) -> int:
-        """Make the indexes hold exactly the stored chunks; return how many were re-embedded.
+    def repair(self, prune: bool = True) -> int:
+        """Make the indexes hold the stored chunks; return how many were re-embedded.
 
-        A keyword index that does not hold as many chunks as the database is rebuilt from the
-        stored terms. Chunks whose vectors are missing (the Chroma directory was lost, or its vectors were of
-        another embedding space and were dropped) are embedded again from the database, and
-        vectors of chunks no longer stored are removed. Cheap when the counts agree.
+        A keyword index not of the documents' version in the database (or not holding as many
+        chunks) is rebuilt from the stored terms. Chunks whose vectors are missing (the Chroma
+        directory was lost, or its vectors were of another embedding space and were dropped) are
+        embedded again from the database. With `prune`, vectors of chunks the database does not
+        hold are removed; without it (a Chroma server other processes share: this database may
+        be empty or the wrong one) they are left alone and counted in a warning. Cheap when the
+        counts agree.
         """
         with self._running:
-            if self.keywords.count() != self.store.count_chunks():
-                # lost with the data dir, or a new process beside a shared database: the stored
-                # terms rebuild it without re-reading a single file
-                log.info("rebuilding the keyword index from the database")
-                self.keywords.rebuild(self.store.sparse_entries())
+            version = self.store.version()
+            if (
+                self.keywords.version != version
+                or self.keywords.count() != self.store.count_chunks()
+            ):
+                # lost with the data dir, a new process beside a shared database, or documents
+                # another process ingested: the stored terms rebuild it without reading a file
+                log.info("rebuilding the keyword index from the database (version %d)", version)
+                self._rebuild_keywords()
             if self.vectors.count() == self.store.count_units():
                 return 0
             wanted = set(self.store.chunk_ids())
             held = self.vectors.ids()
-            if held - wanted:
+            if held - wanted and prune:
                 self.vectors.delete(sorted(held - wanted))
+            elif held - wanted:
+                log.warning(
+                    "the shared vector store holds vectors of %d chunks this database does not "
+                    "have: left alone (is DATABASE_URL the database the other processes use? "
+                    "`exchange-bot reembed` removes them)",
+                    len(held - wanted),
+                )
             missing = sorted(wanted - held)
             if missing:
                 log.info("re-embedding %d chunks the vector index lacks", len(missing))
@@ -308,6 +324,10 @@ class Ingestor:
                     chunks = self.store.chunks(missing[start : start + 1000])
                     self._embed(list(chunks.values()), report)
             return len(missing)
+
+    def _rebuild_keywords(self) -> None:
+        version, entries = self.store.sparse_snapshot()
+        self.keywords.rebuild(entries, version)
 
     def _index(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.db import Base, TZDateTime, utcnow
@@ -44,3 +44,18 @@ class ChunkRow(Base):
     terms: Mapped[list[str]] = mapped_column(JSON)
     sentence_terms: Mapped[list[list[str]]] = mapped_column(JSON)
     language: Mapped[str] = mapped_column(String(8), default="")
+
+
+class KnowledgeVersionRow(Base):
+    """One row: a number raised by every change of the documents, in the same transaction.
+
+    Each process keeps its keyword index (a file in its data dir) at this version: it compares
+    the number before a question (at most once a second) and rebuilds from the stored terms when
+    another process changed the documents (bot/retrieval/follow.py).
+    """
+
+    __tablename__ = "knowledge_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    changed_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from bot.domain import Chunk, DocMeta, SparseEntry, Visibility, city_key
-from bot.knowledge.models import ChunkRow, DocumentRow
-from bot.storage.db import Database
+from bot.knowledge.models import ChunkRow, DocumentRow, KnowledgeVersionRow
+from bot.storage.db import Database, utcnow
 
 
 def _doc_meta(row: DocumentRow) -> DocMeta:
@@ -73,6 +74,7 @@ class KnowledgeStore:
                 )
             )
             s.flush()
+            _bump(s)
             s.add_all(
                 ChunkRow(
                     id=c.id,
@@ -96,6 +98,7 @@ class KnowledgeStore:
                 removed += list(s.scalars(select(ChunkRow.id).where(ChunkRow.source == source)))
                 s.execute(delete(ChunkRow).where(ChunkRow.source == source))
                 s.execute(delete(DocumentRow).where(DocumentRow.source == source))
+            _bump(s)
         return removed
 
     def chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
@@ -123,21 +126,24 @@ class KnowledgeStore:
                 )
         return out
 
+    def version(self) -> int:
+        """Return the documents' version: raised by every change of documents or chunks."""
+        with self.db.session() as s:
+            return _version(s)
+
+    def sparse_snapshot(self) -> tuple[int, list[SparseEntry]]:
+        """Return the documents' version and every chunk's keyword entry, at least that new.
+
+        The version is read first: a change committed in between raises it past the one
+        returned, so an index built from this snapshot is rebuilt again at the next check.
+        """
+        with self.db.session() as s:
+            return _version(s), _sparse_entries(s)
+
     def sparse_entries(self) -> list[SparseEntry]:
         """Return every chunk's terms and access metadata, in a stable order."""
         with self.db.session() as s:
-            rows = s.execute(
-                select(
-                    ChunkRow.id,
-                    ChunkRow.terms,
-                    DocumentRow.visibility,
-                    DocumentRow.partner,
-                    DocumentRow.webinar,
-                )
-                .join(DocumentRow, ChunkRow.source == DocumentRow.source)
-                .order_by(ChunkRow.source, ChunkRow.ordinal)
-            ).all()
-        return [SparseEntry(r[0], r[1], r[2], city_key(r[3]), r[4]) for r in rows]
+            return _sparse_entries(s)
 
     def document(self, source: str) -> DocMeta | None:
         """Return the metadata of one ingested document, or None."""
@@ -196,3 +202,36 @@ class KnowledgeStore:
 
         with self.db.session() as s:
             return int(s.scalar(select(func.count()).select_from(ChunkRow)) or 0)
+
+
+def _version(s: Session) -> int:
+    return int(
+        s.scalar(select(KnowledgeVersionRow.version).where(KnowledgeVersionRow.id == 1)) or 0
+    )
+
+
+def _bump(s: Session) -> None:
+    """Raise the documents' version in the transaction that changes them (a row lock on
+    PostgreSQL until it commits, so versions follow the order of the commits)."""
+    raised = s.execute(
+        update(KnowledgeVersionRow)
+        .where(KnowledgeVersionRow.id == 1)
+        .values(version=KnowledgeVersionRow.version + 1, changed_at=utcnow())
+    )
+    if not raised.rowcount:  # type: ignore[attr-defined]  # (a CursorResult)
+        s.add(KnowledgeVersionRow(id=1, version=1, changed_at=utcnow()))
+
+
+def _sparse_entries(s: Session) -> list[SparseEntry]:
+    rows = s.execute(
+        select(
+            ChunkRow.id,
+            ChunkRow.terms,
+            DocumentRow.visibility,
+            DocumentRow.partner,
+            DocumentRow.webinar,
+        )
+        .join(DocumentRow, ChunkRow.source == DocumentRow.source)
+        .order_by(ChunkRow.source, ChunkRow.ordinal)
+    ).all()
+    return [SparseEntry(r[0], r[1], r[2], city_key(r[3]), r[4]) for r in rows]

@@ -13,6 +13,7 @@ from bot.knowledge.store import KnowledgeStore
 from bot.nlp import Analyzer, detect_language
 from bot.retrieval.access import AccessScope
 from bot.retrieval.embedder import Embedder
+from bot.retrieval.follow import IndexFollower
 from bot.retrieval.glossary import Glossary
 from bot.retrieval.sparse import BM25Index
 from bot.retrieval.vector import ChromaIndex, collection_key
@@ -78,6 +79,7 @@ class HybridRetriever:
         mode: str = "hybrid",
         rrf_k: int = 60,
         keyword_weight: float = 0.05,
+        follower: IndexFollower | None = None,
     ) -> None:
         self.store = store
         self.vectors = vectors
@@ -89,12 +91,16 @@ class HybridRetriever:
         self.mode = mode
         self.rrf_k = rrf_k
         self.keyword_weight = keyword_weight
+        # documents another process ingested: looked for before a question (at most once a second)
+        self.follower = follower
 
     def retrieve(
         self, question: str, asker: Asker, k: int = 5, mode: str | None = None
     ) -> Retrieval:
         """Return the k best chunks the asker may see, best first."""
         mode = mode or self.mode
+        if self.follower is not None:
+            self.follower.check()
         # cities compared by the keyword index's resolver, the one its chunks are keyed by
         scope = AccessScope(asker, self.keywords.names)
         terms = self.glossary.expand(self.analyzer.terms(question))

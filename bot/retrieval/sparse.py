@@ -37,6 +37,9 @@ class BM25Index:
         self._webinar = np.array([], dtype=str)
         self._df: dict[str, int] = {}
         self._row: dict[str, int] | None = None  # chunk id -> row, built on first use
+        # the documents' version (KnowledgeStore.version) the index was built from; None: unknown
+        # (a file of an older release, or none): such an index is rebuilt at start
+        self.version: int | None = None
         self._load()
 
     def _load(self) -> None:
@@ -52,6 +55,7 @@ class BM25Index:
         self._partner_key, self._spellings = self._keys(self._partner)
         self._webinar = np.array(data.get("webinar") or [""] * len(self.ids), dtype=str)
         self._df = data["df"]
+        self.version = data.get("version")
         self._model = bm25s.BM25.load(str(self.path / "bm25")) if self.ids else None
 
     def count(self) -> int:
@@ -59,8 +63,8 @@ class BM25Index:
         with self._lock:
             return len(self.ids)
 
-    def rebuild(self, entries: Sequence[SparseEntry]) -> None:
-        """Replace the index with these entries and persist it atomically.
+    def rebuild(self, entries: Sequence[SparseEntry], version: int | None = None) -> None:
+        """Replace the index with these entries (of the documents' `version`), persist it atomically.
 
         The new index is built and written beside the old one while questions go on being
         answered from the old one (seconds at 100k chunks); only the swap holds the query lock.
@@ -88,6 +92,7 @@ class BM25Index:
                         "partner": [e.partner for e in entries],
                         "webinar": [e.webinar for e in entries],
                         "df": dict(df),
+                        "version": version,
                     },
                     ensure_ascii=False,
                 ),
@@ -109,6 +114,7 @@ class BM25Index:
                 self._webinar = arrays["webinar"]
                 self._df = dict(df)
                 self._row = None
+                self.version = version
 
     def search(self, terms: Sequence[str], scope: AccessScope, n: int) -> list[tuple[str, float]]:
         """Return up to n (id, BM25 score) pairs with a positive score, among chunks the scope admits."""
@@ -153,6 +159,8 @@ class BM25Index:
     def visible(self, ids: Sequence[str], scope: AccessScope) -> list[bool]:
         """Return whether the scope admits each chunk (an id the index does not hold: False)."""
         with self._lock:
+            if not self.ids:  # empty (no documents yet): nothing to index into
+                return [False] * len(ids)
             rows = self._rows(ids)
             known = rows >= 0
             safe = np.where(known, rows, 0)

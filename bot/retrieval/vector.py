@@ -29,6 +29,20 @@ _WHERE_BATCH = 500  # chunk ids per `$in` filter
 _UNIT = ":"  # a unit vector's id is "<chunk id>:<row>"
 
 
+class OtherEmbeddingSpace(Exception):
+    """The store holds vectors of another embedding space than this process makes; nothing was
+    deleted. `held` is the collection's metadata (its "space", and "centering" when recorded)."""
+
+    def __init__(self, collection: str, held: Mapping[str, Any], space: str) -> None:
+        super().__init__(
+            f"collection {collection} holds vectors of embedding space "
+            f"{held.get('space', '') or '(none)'}, this process makes {space or '(none)'}"
+        )
+        self.collection = collection
+        self.held = dict(held)
+        self.space = space
+
+
 class ChromaIndex:
     """Chroma collections (cosine, no embedding function of Chroma's own), one per language."""
 
@@ -40,6 +54,8 @@ class ChromaIndex:
         ssl: bool = False,
         collection: str = "exchange_bot",
         space: str = "",
+        centering: float | None = None,
+        replace_other_space: bool = True,
     ) -> None:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
@@ -54,25 +70,62 @@ class ChromaIndex:
             self._client = chromadb.PersistentClient(path=str(path), settings=settings)
         self.prefix = collection
         # what the vectors were made with (model, language centring): vectors of another space
-        # cannot be compared with this one's questions, so such collections are dropped and their
-        # chunks re-embedded from the database (Ingestor.repair)
+        # cannot be compared with this one's questions. With `replace_other_space` (the store is
+        # this process's own) such collections are dropped and their chunks re-embedded from the
+        # database (Ingestor.repair); without it (a server other processes share, whose vectors
+        # they answer from) OtherEmbeddingSpace is raised before anything is deleted.
         self.space = space
+        self.centering = centering  # recorded with new collections, to name the setting
         # Questions (its languages) and ingests (its collections) walk the map in worker threads
         # while another thread's ingest opens a new language's collection: the map is
         # copy-on-write, never changed in place, so a reader walks the map it found (no
         # "dictionary changed size during iteration") and takes no lock
         self._collections: Mapping[str, Any] = {}
         self._opening = threading.Lock()  # one writer at a time builds and swaps in a new map
+        self._foreign: set[str] = set()  # collections of another space met after start (warned)
+        other = {
+            name: held for name, held in self._existing().items() if held.get("space", "") != space
+        }
+        if other and not replace_other_space:
+            name = sorted(other)[0]
+            raise OtherEmbeddingSpace(name, other[name], space)
+        for name in sorted(other):
+            log.warning("dropping %s: its vectors are of another embedding space", name)
+            self._client.delete_collection(name)
+        self.refresh()
+
+    def _existing(self) -> dict[str, Mapping[str, Any]]:
+        """Return the metadata of each collection of this prefix in the store, by name."""
+        found: dict[str, Mapping[str, Any]] = {}
         for existing in self._client.list_collections():
             name = existing if isinstance(existing, str) else existing.name
-            if not name.startswith(f"{self.prefix}_"):
+            if name.startswith(f"{self.prefix}_"):
+                found[name] = self._client.get_collection(name).metadata or {}
+        return found
+
+    def refresh(self) -> None:
+        """Open the collections of this space that are not open yet (another process made them).
+
+        A collection of another space that appeared after start is never queried nor deleted.
+        """
+        for name, held in self._existing().items():
+            language = name.removeprefix(f"{self.prefix}_")
+            if language in self._collections:
                 continue
-            held = (self._client.get_collection(name).metadata or {}).get("space", "")
-            if held != space:
-                log.warning("dropping %s: its vectors are of another embedding space", name)
+            if held.get("space", "") != self.space:
+                if name not in self._foreign:
+                    self._foreign.add(name)
+                    log.warning("ignoring %s: its vectors are of another embedding space", name)
+                continue
+            self._open(language)
+
+    def clear(self) -> None:
+        """Delete every collection of this prefix, whatever its space (an explicit re-embed)."""
+        with self._opening:
+            for name in self._existing():
+                log.warning("deleting %s to embed its chunks again", name)
                 self._client.delete_collection(name)
-                continue
-            self._open(name.removeprefix(f"{self.prefix}_"))
+            self._collections = {}
 
     def _open(self, language: str) -> Any:
         """Return (creating if needed) the collection of one language."""
@@ -87,11 +140,17 @@ class ChromaIndex:
                 collection = self._client.get_or_create_collection(
                     f"{self.prefix}_{key}",
                     embedding_function=None,
-                    metadata={"space": self.space},
+                    metadata=self._metadata(),
                     configuration={"hnsw": {"space": "cosine"}},
                 )
                 self._collections = {**self._collections, key: collection}
             return collection
+
+    def _metadata(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {"space": self.space}
+        if self.centering is not None:
+            meta["centering"] = float(self.centering)
+        return meta
 
     @property
     def languages(self) -> list[str]:

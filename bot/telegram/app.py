@@ -152,17 +152,7 @@ def run_bot(settings: Settings) -> int:
     app = build_application(settings, services)
     try:
         if settings.telegram_webhook_url:
-            token = settings.telegram_bot_token.get_secret_value()  # type: ignore[union-attr]
-            path = webhook_path(token)  # never the token in a URL (the reverse proxy's location)
-            secret = settings.telegram_webhook_secret
-            app.run_webhook(
-                listen=settings.telegram_webhook_listen,
-                port=settings.telegram_webhook_port,
-                url_path=path,
-                webhook_url=f"{settings.telegram_webhook_url.rstrip('/')}/{path}",
-                secret_token=secret.get_secret_value() if secret else None,
-                allowed_updates=Update.ALL_TYPES,
-            )
+            asyncio.run(_serve_webhook(settings, services, app))
         else:
             app.run_polling(allowed_updates=Update.ALL_TYPES)
     except InvalidToken:
@@ -174,6 +164,36 @@ def run_bot(settings: Settings) -> int:
     finally:
         services.close()
     return 0
+
+
+async def _serve_webhook(settings: Settings, services: Services, app: Application) -> None:
+    """Serve the webhook, /healthz and /readyz on the webhook port (bot/telegram/webhook.py)."""
+    from bot.schema import head, not_current
+    from bot.telegram.webhook import Readiness, serve
+
+    token = settings.telegram_bot_token.get_secret_value()  # type: ignore[union-attr]
+    path = webhook_path(token)  # never the token in a URL (the reverse proxy's location)
+    secret = settings.telegram_webhook_secret
+    newest = head()
+    readiness = Readiness(
+        check_database=lambda: not_current(services.db, newest), process=_process_name(settings)
+    )
+    await serve(
+        app,
+        listen=settings.telegram_webhook_listen,
+        port=settings.telegram_webhook_port,
+        path=path,
+        webhook_url=f"{settings.telegram_webhook_url.rstrip('/')}/{path}",  # type: ignore[union-attr]
+        secret=secret.get_secret_value() if secret else None,
+        readiness=readiness,
+    )
+
+
+def _process_name(settings: Settings) -> str:
+    import os
+    import socket
+
+    return settings.process_name or f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _redact(url: str) -> str:

@@ -938,6 +938,17 @@ class BotApiEmulator:
         with self._cond:
             return list(self._updates)
 
+    def take_updates(self) -> list[JSONDict]:
+        """Return the queued updates and forget them: Telegram's delivery, done by the test.
+
+        In webhook mode nothing polls; a test delivers the updates itself (to one bot, or to
+        several behind the load balancer it plays, see tests/e2e/replicas.py).
+        """
+        with self._cond:
+            taken, self._updates = self._updates, []
+            self._cond.notify_all()
+            return json.loads(json.dumps(taken))
+
     def _dump(self, limit: int = 10) -> str:
         lines = [f"last {limit} sent records (of {len(self.sent)}):"]
         for record in self.sent[-limit:]:

@@ -53,3 +53,17 @@ def test_questions_are_answered_from_the_old_index_while_a_new_one_is_built(
     assert not worker.is_alive()
     assert [cid for cid, _ in index.search(["tram"], STAFF, 5)] == ["c"]
     assert [cid for cid, _ in BM25Index(tmp_path / "bm25").search(["tram"], STAFF, 5)] == ["c"]
+
+
+def test_an_empty_index_admits_no_chunk_instead_of_failing(tmp_path: Path) -> None:
+    # a process whose database had no documents yet, beside a vector store that has some
+    index = BM25Index(tmp_path / "bm25")
+    assert index.visible(["a", "b"], STAFF) == [False, False]
+    assert index.partners(["a"]) == {} and index.webinars(["a"]) == {}
+
+
+def test_the_index_remembers_the_documents_version_it_was_built_from(tmp_path: Path) -> None:
+    index = BM25Index(tmp_path / "bm25")
+    assert index.version is None
+    index.rebuild(OLD, version=7)
+    assert index.version == 7 and BM25Index(tmp_path / "bm25").version == 7
