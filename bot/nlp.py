@@ -376,6 +376,9 @@ def _pairs(header: list[str], row: list[str]) -> str:
     return "; ".join(f"{h}: {v}" if h else v for h, v in zip(header, row, strict=True) if v)
 
 
+ROWS_PER_UNIT = 3
+
+
 def _plain_table(lines: list[str], i: int) -> tuple[list[str], int]:
     """Read a plain-text table whose rule of dashes is lines[i] and header lines[i - 1]; return
     its rows as sentences and the index of the line after it."""
@@ -442,7 +445,12 @@ def _blocks(text: str) -> list[tuple[str, bool]]:
             flush()
             table, i = _pipe_table(lines, i)
         if table is not None:
-            out.extend((row, True) for row in table)
+            # rows go in threes: a lone row is little more than a name, and would be found
+            # before the passage that tells about what it names
+            out.extend(
+                (" / ".join(table[j : j + ROWS_PER_UNIT]), True)
+                for j in range(0, len(table), ROWS_PER_UNIT)
+            )
             continue
         if not line.strip():
             flush()
