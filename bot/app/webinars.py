@@ -293,9 +293,12 @@ class Webinars(UseCases):
     def repost_stale(self) -> int:
         """Post questions waiting longer than the set time once more (a job); return how many."""
         after = timedelta(minutes=self.svc.settings.escalation_repost_after_min)
-        due = self.svc.escalations.due_for_repost(self.svc.escalations.clock(), after)
+        queue = self.svc.escalations
+        # claimed, posted, then recorded: each process runs this job, each item goes out once
+        due = queue.due_for_repost(queue.clock(), after, self.svc.db.owner)
         for item in due:
             self.post_to_staff(item)
+            queue.reposted(item.id, queue.clock())
         return len(due)
 
     # ------------------------------------------------------------ survey, report, broadcast

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager
 
@@ -30,6 +30,8 @@ DEFAULT_VIDEO_URL_TEMPLATE = "https://meet.jit.si/{room}"
 DEFAULT_REMINDER_OFFSETS = (timedelta(hours=24), timedelta(minutes=15))
 # a reminder fired within this much of its due time is on time, not late
 LATE_GRACE = timedelta(minutes=1)
+# a process sending a reminder holds it this long (renewed between its recipients)
+REMINDER_LEASE = timedelta(minutes=5)
 # the database's rule that booked meetings never overlap (migration 0006), named in its refusal
 NO_OVERLAP = "meetings_no_overlap"
 
@@ -415,14 +417,15 @@ class SchedulingService:
             if r.due_at <= now:
                 latest_late[r.meeting_id] = r  # ordered by due_at: the last one wins
         kept: list[Reminder] = []
+        skipped: list[int] = []
         for r in rows:
             meeting = r.meeting
             if meeting.end <= now:
-                r.status = "skipped"
+                skipped.append(r.id)
                 log.info("reminder %s skipped: meeting #%s is over", r.id, meeting.id)
                 continue
             if r.due_at <= now and latest_late[r.meeting_id] is not r:
-                r.status = "skipped"  # two late reminders of one meeting: send only the nearer one
+                skipped.append(r.id)  # two late reminders of one meeting: send only the nearer one
                 continue
             kept.append(
                 Reminder(
@@ -432,6 +435,13 @@ class SchedulingService:
                     due_at=r.due_at,
                     late=now - r.due_at > LATE_GRACE,
                 )
+            )
+        if skipped:  # still pending and held by nobody: another process may be sending one
+            session.execute(
+                update(ReminderRow)
+                .where(ReminderRow.id.in_(skipped), ReminderRow.status == "pending", _unheld(now))
+                .values(status="skipped")
+                .execution_options(synchronize_session=False)
             )
         return kept
 
@@ -447,6 +457,40 @@ class SchedulingService:
         with self.db.session() as s:
             return [r for r in self._settle(s, now) if r.due_at <= now]
 
+    def claim_due_reminders(
+        self, owner: str, now: datetime | None = None, lease: timedelta = REMINDER_LEASE
+    ) -> list[Reminder]:
+        """Take the due reminders nobody holds for `lease`, and return those this call took.
+
+        One conditional UPDATE takes them: of several processes polling at once, each reminder
+        goes to one. The taker sends it (`hold_reminder` between recipients), then marks it
+        sent; one that died before that leaves it to whoever polls after the lease ran out.
+        """
+        now = now or self.now()
+        with self.db.session() as s:
+            due = {r.id: r for r in self._settle(s, now) if r.due_at <= now}
+            if not due:
+                return []
+            taken = s.scalars(
+                update(ReminderRow)
+                .where(ReminderRow.id.in_(due), ReminderRow.status == "pending", _unheld(now))
+                .values(claimed_by=owner, claimed_until=now + lease)
+                .returning(ReminderRow.id)
+                .execution_options(synchronize_session=False)
+            ).all()
+        return sorted((due[i] for i in taken), key=lambda r: (r.due_at, r.id))
+
+    def hold_reminder(
+        self, reminder_id: int, owner: str, lease: timedelta = REMINDER_LEASE
+    ) -> None:
+        """Renew this process's hold on a reminder it is still sending."""
+        with self.db.session() as s:
+            s.execute(
+                update(ReminderRow)
+                .where(ReminderRow.id == reminder_id, ReminderRow.claimed_by == owner)
+                .values(claimed_until=self.now() + lease)
+            )
+
     def mark_reminder_sent(self, reminder_id: int, at: datetime | None = None) -> None:
         """Record that a reminder went out, so it is never sent again."""
         self._mark(reminder_id, "sent", at or self.now())
@@ -458,6 +502,12 @@ class SchedulingService:
                 raise LookupError(f"no reminder {reminder_id}")
             row.status = status
             row.sent_at = at
+            row.claimed_until = None
+
+
+def _unheld(now: datetime) -> ColumnElement[bool]:
+    """Return the condition that no live claim holds a reminder."""
+    return or_(ReminderRow.claimed_until.is_(None), ReminderRow.claimed_until <= now)
 
 
 def _invitee_rows(organizer: Invitee | None, invitees: Iterable[Invitee]) -> list[InviteeRow]:
