@@ -7,12 +7,13 @@ first: today's check-then-write code loses these races; claims and constraints d
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.accounts.service import AccountService, InviteError
 from bot.domain import Role
+from bot.ratelimit import SharedRateLimiter
 from bot.scheduling.service import BookingRefused, SchedulingService
 from bot.schema import open_database
 from bot.storage.db import Database
@@ -86,3 +87,27 @@ def test_a_move_onto_a_meeting_booked_at_the_same_moment_is_refused(
     assert len([r for r in results if isinstance(r, BookingRefused)]) == 1, results
     starts = [m.start for m in a.list_upcoming()]
     assert starts.count(START) == 1, "one meeting holds the time, the loser is where it was"
+
+
+def test_every_process_counts_a_sender_against_one_shared_limit(
+    two: tuple[Database, Database],
+) -> None:
+    now = [datetime(2026, 12, 1, tzinfo=UTC)]
+    a, b = (SharedRateLimiter(db, 3, 60, clock=lambda: now[0]) for db in two)
+    assert [a.check(7), b.check(7), a.check(7)] == [0.0, 0.0, 0.0]
+    assert b.check(7) == pytest.approx(60.0), "the fourth question, in another process"
+    assert a.check(8) == 0.0
+    now[0] += timedelta(seconds=30)
+    assert a.check(7) == pytest.approx(30.0)
+    assert [b.told(7), a.told(7), b.told(7)] == [False, True, True], "one notice per window"
+    now[0] += timedelta(seconds=61)
+    assert b.check(7) == 0.0 and not a.told(7), "a new window"
+
+
+def test_two_processes_checking_one_sender_at_once_count_both(
+    two: tuple[Database, Database],
+) -> None:
+    a, b = (SharedRateLimiter(db, 1, 60) for db in two)
+    with held_before(two, r"INSERT INTO rate_keys"):
+        waits = race(lambda: a.check(7), lambda: b.check(7))
+    assert sorted(w > 0 for w in waits) == [False, True], waits  # type: ignore[operator]
