@@ -19,6 +19,7 @@ handled again.
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,9 @@ from sqlalchemy.orm import Mapped, aliased, mapped_column
 from bot.storage.db import Base, Database, TZDateTime, utcnow
 
 log = logging.getLogger(__name__)
+
+# the update being handled, for work that must not be done twice when it is handled again
+HANDLING: ContextVar[int | None] = ContextVar("handling_update", default=None)
 
 LEASE = timedelta(seconds=30)
 MAX_ATTEMPTS = 5  # claims of one update before it is given up (each one's process died on it)

@@ -20,7 +20,7 @@ from datetime import timedelta
 from telegram import Bot, Update
 from telegram.ext import Application
 
-from bot.storage.inbox import Inbox
+from bot.storage.inbox import HANDLING, Inbox
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class InboxQueue(asyncio.Queue[object]):
         self._in_hand: set[int] = set()  # claimed by this process and not done
         self._started: set[int] = set()  # of those, the ones a handler has begun
         self._wake = asyncio.Event()
+        self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
 
     async def put(self, item: object) -> None:
@@ -64,15 +65,18 @@ class InboxQueue(asyncio.Queue[object]):
     def start(self, bot: Bot) -> None:
         """Start claiming (also what a killed process left, once its leases ran out)."""
         if self._loop_task is None:
+            self._stopping = False
             self._loop_task = asyncio.create_task(self._claim_loop(bot), name="inbox-claims")
 
     async def stop_claiming(self) -> None:
         """Stop claiming more updates; those in hand are still handled and marked done."""
         task, self._loop_task = self._loop_task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # told, not cancelled: Python 3.11's wait_for can lose a cancellation that comes
+            # as its wait ends, and the loop would go on claiming
+            self._stopping = True
+            self._wake.set()
+            await task
 
     async def release(self) -> None:
         """Give back what was claimed but never begun, for another process to take at once."""
@@ -96,13 +100,17 @@ class InboxQueue(asyncio.Queue[object]):
 
     async def _claim_loop(self, bot: Bot) -> None:
         renewed = time.monotonic()
-        while True:
+        while not self._stopping:
             self._wake.clear()  # a wake-up while claiming is kept for the wait below
             full = False
             try:
                 room = self.capacity - len(self._in_hand)
                 bodies = await asyncio.to_thread(self.inbox.claim, self.owner, room, self.lease)
                 full = bool(bodies) and len(bodies) == room
+                if self._stopping:  # told to stop while claiming: give these back at once
+                    ids = [int(b["update_id"]) for b in bodies]
+                    await asyncio.to_thread(self.inbox.release, self.owner, ids)
+                    return
                 for body in bodies:
                     update = Update.de_json(body, bot)
                     if update is None:
@@ -129,9 +137,11 @@ class InboxApplication(Application):
         queue = self.update_queue
         if isinstance(queue, InboxQueue):
             await queue.begin(update)
+        handling = HANDLING.set(update.update_id if isinstance(update, Update) else None)
         try:
             await super().process_update(update)
         finally:
+            HANDLING.reset(handling)
             if isinstance(queue, InboxQueue):
                 await queue.done(update)
 
