@@ -124,6 +124,8 @@ async def _post_init(app: Application) -> None:
             )
         poll = settings.escalation_repost_poll_s
         app.job_queue.run_repeating(_job(core.repost_stale), interval=poll, first=min(30.0, poll))
+        # a broadcast whose process died goes on from another once its claims ran out
+        app.job_queue.run_repeating(_job(core.resume_broadcasts), interval=60.0, first=30.0)
     log.info("bot @%s ready", app.bot.username)
 
 
