@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     meeting_organizer_email: str = "noreply@exchange-bot.invalid"
     reminder_poll_s: float = Field(30.0, gt=0, le=3600)  # how often due reminders are looked for
 
+    # the shared inbox: a process holds the updates it claimed this long (renewed while it works;
+    # a killed process's updates go to another once it ran out), and looks for others this often
+    inbox_lease_s: float = Field(30.0, ge=1, le=3600)
+    inbox_poll_s: float = Field(0.5, gt=0, le=60)
+
     # webinar follow-up
     staff_chat_id: int | None = (
         None  # a staff group for escalations; unset: each staff member privately

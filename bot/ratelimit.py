@@ -1,4 +1,8 @@
-"""A per-key sliding-window rate limiter with an injectable clock."""
+"""Per-key sliding-window rate limiters: one in a process's memory, one shared in the database.
+
+The bot's question limit is the shared one: with several processes behind one webhook a sender
+is limited once, not once per process.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import Index, Integer, String, delete, or_, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from bot.storage.db import Base, Database, TZDateTime, insert_missing, utcnow
 
 
 class RateLimiter:
@@ -48,3 +59,97 @@ class RateLimiter:
                 return True
             self._told[key] = now
             return False
+
+
+class Limiter(Protocol):
+    """What the question limit needs: count an event, and tell a refused key once per window."""
+
+    def check(self, key: Hashable) -> float:
+        """Record an event if allowed and return 0; otherwise return seconds until one is."""
+        ...
+
+    def told(self, key: Hashable) -> bool:
+        """Tell whether `key` was already told of a refusal this window; if not, note it now."""
+        ...
+
+
+class RateKeyRow(Base):
+    """One limited key (a sender): when it was last checked and last told it is refused.
+
+    Each check updates this row first, which holds it for the check's transaction: two
+    processes checking one sender at once count one after the other.
+    """
+
+    __tablename__ = "rate_keys"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    checked_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    told_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+
+
+class RateEventRow(Base):
+    """One counted event of a key, kept for one window."""
+
+    __tablename__ = "rate_events"
+    __table_args__ = (Index("ix_rate_events_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(TZDateTime)
+
+
+class SharedRateLimiter:
+    """The same sliding window kept in the database, so every process counts against one limit."""
+
+    def __init__(
+        self, db: Database, limit: int, window: float, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        if limit < 1 or window <= 0:
+            raise ValueError("limit must be >= 1 and window > 0")
+        self.db = db
+        self.limit = limit
+        self.window = timedelta(seconds=window)
+        self.clock = clock
+
+    def _hold(self, session: Session, key: str, now: datetime) -> None:
+        """Make the key's row and hold it (a row lock on PostgreSQL, the write lock on SQLite)."""
+        insert_missing(session, RateKeyRow, {"key": key}, ["key"])
+        session.execute(update(RateKeyRow).where(RateKeyRow.key == key).values(checked_at=now))
+
+    def check(self, key: Hashable) -> float:
+        """Record an event if allowed and return 0; otherwise return seconds until one is allowed."""
+        name, now = str(key)[:64], self.clock()
+        with self.db.session() as s:
+            self._hold(s, name, now)
+            s.execute(
+                delete(RateEventRow).where(
+                    RateEventRow.key == name, RateEventRow.at <= now - self.window
+                )
+            )
+            times = list(
+                s.scalars(
+                    select(RateEventRow.at)
+                    .where(RateEventRow.key == name)
+                    .order_by(RateEventRow.at)
+                    .limit(self.limit)
+                )
+            )
+            if len(times) >= self.limit:
+                return max(0.0, (times[0] + self.window - now).total_seconds())
+            s.add(RateEventRow(key=name, at=now))
+            return 0.0
+
+    def told(self, key: Hashable) -> bool:
+        """Tell whether `key` was already told of a refusal this window; if not, note it now."""
+        name, now = str(key)[:64], self.clock()
+        with self.db.session() as s:
+            insert_missing(s, RateKeyRow, {"key": name}, ["key"])
+            noted = s.execute(
+                update(RateKeyRow)
+                .where(
+                    RateKeyRow.key == name,
+                    or_(RateKeyRow.told_at.is_(None), RateKeyRow.told_at <= now - self.window),
+                )
+                .values(told_at=now)
+            )
+            return not noted.rowcount  # type: ignore[attr-defined]

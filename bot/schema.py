@@ -18,7 +18,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
+from bot import ratelimit as _ratelimit  # noqa: F401  (the shared question limit)
 from bot.accounts import models as _accounts  # noqa: F401
+from bot.followup import broadcast as _broadcast  # noqa: F401
 from bot.followup import escalation as _escalation  # noqa: F401
 from bot.followup import feedback as _feedback  # noqa: F401
 from bot.followup import survey as _survey  # noqa: F401

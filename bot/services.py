@@ -22,7 +22,7 @@ from bot.knowledge.limits import ParseLimits, ParseWorker
 from bot.knowledge.store import KnowledgeStore
 from bot.nlp import Analyzer
 from bot.office import Office
-from bot.ratelimit import RateLimiter
+from bot.ratelimit import Limiter, SharedRateLimiter
 from bot.retrieval.centering import LanguageNeutralEmbedder, load_means
 from bot.retrieval.embedder import E5Embedder, Embedder
 from bot.retrieval.follow import IndexFollower
@@ -61,7 +61,7 @@ class Services:
     embedder: Embedder
     accounts: AccountService
     feedback: FeedbackService
-    question_limiter: RateLimiter
+    question_limiter: Limiter  # in the database: every process counts against one limit
     scheduling: SchedulingService | None  # None when there is no partner directory
     meeting_parser: MeetingParser | None
     webinars: WebinarService
@@ -225,7 +225,7 @@ def build_services(
         public_access=settings.public_access,
         cities=cities,
     )
-    limiter = RateLimiter(settings.rate_limit_questions, settings.rate_limit_window_s)
+    limiter = SharedRateLimiter(db, settings.rate_limit_questions, settings.rate_limit_window_s)
     return Services(
         settings,
         db,

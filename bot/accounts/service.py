@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from bot.accounts.models import GroupRow, InviteRow, UserRow
 from bot.domain import Asker, CityNames, Role, UnknownCity
 from bot.i18n import LANGUAGES
-from bot.storage.db import Database, utcnow
+from bot.storage.db import Database, insert_missing, utcnow
 
 Clock = Callable[[], datetime]
 
@@ -102,15 +103,26 @@ class AccountService:
     ) -> Person:
         """Record that a user wrote (name, Telegram language) and return who they are."""
         with self.db.session() as s:
-            row = s.get(UserRow, user_id)
-            if row is None:
-                row = UserRow(user_id=user_id, first_seen=self.clock())
-                s.add(row)
+            row = self._user(s, user_id)
             row.first_name = first_name[:128]
             row.username = (username or "")[:64]
             row.telegram_language = (telegram_language or "")[:16]
             row.last_seen = self.clock()
             return self._person(row)
+
+    def _user(self, session: Session, user_id: int) -> UserRow:
+        """Return the user's row, made now if the bot has never met them.
+
+        Insert-or-ignore, then read: a new user's first two updates handled by two processes at
+        once both find the one row, where an insert each would fail one of them.
+        """
+        now = self.clock()
+        insert_missing(
+            session, UserRow, {"user_id": user_id, "first_seen": now, "last_seen": now}, ["user_id"]
+        )
+        row = session.get(UserRow, user_id, populate_existing=True)
+        assert row is not None
+        return row
 
     def person(self, user_id: int) -> Person:
         """Return who a user is (public if the bot has never met them)."""
@@ -138,9 +150,7 @@ class AccountService:
         if language not in LANGUAGES:
             raise ValueError(f"unsupported language {language!r}")
         with self.db.session() as s:
-            row = s.get(UserRow, user_id) or UserRow(user_id=user_id, first_seen=self.clock())
-            row.language = language
-            s.merge(row)
+            self._user(s, user_id).language = language
 
     def partners(self) -> list[tuple[int, str, str, datetime | None]]:
         """List partner officials: (user id, name, city, since)."""
@@ -212,21 +222,36 @@ class AccountService:
         return Invite(code, city, expires)
 
     def redeem(self, code: str, user_id: int) -> str:
-        """Make the user a partner of the invite's city; raise InviteError if the code is not usable."""
+        """Make the user a partner of the invite's city; raise InviteError if the code is not usable.
+
+        The invite is taken by one conditional UPDATE (still unused, not revoked, not expired):
+        of two people redeeming one code at the same moment, one takes it and the other is told
+        it was used, as if they had come one after the other.
+        """
+        now = self.clock()
         with self.db.session() as s:
-            row = s.get(InviteRow, code)
-            if row is None or row.revoked:
-                raise InviteError("invite_invalid")
-            if row.used_by is not None:
-                raise InviteError("invite_used")
-            if row.expires_at <= self.clock():
+            taken = s.execute(
+                update(InviteRow)
+                .where(
+                    InviteRow.code == code,
+                    InviteRow.used_by.is_(None),
+                    InviteRow.revoked.is_(False),
+                    InviteRow.expires_at > now,
+                )
+                .values(used_by=user_id, used_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            row = s.get(InviteRow, code, populate_existing=True)
+            if not taken.rowcount:  # type: ignore[attr-defined]
+                if row is None or row.revoked:
+                    raise InviteError("invite_invalid")
+                if row.used_by is not None:
+                    raise InviteError("invite_used")
                 raise InviteError("invite_expired")
-            row.used_by = user_id
-            row.used_at = self.clock()
-            user = s.get(UserRow, user_id) or UserRow(user_id=user_id, first_seen=self.clock())
+            assert row is not None
+            user = self._user(s, user_id)
             user.partner_city = row.city
-            user.partner_since = self.clock()
-            s.merge(user)
+            user.partner_since = now
             return row.city
 
     def invites(self) -> list[Invite]:

@@ -141,6 +141,10 @@ class App:
         """Post long-unanswered questions to staff once more; return how many."""
         return self.webinars.repost_stale()
 
+    def resume_broadcasts(self) -> int:
+        """Send the rest of broadcasts a stopped process left; return how many were taken up."""
+        return self.webinars.resume_broadcasts()
+
 
 def _guarded(run: Callable[[], Reply]) -> Reply:
     try:

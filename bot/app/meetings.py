@@ -422,7 +422,9 @@ class Meetings(UseCases):
         if service is None:
             return 0
         now = service.now()
-        due = service.due_reminders(now)
+        owner = self.svc.db.owner
+        # every process runs this job: each reminder is claimed by one, sent, then marked sent
+        due = service.claim_due_reminders(owner, now)
         for reminder in due:
             meeting = reminder.meeting
             city = service.directory.get(meeting.partner)
@@ -446,6 +448,7 @@ class Meetings(UseCases):
                     url=meeting.video_url,
                 )
                 self.deliver(Out(text, chat_id=invitee.user_id))
+                service.hold_reminder(reminder.id, owner)
             service.mark_reminder_sent(reminder.id, now)
         return len(due)
 

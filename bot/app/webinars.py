@@ -21,12 +21,13 @@ from bot.app.messages import (
     shorten,
 )
 from bot.domain import Role
-from bot.followup.broadcast import BroadcastResult, RecipientBlocked, broadcast
+from bot.followup.broadcast import BroadcastStore, Claimed, RecipientBlocked, broadcast
 from bot.followup.escalation import EscalationError, EscalationItem
 from bot.followup.report import build_report
 from bot.followup.survey import SurveyError
 from bot.followup.webinars import Webinar, WebinarError, deep_link, qr_png
 from bot.i18n import LANGUAGES, t
+from bot.storage.inbox import HANDLING
 
 log = logging.getLogger(__name__)
 
@@ -293,9 +294,12 @@ class Webinars(UseCases):
     def repost_stale(self) -> int:
         """Post questions waiting longer than the set time once more (a job); return how many."""
         after = timedelta(minutes=self.svc.settings.escalation_repost_after_min)
-        due = self.svc.escalations.due_for_repost(self.svc.escalations.clock(), after)
+        queue = self.svc.escalations
+        # claimed, posted, then recorded: each process runs this job, each item goes out once
+        due = queue.due_for_repost(queue.clock(), after, self.svc.db.owner)
         for item in due:
             self.post_to_staff(item)
+            queue.reposted(item.id, queue.clock())
         return len(due)
 
     # ------------------------------------------------------------ survey, report, broadcast
@@ -389,25 +393,58 @@ class Webinars(UseCases):
         if len(parts) < 2 or self.svc.webinars.get(parts[0]) is None:
             return Reply.say(self.t("broadcast_usage", person.language))
         body = parts[1]
+        store = BroadcastStore(self.svc.db)
+        # stored first, keyed by the update: handled again after a crash, it goes on, not anew
+        update_id = HANDLING.get()
+        key = f"update:{update_id}" if update_id is not None else None
+        recipients = [a.user_id for a in self.svc.webinars.attendees(parts[0])]
+        claimed = store.start(parts[0], body, person.user_id, recipients, key, self.svc.db.owner)
+        self._send_broadcast(store, claimed)
+        store.finish(claimed.broadcast_id)
+        return Reply.say(self._broadcast_done(store, claimed.broadcast_id, person.language))
+
+    def _broadcast_done(self, store: BroadcastStore, broadcast_id: int, lang: str) -> str:
+        result = store.result(broadcast_id)
+        return self.t(
+            "broadcast_done",
+            lang,
+            delivered=result.delivered,
+            blocked=result.blocked,
+            failed=result.failed,
+        )
+
+    def _send_broadcast(self, store: BroadcastStore, claimed: Claimed) -> None:
+        """Send a broadcast to the recipients claimed, paced, recording each send as it goes."""
+        owner = self.svc.db.owner
 
         def send(user_id: int) -> None:
             try:
-                self.outbox.send(Out(body, chat_id=user_id))
+                self.outbox.send(Out(claimed.body, chat_id=user_id))
             except Undeliverable as exc:
+                status = "blocked" if exc.blocked else "failed"
+                store.record(claimed.broadcast_id, user_id, status, owner)
                 if exc.blocked:
                     raise RecipientBlocked(user_id) from exc
                 raise
+            store.record(claimed.broadcast_id, user_id, "delivered", owner)
 
-        recipients = [a.user_id for a in self.svc.webinars.attendees(parts[0])]
-        result: BroadcastResult = broadcast(
-            recipients, send, per_second=self.svc.settings.broadcast_per_second, sleep=time.sleep
+        broadcast(
+            claimed.user_ids,
+            send,
+            per_second=self.svc.settings.broadcast_per_second,
+            sleep=time.sleep,
         )
-        return Reply.say(
-            self.t(
-                "broadcast_done",
-                person.language,
-                delivered=result.delivered,
-                blocked=result.blocked,
-                failed=result.failed,
-            )
-        )
+
+    def resume_broadcasts(self) -> int:
+        """Send the rest of broadcasts whose process died (a job); tell their senders the counts."""
+        store = BroadcastStore(self.svc.db)
+        resumed = 0
+        while (claimed := store.claim(self.svc.db.owner)) is not None:
+            resumed += 1
+            log.info("broadcast %s taken up: %d to go", claimed.broadcast_id, len(claimed.user_ids))
+            self._send_broadcast(store, claimed)
+            if store.finish(claimed.broadcast_id):
+                lang = self.svc.accounts.person(claimed.created_by).language
+                text = self._broadcast_done(store, claimed.broadcast_id, lang)
+                self.deliver(Out(text, chat_id=claimed.created_by))
+        return resumed

@@ -33,6 +33,8 @@ Clock = Callable[[], datetime]
 MAX_ANSWER_CHARS = 4000  # what staff can type in one Telegram message after `/reply ID`
 # a delivery holds its item this long at most: a bot stopped mid-delivery leaves no item stuck
 CLAIM_TTL = timedelta(minutes=10)
+# a re-post holds its item this long: another process re-posts it if the first died meanwhile
+REPOST_LEASE = timedelta(minutes=10)
 
 
 class Reason(StrEnum):
@@ -75,6 +77,9 @@ class EscalationRow(Base):
     dismissed_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
     dismissed_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     reposted_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    # the process re-posting it holds it until then; reposted_at is set once the posts are out
+    repost_claimed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    repost_claimed_until: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
     # a staff answer on its way to the asker since then: the item stays open until it arrives
     delivering_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
     # why the last delivery of the staff answer failed (the answer is kept for a retry)
@@ -377,22 +382,48 @@ class EscalationService:
             rows = list(s.scalars(query))
             return [Pending(item, now - item.created_at) for item in _items(s, rows)]
 
-    def due_for_repost(self, now: datetime, older_than: timedelta) -> list[EscalationItem]:
-        """Return open items older than `older_than` not re-posted yet, and mark them re-posted."""
+    def due_for_repost(
+        self, now: datetime, older_than: timedelta, owner: str = "", lease: timedelta = REPOST_LEASE
+    ) -> list[EscalationItem]:
+        """Claim the open items older than `older_than` not re-posted yet; return them.
+
+        One conditional UPDATE takes them for `lease`, so of several processes looking at once
+        each item goes to one. The caller posts them, then records it (`reposted`); an item whose
+        poster died before that is claimed again once its lease ran out.
+        """
         cutoff = now - older_than
         with self.db.session() as s:
+            ids = s.scalars(
+                update(EscalationRow)
+                .where(
+                    EscalationRow.status == Status.OPEN.value,
+                    EscalationRow.reposted_at.is_(None),
+                    EscalationRow.created_at <= cutoff,
+                    or_(
+                        EscalationRow.repost_claimed_until.is_(None),
+                        EscalationRow.repost_claimed_until <= now,
+                    ),
+                )
+                .values(repost_claimed_by=owner or None, repost_claimed_until=now + lease)
+                .returning(EscalationRow.id)
+                .execution_options(synchronize_session=False)
+            ).all()
+            if not ids:
+                return []
             rows = list(
                 s.scalars(
                     select(EscalationRow)
-                    .where(
-                        EscalationRow.status == Status.OPEN.value,
-                        EscalationRow.reposted_at.is_(None),
-                        EscalationRow.created_at <= cutoff,
-                    )
+                    .where(EscalationRow.id.in_(ids))
                     .order_by(EscalationRow.created_at, EscalationRow.id)
                 )
             )
-            for row in rows:
-                row.reposted_at = now
-            s.flush()
             return _items(s, rows)
+
+    def reposted(self, item_id: int, at: datetime) -> None:
+        """Record that a claimed item was re-posted, so it never is again."""
+        with self.db.session() as s:
+            s.execute(
+                update(EscalationRow)
+                .where(EscalationRow.id == item_id)
+                .values(reposted_at=at, repost_claimed_until=None)
+            )

@@ -81,6 +81,10 @@ class ReminderRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     # pending | sent | skipped (meeting over before it could go out, or superseded) | cancelled
     sent_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    # a process sending it holds it until then (it renews the hold while it sends); a process
+    # that died holding it leaves it to the next one to look once the hold ran out
+    claimed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
 
     meeting: Mapped[MeetingRow] = relationship(back_populates="reminders")
 

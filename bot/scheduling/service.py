@@ -6,12 +6,14 @@ import logging
 import re
 import secrets
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager
 
 from bot.config import Settings
@@ -28,6 +30,10 @@ DEFAULT_VIDEO_URL_TEMPLATE = "https://meet.jit.si/{room}"
 DEFAULT_REMINDER_OFFSETS = (timedelta(hours=24), timedelta(minutes=15))
 # a reminder fired within this much of its due time is on time, not late
 LATE_GRACE = timedelta(minutes=1)
+# a process sending a reminder holds it this long (renewed between its recipients)
+REMINDER_LEASE = timedelta(minutes=5)
+# the database's rule that booked meetings never overlap (migration 0006), named in its refusal
+NO_OVERLAP = "meetings_no_overlap"
 
 Clock = Callable[[], datetime]
 
@@ -264,7 +270,7 @@ class SchedulingService:
         link = validate_video_url(video_url) if video_url else self.new_video_url(city)
         start = start.replace(microsecond=0)
         now = self.now()
-        with self.db.session() as s:
+        with self._overlap_refused(city, start, length), self.db.session() as s:
             busy = self._busy(s, start, start + length)
             violations = rules.check(start, length, self.home, city, busy=busy, now=now)
             if violations:
@@ -293,6 +299,28 @@ class SchedulingService:
             "booked meeting #%s with %s at %s", meeting.id, city.name, meeting.start.isoformat()
         )
         return meeting
+
+    @contextmanager
+    def _overlap_refused(
+        self, city: City, start: datetime, length: timedelta, exclude: int | None = None
+    ) -> Iterator[None]:
+        """Turn the database's refusal of an overlap into the refusal a sequential check gives.
+
+        Two bookings of one time at the same moment both pass the check above; the database lets
+        one in, and the other hears what it would have heard a moment later.
+        """
+        try:
+            yield
+        except IntegrityError as exc:
+            if NO_OVERLAP not in str(exc.orig):
+                raise
+            log.info("booking at %s lost the race to another booking", start.isoformat())
+            violations = [
+                v for v in self.check(city, start, length, exclude=exclude) if v.rule == "overlap"
+            ] or [rules.Violation("overlap", "overlaps a meeting booked at the same moment")]
+            raise BookingRefused(
+                violations, self.nearest(city, start, length, exclude=exclude)
+            ) from None
 
     def get(self, meeting_id: int) -> Meeting:
         """Return a meeting, or raise MeetingNotFound."""
@@ -333,6 +361,10 @@ class SchedulingService:
                 raise MeetingCancelled(f"meeting #{meeting_id} is cancelled")
             city = self.directory.get(row.partner)
             length = _minutes(duration) if duration is not None else row.end - row.start
+        with self._overlap_refused(city, new_start, length, meeting_id), self.db.session() as s:
+            row = self._row(s, meeting_id)
+            if row.status == "cancelled":
+                raise MeetingCancelled(f"meeting #{meeting_id} is cancelled")
             busy = self._busy(s, new_start, new_start + length, exclude=row.id)
             violations = rules.check(new_start, length, self.home, city, busy=busy, now=now)
             if violations:
@@ -385,14 +417,15 @@ class SchedulingService:
             if r.due_at <= now:
                 latest_late[r.meeting_id] = r  # ordered by due_at: the last one wins
         kept: list[Reminder] = []
+        skipped: list[int] = []
         for r in rows:
             meeting = r.meeting
             if meeting.end <= now:
-                r.status = "skipped"
+                skipped.append(r.id)
                 log.info("reminder %s skipped: meeting #%s is over", r.id, meeting.id)
                 continue
             if r.due_at <= now and latest_late[r.meeting_id] is not r:
-                r.status = "skipped"  # two late reminders of one meeting: send only the nearer one
+                skipped.append(r.id)  # two late reminders of one meeting: send only the nearer one
                 continue
             kept.append(
                 Reminder(
@@ -402,6 +435,13 @@ class SchedulingService:
                     due_at=r.due_at,
                     late=now - r.due_at > LATE_GRACE,
                 )
+            )
+        if skipped:  # still pending and held by nobody: another process may be sending one
+            session.execute(
+                update(ReminderRow)
+                .where(ReminderRow.id.in_(skipped), ReminderRow.status == "pending", _unheld(now))
+                .values(status="skipped")
+                .execution_options(synchronize_session=False)
             )
         return kept
 
@@ -417,6 +457,40 @@ class SchedulingService:
         with self.db.session() as s:
             return [r for r in self._settle(s, now) if r.due_at <= now]
 
+    def claim_due_reminders(
+        self, owner: str, now: datetime | None = None, lease: timedelta = REMINDER_LEASE
+    ) -> list[Reminder]:
+        """Take the due reminders nobody holds for `lease`, and return those this call took.
+
+        One conditional UPDATE takes them: of several processes polling at once, each reminder
+        goes to one. The taker sends it (`hold_reminder` between recipients), then marks it
+        sent; one that died before that leaves it to whoever polls after the lease ran out.
+        """
+        now = now or self.now()
+        with self.db.session() as s:
+            due = {r.id: r for r in self._settle(s, now) if r.due_at <= now}
+            if not due:
+                return []
+            taken = s.scalars(
+                update(ReminderRow)
+                .where(ReminderRow.id.in_(due), ReminderRow.status == "pending", _unheld(now))
+                .values(claimed_by=owner, claimed_until=now + lease)
+                .returning(ReminderRow.id)
+                .execution_options(synchronize_session=False)
+            ).all()
+        return sorted((due[i] for i in taken), key=lambda r: (r.due_at, r.id))
+
+    def hold_reminder(
+        self, reminder_id: int, owner: str, lease: timedelta = REMINDER_LEASE
+    ) -> None:
+        """Renew this process's hold on a reminder it is still sending."""
+        with self.db.session() as s:
+            s.execute(
+                update(ReminderRow)
+                .where(ReminderRow.id == reminder_id, ReminderRow.claimed_by == owner)
+                .values(claimed_until=self.now() + lease)
+            )
+
     def mark_reminder_sent(self, reminder_id: int, at: datetime | None = None) -> None:
         """Record that a reminder went out, so it is never sent again."""
         self._mark(reminder_id, "sent", at or self.now())
@@ -428,6 +502,12 @@ class SchedulingService:
                 raise LookupError(f"no reminder {reminder_id}")
             row.status = status
             row.sent_at = at
+            row.claimed_until = None
+
+
+def _unheld(now: datetime) -> ColumnElement[bool]:
+    """Return the condition that no live claim holds a reminder."""
+    return or_(ReminderRow.claimed_until.is_(None), ReminderRow.claimed_until <= now)
 
 
 def _invitee_rows(organizer: Invitee | None, invitees: Iterable[Invitee]) -> list[InviteeRow]:

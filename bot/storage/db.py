@@ -6,13 +6,17 @@ the schema is made and upgraded by the Alembic revisions in bot/migrations (bot/
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import secrets
+import socket
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -46,10 +50,37 @@ class Base(DeclarativeBase):
     """Declarative base of every table."""
 
 
+def process_name() -> str:
+    """Return a name for this process that no other process, here or elsewhere, shares.
+
+    Claims and leases are written under it; a restarted process has a new one, so it takes its
+    former self's claims back only once their leases run out, as any other process would.
+    """
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def insert_missing(
+    session: Session, table: type[Base], values: Mapping[str, Any], keys: Sequence[str]
+) -> None:
+    """Insert a row unless one with the same `keys` exists, in one statement.
+
+    PostgreSQL's `ON CONFLICT DO NOTHING` and SQLite's `ON CONFLICT DO NOTHING`: two processes
+    creating the same row at once both succeed, and both then find the one row.
+    """
+    dialect = session.get_bind().dialect.name
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(make(table).values(**values).on_conflict_do_nothing(index_elements=keys))
+
+
 class Database:
-    """Owns the engine and hands out sessions; one per process."""
+    """Owns the engine and hands out sessions; one per process.
+
+    `owner` names this Database's process in the claims it takes (reminders, reposts, updates):
+    two Database objects are two claimants, as two processes are.
+    """
 
     def __init__(self, url: str) -> None:
+        self.owner = process_name()
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         if url.startswith("sqlite"):

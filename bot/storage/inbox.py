@@ -1,25 +1,45 @@
 """The inbox: every update Telegram delivers, stored before Telegram is told it arrived.
 
 An update is written here before the next long poll confirms it (or before the webhook answers
-200), and marked done once handled. A process killed mid-burst finds the rest here when it starts
-again and handles them then: delivery is at least once (an update handled but not yet marked done
-when the process died is handled again).
+200), then claimed by whichever process claims it first, handled, and marked done. Several
+processes share one inbox:
+
+- a claim is one conditional UPDATE (on PostgreSQL over `FOR UPDATE SKIP LOCKED` candidates):
+  each update goes to one process, for a lease that process renews while it works;
+- a process killed mid-answer stops renewing: once its leases run out its updates are claimed by
+  another process, or by itself after a restart (a restarted process has a new name);
+- one sender's updates are handled in order across processes: only a sender's oldest update not
+  done can be claimed, so the next one waits until the one in hand anywhere is done;
+- an update claimed too often (it kills whoever handles it) is given up and marked done.
+
+Delivery is at least once: an update handled but not yet marked done when its process died is
+handled again.
 """
 
 from __future__ import annotations
 
+import logging
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, delete, select, update
+from sqlalchemy import JSON, BigInteger, Integer, String, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from bot.storage.db import Base, Database, TZDateTime, utcnow
 
+log = logging.getLogger(__name__)
+
+# the update being handled, for work that must not be done twice when it is handled again
+HANDLING: ContextVar[int | None] = ContextVar("handling_update", default=None)
+
+LEASE = timedelta(seconds=30)
+MAX_ATTEMPTS = 5  # claims of one update before it is given up (each one's process died on it)
+
 
 class InboxRow(Base):
-    """One received update: its body, when it came, when it was handled."""
+    """One received update: its body, its sender, when it came, who holds it, when it was done."""
 
     __tablename__ = "inbox"
 
@@ -27,29 +47,117 @@ class InboxRow(Base):
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True, index=True)
+    # whose update it is (the user, else the chat): one sender's updates are handled in order
+    sender: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Inbox:
-    """Stores received updates, hands back the unhandled ones, forgets old handled ones."""
+    """Stores received updates, hands them to one claimant each, forgets old handled ones."""
 
     def __init__(self, db: Database, keep: timedelta = timedelta(days=1)) -> None:
         self.db = db
         self.keep = keep
 
-    def store(self, update_id: int, body: dict[str, Any]) -> bool:
+    def store(self, update_id: int, body: dict[str, Any], sender: int | None = None) -> bool:
         """Store an update; return False if it was stored before (Telegram delivered it again)."""
         try:
             with self.db.session() as s:
-                s.add(InboxRow(update_id=update_id, body=body))
+                s.add(InboxRow(update_id=update_id, body=body, sender=sender))
         except IntegrityError:
             return False
         return True
+
+    def claim(
+        self, owner: str, limit: int, lease: timedelta = LEASE, now: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """Claim up to `limit` updates for `owner`; return their bodies, oldest first.
+
+        An update can be claimed when it is not done, nobody's lease holds it, and no earlier
+        update of its sender is still not done (in hand elsewhere, or waiting its turn).
+        """
+        if limit < 1:
+            return []
+        now = now or utcnow()
+        c, e = aliased(InboxRow, name="c"), aliased(InboxRow, name="e")
+        earlier = (
+            select(e.update_id)
+            .where(e.sender == c.sender, e.done_at.is_(None), e.update_id < c.update_id)
+            .exists()
+        )
+        candidates = (
+            select(c.update_id)
+            .where(c.done_at.is_(None), _free(c, now), ~earlier)
+            .order_by(c.update_id)
+            .limit(limit)
+        )
+        with self.db.session() as s:
+            if s.get_bind().dialect.name == "postgresql":
+                # candidates another claimant is taking right now are passed over, not waited for
+                candidates = candidates.with_for_update(skip_locked=True)
+            rows = s.execute(
+                update(InboxRow)
+                .where(
+                    InboxRow.update_id.in_(candidates),
+                    InboxRow.done_at.is_(None),
+                    _free(InboxRow, now),  # checked again on the row itself: one claimant wins
+                )
+                .values(claimed_by=owner, claimed_until=now + lease, attempts=InboxRow.attempts + 1)
+                .returning(InboxRow.update_id, InboxRow.body, InboxRow.attempts)
+                .execution_options(synchronize_session=False)
+            ).all()
+            given_up = [r.update_id for r in rows if r.attempts > MAX_ATTEMPTS]
+            if given_up:
+                log.error("updates %s were claimed %d times: given up", given_up, MAX_ATTEMPTS)
+                s.execute(
+                    update(InboxRow)
+                    .where(InboxRow.update_id.in_(given_up))
+                    .values(done_at=now, claimed_until=None)
+                )
+        return [
+            r.body for r in sorted(rows, key=lambda r: r.update_id) if r.attempts <= MAX_ATTEMPTS
+        ]
+
+    def renew(self, owner: str, update_ids: list[int], lease: timedelta = LEASE) -> int:
+        """Extend `owner`'s leases on updates it still works on; return how many it holds."""
+        if not update_ids:
+            return 0
+        with self.db.session() as s:
+            result = s.execute(
+                update(InboxRow)
+                .where(
+                    InboxRow.update_id.in_(update_ids),
+                    InboxRow.claimed_by == owner,
+                    InboxRow.done_at.is_(None),
+                )
+                .values(claimed_until=utcnow() + lease)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def release(self, owner: str, update_ids: list[int]) -> None:
+        """Give back updates `owner` claimed but never started (it is stopping)."""
+        if not update_ids:
+            return
+        with self.db.session() as s:
+            s.execute(
+                update(InboxRow)
+                .where(
+                    InboxRow.update_id.in_(update_ids),
+                    InboxRow.claimed_by == owner,
+                    InboxRow.done_at.is_(None),
+                )
+                .values(claimed_until=None, attempts=InboxRow.attempts - 1)
+            )
 
     def done(self, update_id: int) -> None:
         """Mark an update handled."""
         with self.db.session() as s:
             s.execute(
-                update(InboxRow).where(InboxRow.update_id == update_id).values(done_at=utcnow())
+                update(InboxRow)
+                .where(InboxRow.update_id == update_id)
+                .values(done_at=utcnow(), claimed_until=None)
             )
 
     def pending(self) -> list[dict[str, Any]]:
@@ -65,3 +173,8 @@ class Inbox:
         with self.db.session() as s:
             result = s.execute(delete(InboxRow).where(InboxRow.done_at < utcnow() - self.keep))
             return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _free(row: Any, now: datetime) -> Any:
+    """Return the condition that no live lease holds the row."""
+    return or_(row.claimed_until.is_(None), row.claimed_until <= now)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from telegram import BotCommand, Update
@@ -71,7 +72,7 @@ def build_application(settings: Settings, services: Services) -> Application:
         .concurrent_updates(PerSenderUpdateProcessor(16))
         .post_init(_post_init)
         .application_class(InboxApplication)
-        .update_queue(InboxQueue(Inbox(services.db)))  # stored before Telegram hears it arrived
+        .update_queue(inbox_queue(settings, services))  # stored before Telegram hears it arrived
         .post_stop(_post_stop)
         .build()
     )
@@ -89,6 +90,15 @@ def build_application(settings: Settings, services: Services) -> Application:
     return app
 
 
+def inbox_queue(settings: Settings, services: Services) -> InboxQueue:
+    """Return the update queue on the shared inbox, with the configured lease and poll."""
+    return InboxQueue(
+        Inbox(services.db),
+        lease=timedelta(seconds=settings.inbox_lease_s),
+        poll_s=settings.inbox_poll_s,
+    )
+
+
 async def _post_init(app: Application) -> None:
     """Publish the command menu per language, load the models, start the periodic jobs."""
     loop = asyncio.get_running_loop()
@@ -103,9 +113,9 @@ async def _post_init(app: Application) -> None:
         )
     await asyncio.to_thread(core.services.analyzer.warm_up)
     queue = app.update_queue
-    if isinstance(queue, InboxQueue):  # what a killed process received but did not answer
+    if isinstance(queue, InboxQueue):  # claims what any process stored, a killed one's too
         await asyncio.to_thread(queue.inbox.prune)
-        await queue.requeue_pending(app.bot)
+        queue.start(app.bot)
     settings = core.services.settings
     if app.job_queue is not None:
         if core.services.scheduling is not None:
@@ -119,6 +129,8 @@ async def _post_init(app: Application) -> None:
         app.job_queue.run_repeating(
             _job(core.recover_uploads), interval=READING_LEASE.total_seconds() / 3, first=5
         )
+        # a broadcast whose process died goes on from another once its claims ran out
+        app.job_queue.run_repeating(_job(core.resume_broadcasts), interval=60.0, first=30.0)
     log.info("bot @%s ready", app.bot.username)
 
 

@@ -1,65 +1,161 @@
-"""PTB's update queue backed by the inbox: an update is stored before Telegram hears it arrived.
+"""PTB's update queue backed by the shared inbox: stored first, then claimed, handled, marked done.
 
 The long-polling Updater puts each fetched update on this queue before its next getUpdates
-confirms them, and the webhook handler puts it before answering 200; `put` stores it first. The
-update processor marks it done once handled; at start, what a killed process left is queued again.
+confirms them, and the webhook handler puts it before answering 200; `put` stores it in the
+inbox and nothing more. A claim loop takes updates from the inbox, whichever process stored
+them, as many as this process has room for, and queues them for PTB's update processor; the
+application marks each one done once handled. While updates are in hand their leases are renewed;
+a process killed mid-answer stops renewing, and once the leases run out another process (or this
+one, restarted) claims them. One sender's updates are claimed one at a time, in order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from typing import Any
+import time
+from datetime import timedelta
 
 from telegram import Bot, Update
 from telegram.ext import Application
 
-from bot.storage.inbox import Inbox
+from bot.storage.inbox import HANDLING, Inbox
 
 log = logging.getLogger(__name__)
 
+IN_HAND = 32  # updates one process holds at most (twice its update slots: none wait idle long)
+
 
 class InboxQueue(asyncio.Queue[object]):
-    """An update queue that stores each update in the inbox before queueing it."""
+    """An update queue that stores each update in the inbox and queues what it claims there."""
 
-    def __init__(self, inbox: Inbox) -> None:
+    def __init__(
+        self,
+        inbox: Inbox,
+        owner: str | None = None,
+        lease: timedelta = timedelta(seconds=30),
+        poll_s: float = 0.5,
+        capacity: int = IN_HAND,
+    ) -> None:
         super().__init__()
         self.inbox = inbox
+        self.owner = owner or inbox.db.owner
+        self.lease = lease
+        self.poll_s = poll_s
+        self.capacity = capacity
+        self._in_hand: set[int] = set()  # claimed by this process and not done
+        self._started: set[int] = set()  # of those, the ones a handler has begun
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._loop_task: asyncio.Task[None] | None = None
 
     async def put(self, item: object) -> None:
-        """Store an update, then queue it; an update stored before (delivered again) is dropped."""
-        if isinstance(item, Update):
-            body = item.to_dict()
-            if not await asyncio.to_thread(self.inbox.store, item.update_id, body):
-                log.info("update %s was received before: not queued again", item.update_id)
-                return
-        await super().put(item)
+        """Store an update (the claim loop queues it); anything else is queued as it is."""
+        if not isinstance(item, Update):
+            await super().put(item)  # PTB's own signals
+            return
+        stored = await asyncio.to_thread(
+            self.inbox.store, item.update_id, item.to_dict(), _sender(item)
+        )
+        if not stored:
+            log.info("update %s was received before: not stored again", item.update_id)
+        self._wake.set()
 
-    async def requeue_pending(self, bot: Bot) -> int:
-        """Queue the updates a previous run received but did not handle; return how many."""
-        bodies: list[dict[str, Any]] = await asyncio.to_thread(self.inbox.pending)
-        for body in bodies:
-            update = Update.de_json(body, bot)
-            if update is not None:
-                await super().put(update)
-        if bodies:
-            log.info("%d updates received before a restart are handled now", len(bodies))
-        return len(bodies)
+    def start(self, bot: Bot) -> None:
+        """Start claiming (also what a killed process left, once its leases ran out)."""
+        if self._loop_task is None:
+            self._stopping = False
+            self._loop_task = asyncio.create_task(self._claim_loop(bot), name="inbox-claims")
+
+    async def stop_claiming(self) -> None:
+        """Stop claiming more updates; those in hand are still handled and marked done."""
+        task, self._loop_task = self._loop_task, None
+        if task is not None:
+            # told, not cancelled: Python 3.11's wait_for can lose a cancellation that comes
+            # as its wait ends, and the loop would go on claiming
+            self._stopping = True
+            self._wake.set()
+            await task
+
+    async def release(self) -> None:
+        """Give back what was claimed but never begun, for another process to take at once."""
+        unstarted = sorted(self._in_hand - self._started)
+        if unstarted:
+            await asyncio.to_thread(self.inbox.release, self.owner, unstarted)
+            log.info("%d claimed updates given back unhandled", len(unstarted))
+
+    async def begin(self, update: object) -> None:
+        """Note that a handler began an update (it is no longer given back on stopping)."""
+        if isinstance(update, Update):
+            self._started.add(update.update_id)
 
     async def done(self, update: object) -> None:
         """Mark an update handled (whatever its handler did: an error is not retried forever)."""
         if isinstance(update, Update):
             await asyncio.to_thread(self.inbox.done, update.update_id)
+            self._in_hand.discard(update.update_id)
+            self._started.discard(update.update_id)
+            self._wake.set()  # the sender's next update may be claimed now
+
+    async def _claim_loop(self, bot: Bot) -> None:
+        renewed = time.monotonic()
+        while not self._stopping:
+            self._wake.clear()  # a wake-up while claiming is kept for the wait below
+            full = False
+            try:
+                room = self.capacity - len(self._in_hand)
+                bodies = await asyncio.to_thread(self.inbox.claim, self.owner, room, self.lease)
+                full = bool(bodies) and len(bodies) == room
+                if self._stopping:  # told to stop while claiming: give these back at once
+                    ids = [int(b["update_id"]) for b in bodies]
+                    await asyncio.to_thread(self.inbox.release, self.owner, ids)
+                    return
+                for body in bodies:
+                    update = Update.de_json(body, bot)
+                    if update is None:
+                        continue
+                    self._in_hand.add(update.update_id)
+                    await super().put(update)
+                if self._in_hand and time.monotonic() - renewed > self.lease.total_seconds() / 3:
+                    held = sorted(self._in_hand)
+                    await asyncio.to_thread(self.inbox.renew, self.owner, held, self.lease)
+                    renewed = time.monotonic()
+            except Exception:  # the database away for a moment: try again at the next poll
+                log.exception("claiming updates from the inbox failed")
+            if full:
+                continue  # more may be waiting
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
 
 
 class InboxApplication(Application):
-    """PTB's Application that marks each update done in the inbox once it was handled."""
+    """PTB's Application that claims updates from the inbox and marks each done once handled."""
 
     async def process_update(self, update: object) -> None:
         """Handle an update, then mark it done (also when a handler failed: not retried forever)."""
+        queue = self.update_queue
+        if isinstance(queue, InboxQueue):
+            await queue.begin(update)
+        handling = HANDLING.set(update.update_id if isinstance(update, Update) else None)
         try:
             await super().process_update(update)
         finally:
-            queue = self.update_queue
+            HANDLING.reset(handling)
             if isinstance(queue, InboxQueue):
                 await queue.done(update)
+
+    async def stop(self) -> None:
+        """Stop claiming first, then let PTB finish the updates in hand."""
+        queue = self.update_queue
+        if isinstance(queue, InboxQueue):
+            await queue.stop_claiming()
+        await super().stop()
+        if isinstance(queue, InboxQueue):
+            await queue.release()
+
+
+def _sender(update: Update) -> int | None:
+    if update.effective_user is not None:
+        return update.effective_user.id
+    return update.effective_chat.id if update.effective_chat is not None else None

@@ -9,6 +9,7 @@ from bot.scheduling.models import Invitee
 from bot.scheduling.service import SchedulingService
 from tests.app.conftest import RecordingOutbox
 from tests.conftest import ROOT
+from tests.storage.races import held_before, race
 
 STAFF, PARTNER = 100, 300
 
@@ -76,6 +77,54 @@ def test_reminders_of_a_meeting_that_is_over_are_skipped(
     clock.now = start + timedelta(hours=2)
     App(services, outbox).send_due_reminders()
     assert outbox.sent == []
+
+
+def test_two_processes_send_each_reminder_and_each_repost_once(
+    make_services, tmp_path, database_url: str
+) -> None:  # type: ignore[no-untyped-def]
+    two = [
+        make_services(
+            tmp_path / f"data{n}",
+            database_url=database_url,
+            partners_file=ROOT / "knowledge" / "partners.yaml",
+            escalation_repost_after_min=60,
+            staff_user_ids=[STAFF],
+        )
+        for n in (1, 2)
+    ]
+    clock = Clock(datetime(2026, 12, 1, 0, 0, tzinfo=UTC))
+    for services in two:
+        replace_clock(services.scheduling, clock)
+        services.escalations.clock = clock
+    start = datetime(2026, 12, 8, 1, 0, tzinfo=UTC)  # Tue 10:00 in Hanbit, 09:00 in Darkhan
+    for hour in range(3):  # three meetings with two people each: six reminders a day before
+        two[0].scheduling.book(
+            "Darkhan",
+            start + timedelta(hours=hour),
+            60,
+            f"Call {hour}",
+            organizer=Invitee(STAFF, "ko", "Asia/Seoul"),
+            invitees=[Invitee(PARTNER, "en", "Asia/Ulaanbaatar")],
+        )
+    for n in range(3):
+        two[0].escalations.escalate(500 + n, 500 + n, f"question {n}", "en", "ungrounded")
+    outboxes = [RecordingOutbox(), RecordingOutbox()]
+    apps = [App(services, box) for services, box in zip(two, outboxes, strict=True)]
+    dbs = [services.db for services in two]
+
+    clock.now = start + timedelta(hours=2) - timedelta(hours=24)  # all three due (two late)
+    with held_before(dbs, r"UPDATE meeting_reminders"):
+        race(apps[0].send_due_reminders, apps[1].send_due_reminders)
+    sent = [o.chat_id for box in outboxes for o in box.sent]
+    assert sorted(sent) == sorted([STAFF, PARTNER] * 3), "every reminder once, by one process"
+
+    clock.now += timedelta(hours=2)
+    for box in outboxes:
+        box.sent.clear()
+    with held_before(dbs, r"UPDATE escalations"):
+        race(apps[0].repost_stale, apps[1].repost_stale)
+    reposts = [o.text for box in outboxes for o in box.sent if "question" in o.text]
+    assert len(reposts) == 3, reposts
 
 
 def replace_clock(service: SchedulingService, clock: Clock) -> SchedulingService:

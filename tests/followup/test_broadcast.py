@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.followup.broadcast import RecipientBlocked, RetryLater, broadcast
+from bot.followup.broadcast import BroadcastStore, RecipientBlocked, RetryLater, broadcast
+from bot.storage.db import Database
+from tests.followup.conftest import Clock
+from tests.storage.races import held_before, race
 
 
 class FakeSleep:
@@ -60,3 +63,43 @@ def test_an_empty_audience_sends_nothing_and_a_bad_rate_is_refused() -> None:
     assert (result.delivered, result.blocked, result.failed) == (0, 0, 0)
     with pytest.raises(ValueError):
         broadcast([1], send, per_second=0)
+
+
+def test_a_broadcast_whose_process_died_goes_on_from_another_without_a_second_message(
+    db: Database, database_url: str, clock: Clock
+) -> None:
+    other = Database(database_url)
+    first, second = BroadcastStore(db, clock), BroadcastStore(other, clock)
+    claimed = first.start("w1", "Slides", 100, [1, 2, 3, 2, 4], "update:9", "a")
+    assert claimed.user_ids == [1, 2, 3, 4], "someone listed twice gets one message"
+    assert second.claim("b") is None, "held by the process sending it"
+    first.record(claimed.broadcast_id, 1, "delivered", "a")
+    first.record(claimed.broadcast_id, 2, "blocked", "a")
+    # process a dies here; its update is handled again elsewhere: the same broadcast, not anew
+    again = second.start("w1", "Slides", 100, [1, 2, 3, 4], "update:9", "b")
+    assert again.broadcast_id == claimed.broadcast_id and again.user_ids == []
+    clock.advance(minutes=3)  # a's claims ran out
+    rest = second.claim("b")
+    assert rest is not None and rest.user_ids == [3, 4] and rest.body == "Slides"
+    assert second.claim("c") is None
+    assert not second.finish(rest.broadcast_id), "two recipients still pending"
+    for user_id in rest.user_ids:
+        second.record(rest.broadcast_id, user_id, "delivered", "b")
+    assert second.finish(rest.broadcast_id) and not first.finish(rest.broadcast_id)
+    result = first.result(rest.broadcast_id)
+    assert (result.delivered, result.blocked, result.blocked_ids) == (3, 1, [2])
+    other.close()
+
+
+def test_two_processes_taking_up_a_stalled_broadcast_at_once_split_it(
+    db: Database, database_url: str, clock: Clock
+) -> None:
+    other = Database(database_url)
+    stores = BroadcastStore(db, clock), BroadcastStore(other, clock)
+    stores[0].start("w1", "Hi", 100, range(1, 21), None, "dead")
+    clock.advance(minutes=3)
+    with held_before([db, other], r"UPDATE broadcast_recipients"):
+        got = race(lambda: stores[0].claim("a"), lambda: stores[1].claim("b"))
+    users = [u for c in got if c is not None for u in c.user_ids]  # type: ignore[attr-defined]
+    assert sorted(users) == list(range(1, 21)), "each recipient taken by one process"
+    other.close()

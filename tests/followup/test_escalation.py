@@ -141,11 +141,27 @@ def test_an_item_waiting_too_long_is_reposted_exactly_once(
     clock.advance(hours=1)
     queue.answer(answered.id, STAFF, "done")
     due = queue.due_for_repost(clock.now, timedelta(hours=2))
-    assert [i.id for i in due] == [old.id] and due[0].reposted_at == clock.now
-    assert queue.due_for_repost(clock.now, timedelta(hours=2)) == []
+    assert [i.id for i in due] == [old.id] and due[0].reposted_at is None
+    assert queue.due_for_repost(clock.now, timedelta(hours=2)) == [], "claimed: held"
+    queue.reposted(old.id, clock.now)
+    assert queue.get(old.id).reposted_at == clock.now  # type: ignore[union-attr]
     clock.advance(hours=2)
     assert [i.id for i in queue.due_for_repost(clock.now, timedelta(hours=2))] == [young.id]
+    queue.reposted(young.id, clock.now)
     assert queue.due_for_repost(clock.now + timedelta(days=9), timedelta(hours=2)) == []
+
+
+def test_a_repost_whose_poster_died_is_claimed_again_once_its_lease_ran_out(
+    queue: EscalationService, clock: Clock
+) -> None:
+    item = queue.escalate(1, 1, "old", "en", "ungrounded")
+    clock.advance(hours=3)
+    assert [i.id for i in queue.due_for_repost(clock.now, timedelta(hours=2), "dead")] == [item.id]
+    clock.advance(minutes=9)
+    assert queue.due_for_repost(clock.now, timedelta(hours=2), "other") == []
+    clock.advance(minutes=2)
+    again = queue.due_for_repost(clock.now, timedelta(hours=2), "other")
+    assert [i.id for i in again] == [item.id]
 
 
 def test_listing_the_queue_reads_every_items_posts_in_one_query(

@@ -227,6 +227,26 @@ def test_due_reminders_are_sent_once(service: SchedulingService, clock: FakeCloc
     assert [r.offset for r in service.pending_reminders()] == [timedelta(minutes=15)]
 
 
+def test_a_claimed_reminder_is_held_and_freed_once_its_claim_ran_out(
+    service: SchedulingService, clock: FakeClock
+) -> None:
+    service.book("Düsseldorf", START, 60, "R")
+    clock.now = START - timedelta(hours=24)
+    taken = service.claim_due_reminders("a")
+    assert [r.offset for r in taken] == [timedelta(hours=24)]
+    assert service.claim_due_reminders("b") == [], "held by a, which is sending it"
+    clock.now += timedelta(minutes=4)
+    service.hold_reminder(taken[0].id, "a")  # a is still at it: its hold is renewed
+    clock.now += timedelta(minutes=4)
+    assert service.claim_due_reminders("b") == []
+    clock.now += timedelta(minutes=2)  # a died: its hold ran out, b takes the reminder
+    again = service.claim_due_reminders("b")
+    assert [r.id for r in again] == [taken[0].id]
+    service.mark_reminder_sent(again[0].id)
+    clock.now += timedelta(minutes=10)
+    assert service.claim_due_reminders("c") == [], "sent is sent"
+
+
 def test_reminders_survive_a_restart(db: Database, database_url: str, clock: FakeClock) -> None:
     SchedulingService(db, D, clock).book("Düsseldorf", START, 60, "Persisted", ORGANIZER)
     db.close()
