@@ -23,8 +23,9 @@ from bot.knowledge.store import KnowledgeStore
 from bot.nlp import Analyzer
 from bot.office import Office
 from bot.ratelimit import RateLimiter
+from bot.retrieval.batching import QueryBatcher
 from bot.retrieval.centering import LanguageNeutralEmbedder, load_means
-from bot.retrieval.embedder import E5Embedder, Embedder
+from bot.retrieval.embedder import E5Embedder, Embedder, engine_on_one_core
 from bot.retrieval.glossary import Glossary
 from bot.retrieval.hybrid import HybridRetriever
 from bot.retrieval.sparse import BM25Index
@@ -66,7 +67,9 @@ class Services:
     office: Office = field(default_factory=Office)
 
     def close(self) -> None:
-        """Stop the parser's worker process and release the database."""
+        """Stop the query lanes and the parser's worker process and release the database."""
+        if isinstance(self.retriever.embedder, QueryBatcher):
+            self.retriever.embedder.close()
         self.ingestor.close()
         self.db.close()
 
@@ -80,7 +83,8 @@ def build_services(
     """Wire the default local parts, or the given ones (tests pass shared models and fakes)."""
     data = settings.bot_data_dir
     data.mkdir(parents=True, exist_ok=True)
-    embedder = embedder or E5Embedder()
+    # one model per query lane, so the lanes embed side by side (batching.QueryBatcher)
+    embedder = embedder or E5Embedder(instances=max(1, settings.query_lanes))
     # what stored vectors depend on besides the model: what is embedded (chunking's units) and
     # the language centring; a store made otherwise is re-embedded (ChromaIndex, Ingestor.repair)
     space = UNITS_VERSION
@@ -117,11 +121,20 @@ def build_services(
         parser=ParseWorker(parse_limits(settings)),
     )
     ingestor.repair()
+    questions: Embedder = embedder
+    if settings.query_lanes:
+        questions = QueryBatcher(
+            embedder,
+            wait_s=settings.query_batch_wait_ms / 1000,
+            max_batch=settings.query_batch_max,
+            lanes=settings.query_lanes,
+            lane_setup=engine_on_one_core,
+        )
     retriever = HybridRetriever(
         store,
         vectors,
         keywords,
-        embedder,
+        questions,
         analyzer,
         glossary=Glossary.from_directory(settings.partners_file, analyzer),
         candidates=settings.retrieval_candidates,
