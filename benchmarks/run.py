@@ -124,13 +124,20 @@ def build_synthetic(
 ASKERS = [Asker(Role.STAFF), Asker(Role.PUBLIC), Asker(Role.PARTNER, partner="Düsseldorf")]
 
 
+def _plain(services: Services) -> Embedder:
+    """Return the embedder a question calls without a batcher (the default, QUERY_LANES=0)."""
+    embedder = services.retriever.embedder
+    return embedder.inner if isinstance(embedder, QueryBatcher) else embedder
+
+
 def query_embedders(services: Services) -> dict[str, Embedder]:
     """Return the ways a question can be embedded, by name: directly (QUERY_LANES=0, the engine
-    on a team of threads), and through the default query batcher (two lanes, one core each)."""
-    batcher = services.retriever.embedder
-    if not isinstance(batcher, QueryBatcher):
-        raise TypeError("benchmarks expect the default settings (QUERY_LANES > 0)")
-    return {"direct (QUERY_LANES=0)": batcher.inner, f"{batcher.lanes} lanes": batcher}
+    on a team of threads), and through a query batcher of two lanes, one core each."""
+    plain = _plain(services)
+    return {
+        "direct (QUERY_LANES=0)": plain,
+        "2 lanes": QueryBatcher(plain, 0.002, 16, 2, engine_on_one_core),
+    }
 
 
 def bench_queries(
@@ -177,16 +184,18 @@ def bench_concurrent(
     Rounds alternate the variants, so the shared host's load falls on all alike; figures are
     over all rounds.
     """
-    batcher = services.retriever.embedder
-    assert isinstance(batcher, QueryBatcher)
-    inner = batcher.inner
+    inner = _plain(services)
     variants: dict[str, Embedder] = {
-        "each question embeds itself (QUERY_LANES=0, as before)": inner,
-        f"{batcher.lanes} lanes, no batching (QUERY_BATCH_MAX=1)": QueryBatcher(
-            inner, 0.0, 1, batcher.lanes, engine_on_one_core
+        "each question embeds itself (QUERY_LANES=0, default)": inner,
+        "2 lanes, no batching (QUERY_LANES=2 QUERY_BATCH_MAX=1)": QueryBatcher(
+            inner, 0.0, 1, 2, engine_on_one_core
         ),
-        f"{batcher.lanes} lanes + micro-batching (default: wait "
-        f"{batcher.wait_s * 1000:g} ms, at most {batcher.max_batch})": batcher,
+        "2 lanes + micro-batching (QUERY_LANES=2, wait 2 ms, at most 4)": QueryBatcher(
+            inner, 0.002, 4, 2, engine_on_one_core
+        ),
+        "2 lanes + micro-batching (QUERY_LANES=2, wait 2 ms, at most 16)": QueryBatcher(
+            inner, 0.002, 16, 2, engine_on_one_core
+        ),
     }
     stats: dict[str, dict[str, list[float]]] = {
         name: {"latency": [], "seconds": [], "answers": [], "batches": [], "texts": []}
@@ -213,10 +222,10 @@ def bench_concurrent(
                 row["latency"].extend(latencies)
                 row["batches"].append(getattr(embedder, "batches", 0) - before[0])
                 row["texts"].append(getattr(embedder, "texts", 0) - before[1])
-    retriever.embedder = batcher
-    unbatched = variants[next(n for n in variants if "no batching" in n)]
-    assert isinstance(unbatched, QueryBatcher)
-    unbatched.close()
+    retriever.embedder = inner
+    for embedder in variants.values():
+        if isinstance(embedder, QueryBatcher):
+            embedder.close()
     rows = []
     for name, row in stats.items():
         batches = sum(row["batches"])

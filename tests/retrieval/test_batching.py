@@ -196,8 +196,8 @@ def test_questions_answered_together_and_a_city_costs_one_request(
 ) -> None:
     retriever = sample_services.retriever
     original = retriever.embedder
-    assert isinstance(original, QueryBatcher)  # the default
-    counting = _Counting(original.inner)  # type: ignore[arg-type]
+    assert not isinstance(original, QueryBatcher)  # the default: QUERY_LANES=0
+    counting = _Counting(original)  # type: ignore[arg-type]
     retriever.embedder = QueryBatcher(counting, wait_s=0.05, lanes=1)
     staff = Asker(Role.STAFF)
     try:
