@@ -1,8 +1,15 @@
 """Drive the real bot (`exchange-bot run`) through the Bot API emulator with many simulated users.
 
-Reports updates handled per second and reply latency (question sent → answer received) with the
-offline extractive answerer. Usage: `python benchmarks/bot_load.py [--users 40] [--questions 5]
+Reports answers per second and reply latency (question sent → answer received) with the offline
+extractive answerer, for several variants of the bot side by side in one run (each its own
+`exchange-bot run` on the same data dir, one after another): by default each question embeds
+itself (QUERY_LANES=0), two query lanes without batching, and two lanes with micro-batching;
+`--baseline DIR` adds the code of another checkout (e.g. `git archive main`) run the same way.
+Usage: `python benchmarks/bot_load.py [--users 40] [--questions 5] [--rates 0 15]
 [--data-dir DIR]` (without --data-dir the sample knowledge base is ingested into a temp dir first).
+
+One process per variant: `run_load` only talks to the emulator, so a variant of two processes
+(webhook mode behind one emulator, being built elsewhere) can be added as another `start`.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,16 +30,78 @@ sys.path.insert(0, str(ROOT))
 from tests.e2e.emulator import BotApiEmulator  # noqa: E402
 from tests.e2e.test_bot import TOKEN, start_bot, stop_bot  # noqa: E402
 
+# name: the settings that differ from the defaults
+VARIANTS: dict[str, dict[str, str]] = {
+    "each question embeds itself (QUERY_LANES=0, default)": {"QUERY_LANES": "0"},
+    "2 query lanes, no batching (QUERY_LANES=2 QUERY_BATCH_MAX=1)": {
+        "QUERY_LANES": "2",
+        "QUERY_BATCH_MAX": "1",
+    },
+    "2 query lanes + micro-batching (QUERY_LANES=2, at most 16)": {"QUERY_LANES": "2"},
+}
+
+
+def run_load(
+    emu: BotApiEmulator, users: list[int], questions: list[str], rounds: int, rate: float
+) -> dict[str, float]:
+    """Send every user `rounds` questions (all at once, or `rate` per second); wait for answers."""
+    since = emu.mark()  # what earlier loads sent is not counted
+    sent_at: dict[tuple[int, int], float] = {}
+    started = time.perf_counter()
+    k = 0
+    for round_ in range(rounds):
+        for uid in users:
+            emu.send_text(uid, questions[k % len(questions)])
+            k += 1
+            sent_at[(uid, round_ + 1)] = time.time()
+            if rate:
+                time.sleep(1 / rate)
+    total = len(sent_at)
+    deadline = time.monotonic() + 600
+    answered: list[dict[str, object]] = []
+    while time.monotonic() < deadline:
+        answered = [
+            r for r in emu.sent[since:] if r["method"] == "sendMessage" and r.get("reply_markup")
+        ]
+        if len(answered) >= total:
+            break
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    # the n-th answer in a user's chat answers that user's n-th question (one sender's updates
+    # are handled in order)
+    latencies = []
+    per_user: dict[int, list[float]] = {}
+    for record in answered:
+        per_user.setdefault(int(record["chat_id"]), []).append(float(record["time"]))  # type: ignore[arg-type]
+    for uid, times in per_user.items():
+        for n, t in enumerate(sorted(times), start=1):
+            latencies.append((t - sent_at[(uid, n)]) * 1000)
+    latencies.sort()
+    return {
+        "questions": total,
+        "answered": len(answered),
+        "seconds": elapsed,
+        "p50": latencies[len(latencies) // 2],
+        "p95": latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))],
+    }
+
 
 def main() -> int:
-    """Run the load and print a Markdown row."""
+    """Run the load for each variant and print one Markdown table."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=40)
     parser.add_argument("--questions", type=int, default=5, help="questions per user")
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument(
-        "--rate", type=float, default=0.0, help="questions per second (0: all at once)"
+        "--rates",
+        type=float,
+        nargs="*",
+        default=[0.0, 15.0],
+        help="questions per second (0: all at once)",
     )
+    parser.add_argument("--only", nargs="*", help="variants to run (by position, from 1)")
+    parser.add_argument("--baseline", type=Path, help="another checkout's code, run the same way")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds over the variants")
     args = parser.parse_args()
     data = args.data_dir or Path(tempfile.mkdtemp(prefix="bot-load-")) / "data"
     env = {
@@ -49,61 +119,47 @@ def main() -> int:
                 str(ROOT / "knowledge"),
             ],
             check=True,
-            env=env,
+            env={**env, "PYTHONPATH": str(ROOT)},
             stdout=subprocess.DEVNULL,
         )
     questions = [
         json.loads(line)["question"]
         for line in (ROOT / "knowledge" / "eval.jsonl").read_text().splitlines()
     ]
+    variants = [(name, {**extra, "PYTHONPATH": str(ROOT)}) for name, extra in VARIANTS.items()]
+    if args.only:
+        variants = [variants[int(i) - 1] for i in args.only]
+    if args.baseline:
+        code = args.baseline.resolve()
+        variants.insert(0, (f"baseline: {code.name}", {"PYTHONPATH": str(code)}))
+    print(
+        "| variant | users | questions | offered | answered | seconds | answers/s "
+        "| reply p50 ms | reply p95 ms |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     with BotApiEmulator(token=TOKEN, bot_username="load_bot", max_poll_timeout=1.0) as emu:
         users = [1000 + i for i in range(args.users)]
         for uid in users:
             emu.user(uid, f"U{uid}", "en")
-        proc = start_bot(emu, data, RATE_LIMIT_QUESTIONS="1000", LOG_LEVEL="WARNING")
-        try:
-            sent_at: dict[tuple[int, int], float] = {}
-            started = time.perf_counter()
-            k = 0
-            for round_ in range(args.questions):
-                for uid in users:
-                    emu.send_text(uid, questions[k % len(questions)])
-                    k += 1
-                    sent_at[(uid, round_ + 1)] = time.time()
-                    if args.rate:
-                        time.sleep(1 / args.rate)
-            total = len(sent_at)
-            deadline = time.monotonic() + 600
-            while time.monotonic() < deadline:
-                answered = [
-                    r for r in emu.sent if r["method"] == "sendMessage" and r.get("reply_markup")
-                ]
-                if len(answered) >= total:
-                    break
-                time.sleep(0.2)
-            elapsed = time.perf_counter() - started
-            # the n-th answer in a user's chat answers that user's n-th question (one at a time per chat
-            # is not guaranteed, so latency is measured per user in order of arrival)
-            latencies = []
-            per_user: dict[int, list[float]] = {}
-            for record in answered:
-                per_user.setdefault(record["chat_id"], []).append(record["time"])
-            for uid, times in per_user.items():
-                for n, t in enumerate(sorted(times), start=1):
-                    latencies.append((t - sent_at[(uid, n)]) * 1000)
-            latencies.sort()
-            p50 = latencies[len(latencies) // 2]
-            p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
-            print(
-                "| users | questions | offered | answered | seconds | answers/s | reply p50 ms | reply p95 ms |"
-            )
-            print("|---|---|---|---|---|---|---|---|")
-            print(
-                f"| {args.users} | {total} | {f'{args.rate:g}/s' if args.rate else 'burst'} | {len(answered)} | {elapsed:.1f} | {len(answered) / elapsed:.1f} | "
-                f"{p50:.0f} | {p95:.0f} |"
-            )
-        finally:
-            stop_bot(proc)
+        for _ in range(args.repeat):
+            for name, extra in variants:
+                start: Callable[[], subprocess.Popen[bytes]] = lambda extra=extra: start_bot(  # noqa: E731
+                    emu, data, RATE_LIMIT_QUESTIONS="1000", LOG_LEVEL="WARNING", **extra
+                )
+                proc = start()
+                try:
+                    for rate in args.rates:
+                        row = run_load(emu, users, questions, args.questions, rate)
+                        offered = f"{rate:g}/s" if rate else "burst"
+                        print(
+                            f"| {name} | {args.users} | {row['questions']:.0f} | {offered} | "
+                            f"{row['answered']:.0f} | {row['seconds']:.1f} | "
+                            f"{row['answered'] / row['seconds']:.1f} | {row['p50']:.0f} | "
+                            f"{row['p95']:.0f} |",
+                            flush=True,
+                        )
+                finally:
+                    stop_bot(proc)
     return 0
 
 

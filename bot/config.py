@@ -143,6 +143,14 @@ class Settings(BaseSettings):
     min_relevance: float = Field(0.22, ge=0.0, le=1.0)
     answer_max_sentences: int = Field(3, ge=1, le=10)
     embed_batch_size: int = Field(32, ge=1, le=512)
+    # questions asked at about the same time can be embedded together (retrieval/batching.py):
+    # QUERY_LANES lanes embed side by side, each engine on one core; a batch waits at most
+    # QUERY_BATCH_WAIT_MS for more questions after its first and holds at most QUERY_BATCH_MAX
+    # texts (1 = lanes, no batching). 0 lanes (the default): each question calls the embedder
+    # itself, which measured fastest on the shared 2-core host (docs/benchmarks.md)
+    query_lanes: int = Field(0, ge=0, le=16)
+    query_batch_wait_ms: float = Field(2.0, ge=0.0, le=50.0)
+    query_batch_max: int = Field(16, ge=1, le=256)
     # how much of each language's mean vector is taken out of questions and passages, so a
     # question is compared with passages in any language on what they say (0 = off)
     embedding_centering: float = Field(1.0, ge=0.0, le=1.0)

@@ -23,8 +23,9 @@ from bot.knowledge.store import KnowledgeStore
 from bot.nlp import Analyzer
 from bot.office import Office
 from bot.ratelimit import Limiter, SharedRateLimiter
+from bot.retrieval.batching import QueryBatcher
 from bot.retrieval.centering import LanguageNeutralEmbedder, load_means
-from bot.retrieval.embedder import E5Embedder, Embedder
+from bot.retrieval.embedder import E5Embedder, Embedder, engine_on_one_core
 from bot.retrieval.follow import IndexFollower
 from bot.retrieval.glossary import Glossary
 from bot.retrieval.hybrid import HybridRetriever
@@ -72,7 +73,9 @@ class Services:
     office: Office = field(default_factory=Office)
 
     def close(self) -> None:
-        """Stop the parser's worker process and release the database."""
+        """Stop the query lanes and the parser's worker process and release the database."""
+        if isinstance(self.retriever.embedder, QueryBatcher):
+            self.retriever.embedder.close()
         self.ingestor.close()
         self.db.close()
 
@@ -150,11 +153,20 @@ def build_services(
         parser=ParseWorker(parse_limits(settings)),
     )
     ingestor.repair(prune=reembed or not shared)
+    questions: Embedder = embedder
+    if settings.query_lanes:
+        questions = QueryBatcher(
+            embedder,
+            wait_s=settings.query_batch_wait_ms / 1000,
+            max_batch=settings.query_batch_max,
+            lanes=settings.query_lanes,
+            lane_setup=engine_on_one_core,
+        )
     retriever = HybridRetriever(
         store,
         vectors,
         keywords,
-        embedder,
+        questions,
         analyzer,
         glossary=Glossary.from_directory(settings.partners_file, analyzer),
         candidates=settings.retrieval_candidates,
@@ -255,7 +267,8 @@ def build_embedder(settings: Settings) -> Embedder:
     An endpoint that does not answer raises EmbedderUnavailable, naming it and the setting.
     """
     if not settings.embeddings_base_url:
-        return E5Embedder()
+        # one model per query lane, so the lanes embed side by side (batching.QueryBatcher)
+        return E5Embedder(instances=max(1, settings.query_lanes))
     from bot.retrieval.endpoint import EndpointEmbedder
 
     key = settings.embeddings_api_key

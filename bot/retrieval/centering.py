@@ -152,6 +152,14 @@ class LanguageNeutralEmbedder:
         vector = self.inner.embed_query(text)
         return _centre(vector[None, :], self._queries[self._language(text)], self.strength)[0]
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed questions in one batch and centre each on its own language's question mean."""
+        vectors = self.inner.embed_queries(texts)
+        if not len(texts):
+            return vectors
+        means = np.stack([self._queries[self._language(t)] for t in texts])
+        return _centre(vectors, means, self.strength)
+
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Embed passages and centre each on its own language's passage mean."""
         vectors = self.inner.embed_passages(texts)

@@ -193,13 +193,16 @@ class HybridRetriever:
         """Return the question's vector for the passages of each language.
 
         Passages in the other script (Hangul or Latin letters) are asked with the city names of
-        the partner directory spelt as they spell them (Glossary.code_switch): one more
-        embedding, only for a question that names a partner city or the home city.
+        the partner directory spelt as they spell them (Glossary.code_switch): one more text,
+        only for a question that names a partner city or the home city, embedded in the same
+        batch as the question (one call, not two).
         """
-        own = self.embedder.embed_query(question)
         korean = detect_language(question) == "ko"
         switched = self.glossary.code_switch(question, hangul=not korean)
-        other = own if switched == question else self.embedder.embed_query(switched)
+        if switched == question:
+            own = other = self.embedder.embed_queries([question])[0]
+        else:
+            own, other = self.embedder.embed_queries([question, switched])
         return {
             language: own if (language == "ko") == korean else other
             for language in self.vectors.languages
