@@ -20,6 +20,13 @@ from bot.retrieval.hybrid import coverage as term_coverage
 _PROPER = re.compile(r"(?<!^)(?<![.?!:]\s)(?<!\n)\b([A-ZÀ-ÝĐ][\wÀ-ỹ'-]+)")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 _HANGUL_END = re.compile(r"[\uac00-\ud7a3]$")
+# German common nouns (Auszubildenden, Verwaltungsleistungen, Mitbringsel): long words with a
+# noun's ending, or any word with a suffix only nouns have; a city or a person is seldom spelt so
+# (München, Bremen, Paris, Riverton keep counting as names)
+_GERMAN_NOUN = re.compile(
+    r"(?:ung|ungen|heit|keit|schaft|tion|tät|nis|ismus)$|"
+    r"^\w{8,}(?:en|er|el|e|ling|tum|chen|lein|ik|ie|gesetz|amt|zeit|geld|kosten|plan|jahr)$"
+)
 # what the sentence a passage was found by adds to its claim to be quoted (keyword overlap: 0-1),
 # when the sentences' stored vectors are not at hand
 MATCHED_SENTENCE = 0.3
@@ -98,7 +105,11 @@ class EvidenceJudge:
         # a Korean spelling of a foreign name (토플, 시더리지) cannot be looked up in a passage in
         # another language, which writes it in its own script: only names that can are checked
         names = [
-            name for name in self._names(question) if best.language == "ko" or not has_hangul(name)
+            name
+            for name in self._names(question)
+            if (best.language == "ko" or not has_hangul(name))
+            # German capitalises every noun: one that looks like a common noun is no name
+            and not (language == "de" and _GERMAN_NOUN.search(name))
         ]
         # in the question's own language a name is written as the passages write it, so the
         # passages the answer quotes must mention it; across languages, some document must.

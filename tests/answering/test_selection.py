@@ -32,7 +32,8 @@ DOCS = {
         "---\ntitle: Zusatzvereinbarung 2024\nvisibility: public\nlanguage: de\n---\n"
         "# Geltung\n\nDie Zusatzvereinbarung wurde am 14. März 2024 in Düsseldorf unterzeichnet. "
         "Sie gilt bis zum 31. Dezember 2027 und verlängert sich danach stillschweigend. "
-        "Beide Städte benennen je eine Ansprechperson.\n"
+        "Beide Städte benennen je eine Ansprechperson. "
+        "Die Auszubildenden aus Düsseldorf bleiben jeweils drei Wochen in Hanbit.\n"
     ),
     "notes.md": (
         "---\ntitle: Joint fund negotiation notes\nvisibility: internal\nlanguage: en\n"
@@ -149,3 +150,16 @@ def test_an_english_question_about_a_korean_passage_is_answered_and_framed(
 def test_no_frame_when_the_quote_is_in_the_askers_language(services: Services) -> None:
     answer = services.answerer.answer("2020 포럼에는 몇 명이 참여했어요?", Asker.staff())
     assert "250여 명" in answer.text and not answer.text.startswith("문서에서 인용"), answer.text
+
+
+def test_a_german_common_noun_no_document_uses_is_no_unknown_name(services: Services) -> None:
+    # German capitalises nouns: "Lehrlinge" is in no document, but it is no city we lack
+    answer = services.answerer.answer(
+        "Wie lange bleiben die Lehrlinge aus Düsseldorf in Hanbit?", Asker.staff()
+    )
+    assert answer.grounded and "drei Wochen" in answer.text, answer.text
+    # a city no document mentions still is one
+    other = services.answerer.answer(
+        "Wann wurde die Zusatzvereinbarung mit München unterzeichnet?", Asker.staff()
+    )
+    assert not other.grounded, other.text
