@@ -82,7 +82,12 @@ _KINDS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     (
         "count",
         re.compile(r"how many|number of|몇|wie viele|anzahl|bao nhiêu|mấy", re.I),
-        re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve)\b", re.I),
+        # a number that is not a year on its own ("2045년" says when, not how many)
+        re.compile(
+            r"(?<![\d.,])(?!(?:19|20)\d\d(?![\d,.]))\d|"
+            r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|fourteen|twenty)\b",
+            re.I,
+        ),
     ),
 )
 

@@ -88,6 +88,8 @@ def test_a_sentence_carries_a_kind_of_fact() -> None:
     assert carries("share", "무수율은 8.7%로 낮아졌다.")
     assert not carries("share", "무수율은 크게 낮아졌다.")
     assert not carries(None, "anything 2026")
+    assert carries("count", "총 48명이 참가했다.")
+    assert not carries("count", "한빛시는 2045년 탄소중립을 목표로 한다.")  # a year says when
 
 
 def test_a_planted_instruction_is_found_with_the_orders_around_it() -> None:
