@@ -24,7 +24,6 @@ import shutil
 import sys
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 from bot.answering.llm import LLMAnswerer, build_chat_model  # noqa: E402
 from bot.answering.translation import LANGUAGE_NAMES  # noqa: E402
 from bot.config import Settings  # noqa: E402
-from bot.domain import Asker, Role  # noqa: E402
+from bot.domain import Asker  # noqa: E402
+from bot.evaluation import EvalQuestion, load_questions  # noqa: E402
 from bot.nlp import detect_language  # noqa: E402
 from bot.services import Services, build_services  # noqa: E402
 
@@ -45,49 +45,10 @@ logging.disable(logging.WARNING)
 NAMES_TO_CODES = {name: code for code, name in LANGUAGE_NAMES.items()}
 
 
-@dataclass(frozen=True)
-class Question:
-    """One line of the question file (what this benchmark reads of it)."""
-
-    id: str
-    question: str
-    language: str
-    expected_source: str | None
-    answerable: bool
-    translation: str
-    role: Role = Role.STAFF
-    partner: str | None = None
-
-
-def load(path: Path) -> list[Question]:
-    """Read the question file; a bad line is an error naming its number."""
-    out = []
-    for no, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            out.append(
-                Question(
-                    id=str(row.get("id", no)),
-                    question=row["question"],
-                    language=row.get("language") or detect_language(row["question"]),
-                    expected_source=row.get("expected_source"),
-                    answerable=bool(row.get("answerable", row.get("expected_source") is not None)),
-                    translation=str(row.get("translation") or ""),
-                    role=Role(row.get("role", "staff")),
-                    partner=row.get("partner"),
-                )
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise SystemExit(f"{path}:{no}: bad question line ({exc})") from exc
-    return out
-
-
 class FakeTranslator:
     """An OpenAI-compatible endpoint that translates from the question file's "translation"."""
 
-    def __init__(self, questions: list[Question]) -> None:
+    def __init__(self, questions: list[EvalQuestion]) -> None:
         self.known = {q.question: q.translation for q in questions if q.translation}
         self.asked: Counter[str] = Counter()  # per target language
         self.supplied = 0
@@ -154,7 +115,7 @@ def main() -> int:
     )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    questions = load(args.questions)
+    questions = load_questions(args.questions)
     work = Path(tempfile.mkdtemp(prefix="exchange-translation-"))
     data = args.data_dir or work / "data"
     settings = Settings(

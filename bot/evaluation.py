@@ -24,6 +24,8 @@ class EvalQuestion:
     answerable: bool
     role: Role = Role.STAFF
     partner: str | None = None
+    # the question put into its document's language by hand (benchmarks/translation.py)
+    translation: str = ""
 
 
 def load_questions(path: Path) -> list[EvalQuestion]:
@@ -44,6 +46,7 @@ def load_questions(path: Path) -> list[EvalQuestion]:
                     answerable=bool(row.get("answerable", row.get("expected_source") is not None)),
                     role=Role(row.get("role", "staff")),
                     partner=row.get("partner"),
+                    translation=str(row.get("translation") or ""),
                 )
             )
         except (ValueError, KeyError, TypeError) as exc:
