@@ -7,6 +7,7 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -187,6 +188,32 @@ def test_a_process_of_another_embedding_centering_refuses_and_the_store_is_intac
     assert all(REVIEW[1] in cluster.answers(u)[0]["text"] for u in (9401, 9402))
 
 
+@contextmanager
+def writes_held(d: Deployment, table: str, writers: int = 2) -> Iterator[None]:
+    """Hold every write to `table` until `writers` wait on it, then let them go together.
+
+    "At the same moment", made exact: each process has read the table (the invite is unused, the
+    slot is free) and waits to write; only the database's guard (the conditional UPDATE, the
+    exclusion constraint) can now keep the second from going through.
+    """
+    waiting = (
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+        " WHERE c.relname = :t AND NOT l.granted"
+    )
+    with d.engine.connect() as conn:
+        held = conn.begin()
+        conn.execute(text(f"LOCK TABLE {table} IN SHARE MODE"))  # reads pass, writes wait
+        try:
+            yield
+            d.cluster.wait(
+                lambda: d.sql(waiting, t=table)[0][0] >= writers,
+                timeout=30,
+                what=f"{writers} writes to {table} waiting together",
+            )
+        finally:
+            held.commit()
+
+
 def ask(d: Deployment, user: int, words: str, to: Replica, markup: bool = False) -> dict:  # type: ignore[type-arg]
     """Send a message through one process; return the bot's reply."""
     mark = d.emu.mark()
@@ -254,7 +281,8 @@ def test_two_partners_redeeming_one_invite_at_the_same_moment_give_one_partner_a
     mark = emu.mark()
     for user in people:
         emu.send_text(user, f"/start join_{code}")
-    sent = cluster.deliver(together=True)  # one to each process, at the same moment
+    with writes_held(deployment, "invites"):
+        sent = cluster.deliver(together=True)  # one to each process, at the same moment
     assert {replica.name for _, replica in sent} == {"a", "b"}
     cluster.wait(
         lambda: all(texts_to(emu, u, mark) for u in people), timeout=30, what="both replies"
@@ -298,7 +326,8 @@ def test_two_overlapping_bookings_at_the_same_moment_give_one_meeting_and_one_re
         emu.press_button(
             staff, confirm["message_id"], next(c for t, c in buttons(confirm) if "Book" in t)
         )
-    sent = cluster.deliver(together=True)  # the two Book presses, one to each process
+    with writes_held(deployment, "meetings"):  # both found the slot free, both insert
+        sent = cluster.deliver(together=True)  # the two Book presses, one to each process
     assert {replica.name for _, replica in sent} == {"a", "b"}
 
     def outcome(staff: int, confirm: dict) -> str | None:  # type: ignore[type-arg]
@@ -323,6 +352,8 @@ def test_two_overlapping_bookings_at_the_same_moment_give_one_meeting_and_one_re
     )
     assert len(rows) == 1, rows
     assert rows[0][0] in booked[0]
+    logs = "".join(r.log_text() for r in cluster.live())
+    assert "lost the race to another booking" in logs, "the database decided, not a check"
 
 
 def book_direct(d: Deployment, title: str, people: list[int]) -> Any:
