@@ -39,6 +39,7 @@ class Deployment:
         self.emu, self.chroma, self.cluster, self.root = emu, chroma, cluster, root
         self.a, self.b = cluster.replicas
         self.engine = create_engine(cluster.database_url)
+        self._scheduling: SchedulingService | None = None
 
     def sql(self, statement: str, **params: Any) -> list[Any]:
         """Run one statement on the shared database (read past the bot); return its rows."""
@@ -48,12 +49,19 @@ class Deployment:
 
     def scheduling(self) -> SchedulingService:
         """The scheduling service on the shared database, as `exchange-bot meetings` uses it."""
-        settings = make_settings(self.root / "ingest", database_url=self.cluster.database_url)
-        return SchedulingService.from_settings(
-            settings,
-            open_database(self.cluster.database_url),
-            partners_file=ROOT / "knowledge" / "partners.yaml",
-        )
+        if self._scheduling is None:
+            url = self.cluster.database_url
+            self._scheduling = SchedulingService.from_settings(
+                make_settings(self.root / "ingest", database_url=url),
+                open_database(url),
+                partners_file=ROOT / "knowledge" / "partners.yaml",
+            )
+        return self._scheduling
+
+    def close(self) -> None:
+        if self._scheduling is not None:
+            self._scheduling.db.close()
+        self.engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +104,7 @@ def deployment(
             yield deployment
         finally:
             logs = cluster.stop()
-            deployment.engine.dispose()
+            deployment.close()
     for name, log in logs.items():
         assert "Traceback" not in log, f"{name}:\n{log[-3000:]}"
         assert TOKEN not in log, "the bot token must never reach the logs"
