@@ -1,5 +1,12 @@
 """Two `exchange-bot run` processes behind one webhook (the test is their load balancer), sharing
-one PostgreSQL and one `chroma run` server, with the Bot API emulator as Telegram."""
+one PostgreSQL and one `chroma run` server, with the Bot API emulator as Telegram.
+
+Each race case was seen to fail with its guard taken out (2026-12-01): the inbox claim without
+its lease condition (200 questions: 6-10 answers per user instead of 5), invite redemption as a
+read then a write (both partners welcomed), the meetings' exclusion constraint dropped (two
+meetings), reminders read, sent and then marked instead of claimed (each invitee reminded twice),
+and expired inbox leases never taken over (the killed process's questions never answered).
+"""
 
 from __future__ import annotations
 
