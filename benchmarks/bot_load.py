@@ -8,8 +8,10 @@ itself (QUERY_LANES=0), two query lanes without batching, and two lanes with mic
 Usage: `python benchmarks/bot_load.py [--users 40] [--questions 5] [--rates 0 15]
 [--data-dir DIR]` (without --data-dir the sample knowledge base is ingested into a temp dir first).
 
-One process per variant: `run_load` only talks to the emulator, so a variant of two processes
-(webhook mode behind one emulator, being built elsewhere) can be added as another `start`.
+`--processes 1 2` runs instead one and then two `exchange-bot run` processes in webhook mode on
+one PostgreSQL and one `chroma run` server (tests/e2e/replicas.py's Cluster: the benchmark is the
+load balancer, pushing each update to the next process in turn), the same load on each, so that
+what differs is only the number of processes. It needs Debian's postgresql (as the tests do).
 """
 
 from __future__ import annotations
@@ -42,9 +44,17 @@ VARIANTS: dict[str, dict[str, str]] = {
 
 
 def run_load(
-    emu: BotApiEmulator, users: list[int], questions: list[str], rounds: int, rate: float
+    emu: BotApiEmulator,
+    users: list[int],
+    questions: list[str],
+    rounds: int,
+    rate: float,
+    deliver: Callable[[], object] | None = None,
 ) -> dict[str, float]:
-    """Send every user `rounds` questions (all at once, or `rate` per second); wait for answers."""
+    """Send every user `rounds` questions (all at once, or `rate` per second); wait for answers.
+
+    `deliver`: push what the emulator queued to the processes (webhook mode), after each send.
+    """
     since = emu.mark()  # what earlier loads sent is not counted
     sent_at: dict[tuple[int, int], float] = {}
     started = time.perf_counter()
@@ -54,6 +64,8 @@ def run_load(
             emu.send_text(uid, questions[k % len(questions)])
             k += 1
             sent_at[(uid, round_ + 1)] = time.time()
+            if deliver is not None:
+                deliver()
             if rate:
                 time.sleep(1 / rate)
     total = len(sent_at)
@@ -102,7 +114,15 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", help="variants to run (by position, from 1)")
     parser.add_argument("--baseline", type=Path, help="another checkout's code, run the same way")
     parser.add_argument("--repeat", type=int, default=1, help="rounds over the variants")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        nargs="*",
+        help="instead: this many webhook processes on PostgreSQL + chroma run, e.g. 1 2",
+    )
     args = parser.parse_args()
+    if args.processes:
+        return run_processes(args)
     data = args.data_dir or Path(tempfile.mkdtemp(prefix="bot-load-")) / "data"
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TELEGRAM_", "BOT_"))
@@ -160,6 +180,74 @@ def main() -> int:
                         )
                 finally:
                     stop_bot(proc)
+    return 0
+
+
+def run_processes(args: argparse.Namespace) -> int:
+    """The same load on 1, 2, ... webhook processes sharing one PostgreSQL and one Chroma server."""
+    from tests.e2e.replicas import ChromaServer, Cluster
+    from tests.postgres import PostgresCluster
+
+    root = Path(tempfile.mkdtemp(prefix="bot-load-processes-"))
+    questions = [
+        json.loads(line)["question"]
+        for line in (ROOT / "knowledge" / "eval.jsonl").read_text().splitlines()
+    ]
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OPENAI_", "TELEGRAM_", "BOT_", "CHROMA_", "DATABASE_"))
+    }
+    postgres = PostgresCluster().start()
+    try:
+        url = postgres.new_database()
+        with ChromaServer(root / "chroma") as chroma:
+            subprocess.run(
+                [sys.executable, "-m", "bot", "--data-dir", str(root / "ingest"), "ingest"]
+                + [str(ROOT / "knowledge")],
+                check=True,
+                env={
+                    **env,
+                    "PYTHONPATH": str(ROOT),
+                    "DATABASE_URL": url,
+                    "CHROMA_HOST": "127.0.0.1",
+                    "CHROMA_PORT": str(chroma.port),
+                    "PARTNERS_FILE": str(ROOT / "knowledge" / "partners.yaml"),
+                },
+                stdout=subprocess.DEVNULL,
+            )
+            print(
+                "| processes | users | questions | offered | answered | seconds | answers/s "
+                "| reply p50 ms | reply p95 ms |"
+            )
+            print("|---|---|---|---|---|---|---|---|---|")
+            with BotApiEmulator(token=TOKEN, bot_username="load_bot") as emu:
+                users = [1000 + i for i in range(args.users)]
+                for uid in users:
+                    emu.user(uid, f"U{uid}", "en")
+                for _ in range(args.repeat):
+                    for n in args.processes:
+                        cluster = Cluster(
+                            emu, url, chroma.port, root / f"p{n}", LOG_LEVEL="WARNING"
+                        )
+                        cluster.start(*(f"p{n}-{chr(ord('a') + i)}" for i in range(n)))
+                        try:
+                            for rate in args.rates:
+                                row = run_load(
+                                    emu, users, questions, args.questions, rate, cluster.deliver
+                                )
+                                offered = f"{rate:g}/s" if rate else "burst"
+                                print(
+                                    f"| {n} (webhook) | {args.users} | {row['questions']:.0f} | "
+                                    f"{offered} | {row['answered']:.0f} | {row['seconds']:.1f} | "
+                                    f"{row['answered'] / row['seconds']:.1f} | {row['p50']:.0f} | "
+                                    f"{row['p95']:.0f} |",
+                                    flush=True,
+                                )
+                        finally:
+                            cluster.stop()
+    finally:
+        postgres.stop()
     return 0
 
 
