@@ -360,6 +360,8 @@ def test_an_upload_cut_short_by_a_crash_is_reported_after_the_restart(
     assert len(outbox.to(STAFF)) == alive + 1
     assert build().recover_uploads() == 0, "told once, whichever process finds it"
     assert restarted.services.store.documents() == []
+    files.release.set()  # let the "dead" process's job end instead of outliving the test
+    crashed.close()
 
 
 def test_an_upload_read_to_its_end_is_not_reported_lost(
