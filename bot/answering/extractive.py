@@ -297,10 +297,6 @@ class EvidenceJudge:
         if not terms:
             return False
         variants = set(glossary.expand(terms))
-        if within is None and language == "de":
-            # a German question names what English and Vietnamese passages spell alike, but
-            # stems it as German ("Commission" -> "commiss"): the English stem counts too
-            variants.update(glossary.expand(analyzer.terms(name, "en")))
         # a Korean name with a particle Kiwi did not split ("비엔호아랑"): try without it
         variants.update(
             t[:-cut] for t in terms for cut in (1, 2) if _HANGUL_END.search(t) and len(t) - cut >= 2
