@@ -175,7 +175,7 @@ def build_services(
         keyword_weight=settings.keyword_weight,
         follower=IndexFollower(store, keywords, vectors),
     )
-    judge = EvidenceJudge(retriever, settings.min_relevance)
+    judge = EvidenceJudge(retriever, settings.min_relevance, settings.answer_max_sentences)
     extractive = ExtractiveAnswerer(
         retriever,
         judge,
