@@ -300,6 +300,7 @@ class Webinars(UseCases):
         for item in due:
             self.post_to_staff(item)
             queue.reposted(item.id, queue.clock())
+            log.info("escalation #%s re-posted to staff", item.id)  # the process is on the line
         return len(due)
 
     # ------------------------------------------------------------ survey, report, broadcast
@@ -428,11 +429,19 @@ class Webinars(UseCases):
                 raise
             store.record(claimed.broadcast_id, user_id, "delivered", owner)
 
-        broadcast(
+        result = broadcast(
             claimed.user_ids,
             send,
             per_second=self.svc.settings.broadcast_per_second,
             sleep=time.sleep,
+        )
+        log.info(  # nothing personal: the process (on every line), the broadcast, the counts
+            "broadcast %s: batch of %d sent (%d delivered, %d blocked, %d failed)",
+            claimed.broadcast_id,
+            len(claimed.user_ids),
+            result.delivered,
+            result.blocked,
+            result.failed,
         )
 
     def resume_broadcasts(self) -> int:
