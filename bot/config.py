@@ -252,6 +252,15 @@ class Settings(BaseSettings):
             return None
         return value
 
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            head, colon, rest = value.get_secret_value().strip().partition(":")
+            if not (head.isdecimal() and colon and rest):
+                raise ValueError("must be the token BotFather gave: the bot's id, ':', the secret")
+        return value
+
     @field_validator(
         "telegram_api_base_url",
         "openai_base_url",
@@ -285,6 +294,13 @@ class Settings(BaseSettings):
         if self.embeddings_base_url and not self.embeddings_model:
             raise ValueError("EMBEDDINGS_MODEL is required with EMBEDDINGS_BASE_URL")
         return self
+
+    @property
+    def bot_id(self) -> int | None:
+        """Return the bot's id, the public part of its token before ':' (None without a token)."""
+        if self.telegram_bot_token is None:
+            return None
+        return int(self.telegram_bot_token.get_secret_value().strip().partition(":")[0])
 
     @property
     def llm_enabled(self) -> bool:
