@@ -397,7 +397,9 @@ class Webinars(UseCases):
         store = BroadcastStore(self.svc.db)
         # stored first, keyed by the update: handled again after a crash, it goes on, not anew
         update_id = HANDLING.get()
-        key = f"update:{update_id}" if update_id is not None else None
+        # update ids are counted per bot, and bots may share a database (the inbox is per bot)
+        bot = self.svc.settings.bot_id
+        key = f"update:{bot}:{update_id}" if update_id is not None else None
         recipients = [a.user_id for a in self.svc.webinars.attendees(parts[0])]
         claimed = store.start(parts[0], body, person.user_id, recipients, key, self.svc.db.owner)
         self._send_broadcast(store, claimed)
