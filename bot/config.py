@@ -106,6 +106,9 @@ class Settings(BaseSettings):
 
     # the partner directory (home city, partner cities, aliases, time zones)
     partners_file: Path = Path("knowledge/partners.yaml")
+    # the office's own glossary groups (same form as bot/retrieval/terms.tsv), added to the
+    # shipped one; none by default. A missing or broken file is a warning, not a stop
+    glossary_file: Path | None = None
     # the office's name as users read it, in every language ("International Relations Division,
     # Anyang City"); empty: derived from the directory's home city, or a neutral name without one
     office_name: str = Field("", max_length=200)
@@ -191,6 +194,11 @@ class Settings(BaseSettings):
                 f" reminder from one still sending it; got {value:g} s"
             )
         return value
+
+    @field_validator("glossary_file", mode="before")
+    @classmethod
+    def _glossary(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value  # empty: none
 
     @field_validator("office_name")
     @classmethod
