@@ -176,6 +176,7 @@ def build_services(
         rrf_k=settings.rrf_k,
         keyword_weight=settings.keyword_weight,
         follower=IndexFollower(store, keywords, vectors),
+        rendering_pull=settings.glossary_pull,
     )
     judge = EvidenceJudge(retriever, settings.min_relevance, settings.answer_max_sentences)
     extractive = ExtractiveAnswerer(

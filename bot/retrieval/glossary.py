@@ -16,6 +16,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -31,6 +32,7 @@ RENDERING_WEIGHT = 0.5
 
 # one group of the vocabulary: its phrases per language ("ko", "en", "de", "vi")
 TermGroup = Mapping[str, Sequence[str]]
+_Written = dict[str, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,9 @@ def read_terms(path: Path) -> list[dict[str, list[str]]]:
     for no, line in lines[1:]:
         cells = next(csv.reader([line], delimiter="\t", quoting=csv.QUOTE_NONE))
         if len(cells) > len(header):
-            raise ValueError(f"{path.name}:{no}: {len(cells)} columns, the header has {len(header)}")
+            raise ValueError(
+                f"{path.name}:{no}: {len(cells)} columns, the header has {len(header)}"
+            )
         group = {
             lang: [p.strip() for p in cell.split("|") if p.strip()]
             for lang, cell in zip(header, cells, strict=False)
@@ -138,8 +142,7 @@ class Glossary:
         # (a spelling as a pattern, the name in Hangul, the name in Latin letters), longest first
         self._spellings: list[tuple[re.Pattern[str], str, str]] = []
         # the vocabulary: per group, its phrases' terms (with their language) and the phrases
-        self._groups: list[tuple[tuple[tuple[str, frozenset[str]], ...], dict[str, tuple[str, ...]]]]
-        self._groups = []
+        self._groups: list[tuple[tuple[tuple[str, frozenset[str]], ...], _Written]] = []
         self._by_term: dict[str, list[int]] = {}  # a term -> the groups with a phrase holding it
 
         def variants(name: str) -> list[frozenset[str]]:
@@ -244,7 +247,9 @@ class Glossary:
         not AI), and English ones in a Korean question, which writes loanwords in Latin letters.
         """
         present = set(terms)
-        asked_in = None if language is None else {language, "en"} if language == "ko" else {language}
+        asked_in = (
+            None if language is None else {language, "en"} if language == "ko" else {language}
+        )
         found: list[Translation] = []
         seen: set[int] = set()
         for term in dict.fromkeys(terms):
@@ -272,18 +277,20 @@ class Glossary:
         return found
 
 
-def _phrase_terms(phrase: str, language: str, analyzer: Analyzer) -> list[frozenset[str]]:
+@lru_cache(maxsize=16384)
+def _phrase_terms(phrase: str, language: str, analyzer: Analyzer) -> tuple[frozenset[str], ...]:
     """Return the terms a phrase is indexed as: Kiwi's for Korean, alone and before a particle
     (Kiwi cuts some words differently at a text's end: 웨비 alone, 웨비나 before 의 or 에서);
-    the language's stemmer for the others."""
+    the language's stemmer for the others. Cached: every build of the services reads the same
+    few hundred groups with the same analyzer."""
     if language == "ko" or has_hangul(phrase):
         alone = frozenset(analyzer.terms(phrase))
         # a cut before a particle that leaves single syllables (소관에서: 소 + 관) is no word
         within = [frozenset(analyzer.terms(phrase + end)) for end in ("의", "에서")]
-        return [alone, *(v for v in within if v != alone and all(len(t) > 1 for t in v))]
+        return (alone, *(v for v in within if v != alone and all(len(t) > 1 for t in v)))
     terms = frozenset(analyzer.terms(phrase, language))
     if language == "vi" and len(phrase.split()) > 1 and len(terms) < 2:
         # a Vietnamese word is its syllables, and the analyzer drops common ones (thành phố, có,
         # được): "y tế" (health) would be left as "tế", "hai thành phố" (both cities) as "hai"
-        return []
-    return [terms]
+        return ()
+    return (terms,)

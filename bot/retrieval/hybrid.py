@@ -33,10 +33,6 @@ PER_DOCUMENT_POOL = 3  # how far down the ranking (times k) other documents are 
 WEBINAR_BOOST = 0.02
 # A passage of a document tagged with another partner city than the one the question names.
 OTHER_CITY_PENALTY = 0.02
-# How far the question's vector for the passages in the other script moves toward its office
-# words' glossary renderings in that script (a share of the vector's length; measured 0.3, 0.5
-# and 1.0 on the tuning sets, docs/benchmarks.md).
-RENDERING_PULL = 0.3
 
 
 def rrf(rankings: Sequence[Sequence[str]], k: int = 60) -> dict[str, float]:
@@ -94,6 +90,7 @@ class HybridRetriever:
         keyword_weight: float = 0.05,
         follower: IndexFollower | None = None,
         rendering_weight: float = RENDERING_WEIGHT,
+        rendering_pull: float = 0.0,
     ) -> None:
         self.store = store
         self.vectors = vectors
@@ -110,6 +107,9 @@ class HybridRetriever:
         # what a passage holding a glossary rendering of a question's word gets of its weight
         # (0: the glossary's vocabulary is not used)
         self.rendering_weight = rendering_weight
+        # how far the question's vector for the passages in the other script moves toward its
+        # office words' glossary renderings in that script (a share of the vector's length; 0: not)
+        self.rendering_pull = rendering_pull
         # the query vector of each glossary rendering embedded so far (a few hundred at most)
         self._renderings: dict[str, np.ndarray] = {}
 
@@ -249,8 +249,8 @@ class HybridRetriever:
         Passages in the other script (Hangul or Latin letters) are asked with the city names of
         the partner directory spelt as they spell them (Glossary.code_switch): one more text,
         only for a question that names a partner city or the home city, embedded in the same
-        batch as the question (one call, not two). That vector is also moved toward the
-        glossary's renderings of the question's office words in the passages' script (English
+        batch as the question (one call, not two). With `rendering_pull`, that vector is also
+        moved toward the glossary's renderings of the question's office words in the passages' script (English
         for a Korean question, Korean for the others): the vector of each rendering is embedded
         once per process, in the batch of the first question that needs it, and kept, so a
         question costs no more embeddings than without the glossary.
@@ -258,7 +258,7 @@ class HybridRetriever:
         korean = detect_language(question) == "ko"
         switched = self.glossary.code_switch(question, hangul=not korean)
         texts = [question] if switched == question else [question, switched]
-        phrases = _rendered(translations, "en" if korean else "ko")
+        phrases = _rendered(translations, "en" if korean else "ko") if self.rendering_pull else []
         missing = [p for p in phrases if p not in self._renderings]
         vectors = self.embedder.embed_queries(texts + missing)
         for phrase, vector in zip(missing, vectors[len(texts) :], strict=True):
@@ -266,7 +266,7 @@ class HybridRetriever:
         own, other = vectors[0], vectors[len(texts) - 1]
         if phrases:
             toward = np.sum([_unit(self._renderings[p]) for p in phrases], axis=0)
-            other = other + RENDERING_PULL * float(np.linalg.norm(other)) * _unit(toward)
+            other = other + self.rendering_pull * float(np.linalg.norm(other)) * _unit(toward)
         return {
             language: own if (language == "ko") == korean else other
             for language in self.vectors.languages

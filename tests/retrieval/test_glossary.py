@@ -76,7 +76,9 @@ def _vocabulary_glossary(analyzer: Analyzer, extra: Path | None = None) -> Gloss
 
 def _renderings(glossary: Glossary, analyzer: Analyzer, question: str) -> set[frozenset[str]]:
     terms = analyzer.terms(question)
-    return {r for tr in glossary.translations(terms, detect_language(question)) for r in tr.renderings}
+    return {
+        r for tr in glossary.translations(terms, detect_language(question)) for r in tr.renderings
+    }
 
 
 def test_the_shipped_vocabulary_renders_office_words_in_the_other_languages(
@@ -92,7 +94,9 @@ def test_the_shipped_vocabulary_renders_office_words_in_the_other_languages(
     assert frozenset({"일비"}) in english and frozenset({"tagegeld"}) in english
     assert frozenset({"국외", "출장"}) in english
     # a word Kiwi cuts differently at a text's end (웨비 alone, 웨비나 in a sentence) is found
-    assert frozenset({"webinar"}) in _renderings(glossary, analyzer, "웨비나 녹화본은 어디서 보나요?")
+    assert frozenset({"webinar"}) in _renderings(
+        glossary, analyzer, "웨비나 녹화본은 어디서 보나요?"
+    )
     assert frozenset({"webinar"}) in _renderings(glossary, analyzer, "웨비나")
 
 
@@ -146,7 +150,9 @@ def test_a_missing_or_broken_office_file_is_a_warning_and_the_shipped_glossary_w
 
 def test_read_terms_names_the_bad_line(tmp_path: Path) -> None:
     bad = tmp_path / "g.tsv"
-    bad.write_text("ko\ten\n\n# a comment\n자매도시\tsister city\n교류\texchange\tAustausch\n", "utf-8")
+    bad.write_text(
+        "ko\ten\n\n# a comment\n자매도시\tsister city\n교류\texchange\tAustausch\n", "utf-8"
+    )
     with pytest.raises(ValueError, match=r"g\.tsv:5"):
         read_terms(bad)
 
@@ -234,7 +240,7 @@ def test_an_english_question_finds_the_korean_passage_through_the_glossary(
     assert answer.grounded and "5년" in answer.text
 
 
-def test_the_glossary_adds_no_embedding_to_a_question_once_its_renderings_are_known(
+def test_the_glossary_pull_adds_no_embedding_to_a_question_once_its_renderings_are_known(
     small_store: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     retriever = small_store.retriever
@@ -246,7 +252,13 @@ def test_the_glossary_adds_no_embedding_to_a_question_once_its_renderings_are_kn
         return real(texts)
 
     monkeypatch.setattr(retriever.embedder, "embed_queries", counting)
+    # by default (GLOSSARY_PULL=0) the renderings only count in keyword coverage
     retriever.retrieve("What is the per diem on overseas trips?", Asker.staff(), 3)
+    assert embedded == [["What is the per diem on overseas trips?"]]
+    embedded.clear()
+    retriever.rendering_pull = 0.3  # the vector for Korean passages moves toward 일비, 국외출장
+    hits = retriever.retrieve("What is the per diem on overseas trips?", Asker.staff(), 3).hits
+    assert hits[0].chunk.doc.source == "per-diem.md"
     first = embedded[-1]
     assert first[0] == "What is the per diem on overseas trips?" and "일비" in first[1:]
     retriever.retrieve("Per diem for overseas trips?", Asker.staff(), 3)
