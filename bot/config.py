@@ -106,6 +106,9 @@ class Settings(BaseSettings):
 
     # the partner directory (home city, partner cities, aliases, time zones)
     partners_file: Path = Path("knowledge/partners.yaml")
+    # the office's own glossary groups (same form as bot/retrieval/terms.tsv), added to the
+    # shipped one; none by default. A missing or broken file is a warning, not a stop
+    glossary_file: Path | None = None
     # the office's name as users read it, in every language ("International Relations Division,
     # Anyang City"); empty: derived from the directory's home city, or a neutral name without one
     office_name: str = Field("", max_length=200)
@@ -144,6 +147,9 @@ class Settings(BaseSettings):
     retrieval_candidates: int = Field(30, ge=1, le=500)
     fusion: str = "hybrid"  # hybrid | rrf | dense | sparse
     keyword_weight: float = Field(0.05, ge=0.0, le=1.0)  # hybrid: weight of keyword coverage
+    # how far the question's vector for the passages in the other script moves toward the
+    # glossary's renderings of its office words (0: not; 0.3 measured best, docs/benchmarks.md)
+    glossary_pull: float = Field(0.0, ge=0.0, le=1.0)
     rrf_k: int = Field(60, ge=1)
     # best cosine (language-centred sentence vectors) below which nothing is grounded: the median
     # that off-topic generic questions reach against the sample documents (95th percentile: 0.33)
@@ -191,6 +197,11 @@ class Settings(BaseSettings):
                 f" reminder from one still sending it; got {value:g} s"
             )
         return value
+
+    @field_validator("glossary_file", mode="before")
+    @classmethod
+    def _glossary(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value  # empty: none
 
     @field_validator("office_name")
     @classmethod

@@ -351,8 +351,6 @@ def quotes(
     selection.asked_kind) and its passage's rank. A sentence that instructs an assistant is
     never quoted.
     """
-    weights = retrieval.weights
-    total = sum(weights.values()) or 1.0
     hits = retrieval.hits[:3]
     kind = asked_kind(question)
     if similarity is None:
@@ -368,7 +366,7 @@ def quotes(
             if pos in planted:
                 continue
             terms = set(chunk.sentence_terms[pos]) if pos < len(chunk.sentence_terms) else set()
-            overlap = sum(weights.get(term, 0.0) for term in terms) / total
+            overlap = retrieval.coverage(terms)  # its words, or their renderings
             # a heading-only line ("제3조(비용)") says little on its own
             brevity = 0.5 if len(sentence) < 25 else 1.0
             if pos < len(sims):  # how near to the question, against the nearest sentence
