@@ -123,12 +123,13 @@ def test_german_nouns_after_a_determiner_are_no_names(services: Services) -> Non
 def test_a_name_the_glossary_translates_must_be_in_the_passages_across_languages(
     services: Services,
 ) -> None:
-    # 중국 is in a document (the trade fair), not in the sister-city passage found: across
-    # languages "some document mentions it" let the question through to quote that passage
+    # 중국 is in a document (the trade fair, left out of what was found), not in the
+    # sister-city passage found: across languages "some document mentions it" let the question
+    # through to quote that passage
     question = "Which Chinese city is Hanbit's sister city?"
     top = services.retriever.retrieve(question, Asker.staff(), 1).hits[0].chunk
     assert top.doc.source == "sisters.md", top.doc.source
-    near = judged(services, question)
+    near = judged(services, question, "trade.md")
     assert not near.grounded and near.unknown_names == ("Chinese",), near
     # the German one is in the passage, as 독일
     answer = services.answerer.answer("Which German city is Hanbit's sister city?", Asker.staff())
