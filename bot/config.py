@@ -149,7 +149,7 @@ class Settings(BaseSettings):
     keyword_weight: float = Field(0.05, ge=0.0, le=1.0)  # hybrid: weight of keyword coverage
     # how far the question's vector for the passages in the other script moves toward the
     # glossary's renderings of its office words (0: not; 0.3 measured best, docs/benchmarks.md)
-    glossary_pull: float = Field(0.0, ge=0.0, le=1.0)
+    glossary_pull: float = Field(0.3, ge=0.0, le=1.0)
     rrf_k: int = Field(60, ge=1)
     # best cosine (language-centred sentence vectors) below which nothing is grounded: the median
     # that off-topic generic questions reach against the sample documents (95th percentile: 0.33)

@@ -184,10 +184,18 @@ class EvidenceJudge:
         # passages the answer quotes must mention it; across languages, some document must.
         # (Not for German, which capitalises every noun, nor for acronyms such as MOU.)
         strict = best.language == language and language != "de"
+        # a name the office glossary translates (Chinese = 중국) is written in the passages'
+        # language there, so it too must be in the passages to be quoted, in some spelling
         unknown = tuple(
             name
             for name in names
-            if self._unknown(name, language, found if strict and not name.isupper() else None)
+            if self._unknown(
+                name,
+                language,
+                found
+                if (strict and not name.isupper()) or self._rendered(name, language)
+                else None,
+            )
         )
         best_text = index_text(f"{best.doc.title} {best.doc.date} {best.heading} {best.text}")
         years = sorted(set(_YEAR.findall(question)))
@@ -242,8 +250,14 @@ class EvidenceJudge:
             t[:-cut] for t in terms for cut in (1, 2) if _HANGUL_END.search(t) and len(t) - cut >= 2
         )
         if within is not None:
-            return variants.isdisjoint(within)
+            renderings = (r for t in glossary.translations(terms, language) for r in t.renderings)
+            return variants.isdisjoint(within) and not any(r <= within for r in renderings)
         return all(keywords.df(v) == 0 for v in variants)
+
+    def _rendered(self, name: str, language: str) -> bool:
+        """Tell whether the office glossary renders the name in other languages."""
+        terms = self.retriever.analyzer.terms(name, language)
+        return bool(terms) and bool(self.retriever.glossary.translations(terms, language))
 
 
 class ExtractiveAnswerer:

@@ -40,6 +40,14 @@ DOCS = {
         "접수도시는 대표단의 숙박비를 1회 방문당 4박까지 부담한다. "
         "공식 만찬은 첫날 저녁에 연다.\n"
     ),
+    "sisters.md": (
+        "---\ntitle: 한빛시 자매도시 현황\nvisibility: public\nlanguage: ko\n---\n# 자매도시\n\n"
+        "한빛시의 자매도시는 독일 뒤셀도르프로, 2019년에 자매결연을 맺었다.\n"
+    ),
+    "trade.md": (
+        "---\ntitle: 2025 수출 상담회 결과\nvisibility: public\nlanguage: ko\n---\n# 상담\n\n"
+        "중국 바이어 12개사가 수출 상담회에 참가하였다.\n"
+    ),
 }
 
 
@@ -110,6 +118,22 @@ def test_german_nouns_after_a_determiner_are_no_names(services: Services) -> Non
     # a city no document mentions, asked the same way, still is one
     near = judged(services, "Für wie viele Nächte übernimmt Leipzig die Unterkunft?")
     assert not near.grounded and near.unknown_names == ("Leipzig",), near
+
+
+def test_a_name_the_glossary_translates_must_be_in_the_passages_across_languages(
+    services: Services,
+) -> None:
+    # 중국 is in a document (the trade fair, left out of what was found), not in the
+    # sister-city passage found: across languages "some document mentions it" let the question
+    # through to quote that passage
+    question = "Which Chinese city is Hanbit's sister city?"
+    top = services.retriever.retrieve(question, Asker.staff(), 1).hits[0].chunk
+    assert top.doc.source == "sisters.md", top.doc.source
+    near = judged(services, question, "trade.md")
+    assert not near.grounded and near.unknown_names == ("Chinese",), near
+    # the German one is in the passage, as 독일
+    answer = services.answerer.answer("Which German city is Hanbit's sister city?", Asker.staff())
+    assert answer.grounded and "뒤셀도르프" in answer.text, answer.text
 
 
 @pytest.mark.parametrize(

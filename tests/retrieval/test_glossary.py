@@ -252,7 +252,8 @@ def test_the_glossary_pull_adds_no_embedding_to_a_question_once_its_renderings_a
         return real(texts)
 
     monkeypatch.setattr(retriever.embedder, "embed_queries", counting)
-    # by default (GLOSSARY_PULL=0) the renderings only count in keyword coverage
+    # with GLOSSARY_PULL=0 the renderings only count in keyword coverage
+    monkeypatch.setattr(retriever, "rendering_pull", 0.0)
     retriever.retrieve("What is the per diem on overseas trips?", Asker.staff(), 3)
     assert embedded == [["What is the per diem on overseas trips?"]]
     embedded.clear()
