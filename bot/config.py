@@ -14,6 +14,9 @@ FUSION_MODES = ("hybrid", "rrf", "dense", "sparse")
 EMBEDDINGS_INPUT_STYLES = ("prefix", "input_type", "none")
 CORPUS_LANGUAGES = ("ko", "en", "de", "vi")
 _PLACEHOLDERS = {"changeme", "change-me", "your-token-here", "xxx", "todo", "sk-..."}
+# the longest one message to Telegram may take (the rate limiter may wait out a 429 before it goes
+# through); the outbox gives up on a send after this long
+SEND_TIMEOUT_S = 120.0
 
 
 def _parse_ids(value: object) -> object:
@@ -107,6 +110,9 @@ class Settings(BaseSettings):
 
     # the partner directory (home city, partner cities, aliases, time zones)
     partners_file: Path = Path("knowledge/partners.yaml")
+    # the office's own glossary groups (same form as bot/retrieval/terms.tsv), added to the
+    # shipped one; none by default. A missing or broken file is a warning, not a stop
+    glossary_file: Path | None = None
     # the office's name as users read it, in every language ("International Relations Division,
     # Anyang City"); empty: derived from the directory's home city, or a neutral name without one
     office_name: str = Field("", max_length=200)
@@ -118,6 +124,10 @@ class Settings(BaseSettings):
     )
     meeting_organizer_email: str = "noreply@exchange-bot.invalid"
     reminder_poll_s: float = Field(30.0, gt=0, le=3600)  # how often due reminders are looked for
+    # a process sending a reminder holds it this long, renewed after each invitee's message: a
+    # process killed while sending leaves the invitees not yet reached to another once it ran out.
+    # Longer than one send can take (SEND_TIMEOUT_S), or a live sender loses it to another
+    reminder_lease_s: float = Field(300.0, le=86_400)
 
     # the shared inbox: a process holds the updates it claimed this long (renewed while it works;
     # a killed process's updates go to another once it ran out), and looks for others this often
@@ -141,6 +151,9 @@ class Settings(BaseSettings):
     retrieval_candidates: int = Field(30, ge=1, le=500)
     fusion: str = "hybrid"  # hybrid | rrf | dense | sparse
     keyword_weight: float = Field(0.05, ge=0.0, le=1.0)  # hybrid: weight of keyword coverage
+    # how far the question's vector for the passages in the other script moves toward the
+    # glossary's renderings of its office words (0: not; 0.3 measured best, docs/benchmarks.md)
+    glossary_pull: float = Field(0.0, ge=0.0, le=1.0)
     rrf_k: int = Field(60, ge=1)
     # best cosine (language-centred sentence vectors) below which nothing is grounded: the median
     # that off-topic generic questions reach against the sample documents (95th percentile: 0.33)
@@ -177,6 +190,22 @@ class Settings(BaseSettings):
     @classmethod
     def _ids(cls, value: object) -> object:
         return _parse_ids(value)
+
+    @field_validator("reminder_lease_s")
+    @classmethod
+    def _reminder_lease(cls, value: float) -> float:
+        if value <= SEND_TIMEOUT_S:
+            raise ValueError(
+                f"must be longer than one message can take to send ({SEND_TIMEOUT_S:.0f} s: the"
+                " rate limiter may wait out Telegram's 429 first), or another process takes the"
+                f" reminder from one still sending it; got {value:g} s"
+            )
+        return value
+
+    @field_validator("glossary_file", mode="before")
+    @classmethod
+    def _glossary(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value  # empty: none
 
     @field_validator("office_name")
     @classmethod
@@ -238,6 +267,15 @@ class Settings(BaseSettings):
             return None
         return value
 
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            head, colon, rest = value.get_secret_value().strip().partition(":")
+            if not (head.isdecimal() and colon and rest):
+                raise ValueError("must be the token BotFather gave: the bot's id, ':', the secret")
+        return value
+
     @field_validator(
         "telegram_api_base_url",
         "openai_base_url",
@@ -271,6 +309,13 @@ class Settings(BaseSettings):
         if self.embeddings_base_url and not self.embeddings_model:
             raise ValueError("EMBEDDINGS_MODEL is required with EMBEDDINGS_BASE_URL")
         return self
+
+    @property
+    def bot_id(self) -> int | None:
+        """Return the bot's id, the public part of its token before ':' (None without a token)."""
+        if self.telegram_bot_token is None:
+            return None
+        return int(self.telegram_bot_token.get_secret_value().strip().partition(":")[0])
 
     @property
     def llm_enabled(self) -> bool:

@@ -27,7 +27,7 @@ from bot.retrieval.batching import QueryBatcher
 from bot.retrieval.centering import LanguageNeutralEmbedder, load_means
 from bot.retrieval.embedder import E5Embedder, Embedder, engine_on_one_core
 from bot.retrieval.follow import IndexFollower
-from bot.retrieval.glossary import Glossary
+from bot.retrieval.glossary import Glossary, load_vocabulary
 from bot.retrieval.hybrid import HybridRetriever
 from bot.retrieval.sparse import BM25Index
 from bot.retrieval.vector import ChromaIndex, OtherEmbeddingSpace
@@ -168,14 +168,17 @@ def build_services(
         keywords,
         questions,
         analyzer,
-        glossary=Glossary.from_directory(settings.partners_file, analyzer),
+        glossary=Glossary.from_directory(
+            settings.partners_file, analyzer, load_vocabulary(settings.glossary_file)
+        ),
         candidates=settings.retrieval_candidates,
         mode=settings.fusion,
         rrf_k=settings.rrf_k,
         keyword_weight=settings.keyword_weight,
         follower=IndexFollower(store, keywords, vectors),
+        rendering_pull=settings.glossary_pull,
     )
-    judge = EvidenceJudge(retriever, settings.min_relevance)
+    judge = EvidenceJudge(retriever, settings.min_relevance, settings.answer_max_sentences)
     extractive = ExtractiveAnswerer(
         retriever,
         judge,

@@ -76,3 +76,10 @@ def test_the_escalation_repost_job_defaults_to_an_hour_checked_every_minute() ->
     assert (settings().escalation_repost_after_min, settings().escalation_repost_poll_s) == (60, 60)
     quick = settings(escalation_repost_after_min="0.15", escalation_repost_poll_s="1")
     assert (quick.escalation_repost_after_min, quick.escalation_repost_poll_s) == (0.15, 1)
+
+
+def test_a_reminder_lease_shorter_than_a_send_can_take_is_refused() -> None:
+    assert settings().reminder_lease_s == 300
+    assert settings(reminder_lease_s="121").reminder_lease_s == 121
+    with pytest.raises(ValidationError, match=r"reminder_lease_s[\s\S]*longer than one message"):
+        settings(reminder_lease_s="60")

@@ -135,3 +135,74 @@ def test_two_processes_starting_at_once_migrate_once(postgres) -> None:  # type:
     db = Database(url)
     assert revision(db).current == head()
     db.close()
+
+
+def test_0011_and_0012_upgrade_a_database_of_0010_with_its_rows(database_url: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from alembic import command
+
+    from bot.schema import alembic_config
+    from bot.storage.inbox import Inbox
+
+    db = open_database(database_url)
+    with db.engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0010")
+    now = datetime.now(UTC)
+    with db.engine.begin() as c:
+        c.execute(
+            text(
+                'INSERT INTO meetings (id, uid, partner, title, start, "end", home_timezone, '
+                "partner_timezone, video_url, status, sequence, created_at, updated_at) VALUES "
+                "(1, 'u1', 'Riverton', 'Call', :start, :end, 'Asia/Seoul', 'America/Los_Angeles', "
+                "'https://meet.example/r', 'booked', 0, :now, :now)"
+            ),
+            {"start": now + timedelta(hours=1), "end": now + timedelta(hours=2), "now": now},
+        )
+        for invitee_id, user_id in ((1, 100), (2, 300)):
+            c.execute(
+                text(
+                    "INSERT INTO meeting_invitees (id, meeting_id, user_id, language, timezone, "
+                    "name, role) VALUES (:id, 1, :user, 'en', 'Asia/Seoul', '', 'attendee')"
+                ),
+                {"id": invitee_id, "user": user_id},
+            )
+        c.execute(  # one sent, one held by a process stopped for the upgrade
+            text(
+                "INSERT INTO meeting_reminders (id, meeting_id, offset_minutes, due_at, status, "
+                "sent_at, claimed_by, claimed_until) VALUES "
+                "(1, 1, 1440, :past, 'sent', :past, NULL, NULL), "
+                "(2, 1, 15, :due, 'pending', NULL, 'old:1', :past)"
+            ),
+            {"past": now - timedelta(hours=23), "due": now - timedelta(minutes=1)},
+        )
+        for update_id, done in ((41, now), (42, None)):
+            c.execute(
+                text(
+                    "INSERT INTO inbox (update_id, body, received_at, done_at, sender, attempts) "
+                    "VALUES (:id, :body, :now, :done, 7, 0)"
+                ),
+                {
+                    "id": update_id,
+                    "body": f'{{"update_id": {update_id}}}',
+                    "now": now,
+                    "done": done,
+                },
+            )
+    assert migrate(db).current == head()
+    with db.engine.connect() as c:
+        reminders = c.execute(text("SELECT id, status FROM meeting_reminders ORDER BY id")).all()
+        inbox = c.execute(text("SELECT bot_id, update_id FROM inbox ORDER BY update_id")).all()
+        deliveries = c.execute(text("SELECT count(*) FROM meeting_reminder_deliveries")).scalar()
+    assert [tuple(r) for r in reminders] == [(1, "sent"), (2, "pending")]
+    assert [tuple(r) for r in inbox] == [(0, 41), (0, 42)], "kept, of no bot yet"
+    assert deliveries == 0
+    inbox_of = Inbox(db, 123456)
+    assert inbox_of.adopt() == 2 and inbox_of.pending() == [{"update_id": 42}]
+    from bot.scheduling.service import SchedulingService
+    from tests.scheduling import directory
+
+    service = SchedulingService(db, directory())
+    taken = service.claim_due_reminders("new:1")
+    assert [(r.id, [i.user_id for i in r.recipients]) for r in taken] == [(2, [100, 300])]
+    db.close()

@@ -27,6 +27,33 @@ _GERMAN_NOUN = re.compile(
     r"(?:ung|ungen|heit|keit|schaft|tion|tät|nis|ismus)$|"
     r"^\w{8,}(?:en|er|el|e|ling|tum|chen|lein|ik|ie|gesetz|amt|zeit|geld|kosten|plan|jahr)$"
 )
+# a German word after one of these (with at most one adjective between) is a common noun:
+# "die Gaststadt", "im Haushalt", "den ersten Preis", "wie viele Plätze"; a city or a person is
+# seldom spelt so ("nach Leipzig", "zwischen Hanbit und München" keep counting as names)
+# fmt: off
+_GERMAN_DETERMINERS = frozenset((
+    "der", "die", "das", "den", "dem", "des", "ein", "eine", "einen", "einem", "einer", "eines",
+    "kein", "keine", "keinen", "keinem", "keiner", "im", "am", "zum", "zur", "vom", "beim", "ins",
+    "ans", "aufs", "jede", "jeder", "jedes", "jedem", "jeden", "welche", "welcher", "welches",
+    "welchem", "welchen", "viele", "vielen", "viel", "wenige", "mehrere", "alle", "allen",
+    "beide", "beiden", "unser", "unsere", "unseren", "unserem", "unserer", "ihr", "ihre", "ihren",
+    "ihrem", "ihrer", "sein", "seine", "seinen", "seinem", "seiner", "dieser", "diese", "dieses",
+    "diesem", "diesen", "pro", "je",
+))
+# fmt: on
+_WORD = re.compile(r"[\wÀ-ỹ'-]+")
+# a question about money ("how much is budgeted", "얼마 지원", "wie hoch ist das Tagegeld"), not
+# about how much time or space: its answer is a sum of money, which the quoted sentences must hold
+_MONEY = re.compile(
+    r"\bcosts?\b|costing|budget|\bfees?\b|price|allowance|stipend|\bspen[dt]|\bpa(?:y|id)\b|"
+    r"salary|\bgrant|\bfund|비용|예산|금액|수당|지원금|체재비|요금|연봉|급여|경비|보수|"
+    r"kosten|kostet|betrag|zuschuss|geld\b|gebühr|honorar|gehalt|haushalt|"
+    r"kinh phí|chi phí|tiền|\bgiá\b|\bphí\b|lương|trợ cấp|ngân sách",
+    re.IGNORECASE,
+)
+# a sum in a table cell or a note, without its currency: "Full day: 850,000", "5,200만", "50%"
+# (a share of a fee answers "how much of the fee"); not a count ("1,200명")
+_SUM = re.compile(r"(?<![\d.,])\d{1,3}(?:[,.]\d{3})+(?![\d\w])|\d\s?(?:만|억|천)(?!\w)|\d\s?%")
 # what the sentence a passage was found by adds to its claim to be quoted (keyword overlap: 0-1),
 # when the sentences' stored vectors are not at hand
 MATCHED_SENTENCE = 0.3
@@ -36,6 +63,35 @@ MEANING = 0.35
 MEANING_SPAN = 0.08
 # what holding the kind of fact asked for (a number for "how many", a date for "when") adds
 ASKED_KIND = 0.3
+
+
+def _german_nouns(question: str) -> set[str]:
+    """Return the capitalised words of a German question that follow a determiner (directly or
+    after one lower-case word, an adjective): common nouns, not names."""
+    words = _WORD.findall(question)
+    out = set()
+    for i, word in enumerate(words):
+        if i == 0 or not word[:1].isupper():
+            continue
+        before = [w.lower() for w in words[max(0, i - 2) : i]]
+        after_determiner = bool(before) and before[-1] in _GERMAN_DETERMINERS
+        after_adjective = (
+            len(before) == 2 and before[0] in _GERMAN_DETERMINERS and words[i - 1].islower()
+        )
+        if after_determiner or after_adjective:
+            out.add(word)
+    return out
+
+
+def _says_year(
+    year: str, quoted: Sequence[tuple[float, int, int, str]], retrieval: Retrieval
+) -> bool:
+    """Tell whether a quoted sentence, or the title, date or heading of its passage, gives the year."""
+    for _claim, rank, _pos, sentence in quoted:
+        chunk = retrieval.hits[rank].chunk
+        if year in sentence or year in f"{chunk.doc.title} {chunk.doc.date} {chunk.heading}":
+            return True
+    return False
 
 
 class Answerer(Protocol):
@@ -72,7 +128,11 @@ class Evidence:
     best_dense: float
     coverage: float  # share of the question's term weight found in the best chunks
     unknown_names: tuple[str, ...] = ()  # names in the question no document mentions at all
-    missing_years: tuple[str, ...] = ()  # years in the question the best passage does not mention
+    missing_years: tuple[
+        str, ...
+    ] = ()  # years in the question the quoted evidence does not mention
+    # the kind of fact asked for that the sentences an answer would quote do not hold ("amount")
+    missing_kind: str = ""
 
 
 class EvidenceJudge:
@@ -86,11 +146,19 @@ class EvidenceJudge:
     in the question's language (Riverton asked about, Düsseldorf's passages found), or a year
     the best passage does not mention means the documents speak of something else, and the bot
     declines rather than quote it.
+
+    A near miss has its subject in the documents but not the detail asked: the 2025 forum is
+    there, not its catering budget. So what the answer would quote (the sentences `quotes`
+    picks) must hold the detail, not only its passage: a question about money needs a sum in
+    them, and each year asked must be in them or in their passages' title, date or heading.
     """
 
-    def __init__(self, retriever: HybridRetriever, min_relevance: float = 0.22) -> None:
+    def __init__(
+        self, retriever: HybridRetriever, min_relevance: float = 0.22, max_sentences: int = 3
+    ) -> None:
         self.retriever = retriever
         self.min_relevance = min_relevance
+        self.max_sentences = max_sentences  # as many as the answer quotes
 
     def judge(self, question: str, retrieval: Retrieval) -> Evidence:
         """Return the evidence verdict for a retrieval."""
@@ -104,12 +172,13 @@ class EvidenceJudge:
         best = retrieval.hits[0].chunk
         # a Korean spelling of a foreign name (토플, 시더리지) cannot be looked up in a passage in
         # another language, which writes it in its own script: only names that can are checked
+        nouns = _german_nouns(question) if language == "de" else set()
         names = [
             name
             for name in self._names(question)
             if (best.language == "ko" or not has_hangul(name))
             # German capitalises every noun: one that looks like a common noun is no name
-            and not (language == "de" and _GERMAN_NOUN.search(name))
+            and not (language == "de" and (_GERMAN_NOUN.search(name) or name in nouns))
         ]
         # in the question's own language a name is written as the passages write it, so the
         # passages the answer quotes must mention it; across languages, some document must.
@@ -121,7 +190,8 @@ class EvidenceJudge:
             if self._unknown(name, language, found if strict and not name.isupper() else None)
         )
         best_text = index_text(f"{best.doc.title} {best.doc.date} {best.heading} {best.text}")
-        missing_years = tuple(y for y in sorted(set(_YEAR.findall(question))) if y not in best_text)
+        years = sorted(set(_YEAR.findall(question)))
+        missing_years = tuple(y for y in years if y not in best_text)
         margin = retrieval.best_dense - self.min_relevance
         if unknown or missing_years:
             grounded = False
@@ -129,7 +199,19 @@ class EvidenceJudge:
             grounded = True
         else:  # just under the floor: only if the passage carries most of the question's words
             grounded = margin >= -0.03 and coverage >= 0.6
-        return Evidence(grounded, retrieval.best_dense, coverage, unknown, missing_years)
+        missing_kind = ""
+        money = asked_kind(question) == "amount" and bool(_MONEY.search(question))
+        if grounded and (money or years):
+            # what an answer would quote must hold the detail asked, not only its passage's
+            # neighbours: the forum's 2026 budget line does not answer for 2025
+            quoted = quotes(self.retriever, retrieval, question, self.max_sentences)
+            missing_years = tuple(y for y in years if not _says_year(y, quoted, retrieval))
+            if money and not any(carries("amount", q[3]) or _SUM.search(q[3]) for q in quoted):
+                missing_kind = "amount"
+            grounded = not (missing_years or missing_kind)
+        return Evidence(
+            grounded, retrieval.best_dense, coverage, unknown, missing_years, missing_kind
+        )
 
     def _names(self, question: str) -> list[str]:
         """Return proper names of a question: capitalised words past a sentence start, Kiwi NNPs.
@@ -223,38 +305,10 @@ class ExtractiveAnswerer:
         assistant is never quoted. When every quote is in another language than the question,
         a line in the asker's language says which.
         """
-        weights = retrieval.weights
-        total = sum(weights.values()) or 1.0
         hits = retrieval.hits[:3]
-        kind = asked_kind(question)
-        similarity = self.retriever.sentence_similarity(retrieval, hits) if question else []
-        near = max((x for sims in similarity for x in sims), default=0.0)
-        scored: list[tuple[float, int, int, str]] = []
-        for rank, hit in enumerate(hits):
-            prior = 0.15 / (rank + 1)
-            chunk = hit.chunk
-            sims = similarity[rank] if rank < len(similarity) else []
-            planted = instructions(chunk.sentences)
-            for pos, sentence in enumerate(chunk.sentences):
-                if pos in planted:
-                    continue
-                terms = set(chunk.sentence_terms[pos]) if pos < len(chunk.sentence_terms) else set()
-                overlap = sum(weights.get(term, 0.0) for term in terms) / total
-                # a heading-only line ("제3조(비용)") says little on its own
-                brevity = 0.5 if len(sentence) < 25 else 1.0
-                if pos < len(sims):  # how near to the question, against the nearest sentence
-                    meaning = MEANING * min(1.0, max(0.0, 1.0 - (near - sims[pos]) / MEANING_SPAN))
-                else:  # no stored vectors: the sentence the passage was found by
-                    meaning = MATCHED_SENTENCE if pos == hit.sentence else 0.0
-                fact = ASKED_KIND if carries(kind, sentence) else 0.0
-                scored.append(
-                    (overlap * brevity + meaning + fact + prior - 0.01 * pos, rank, pos, sentence)
-                )
-        if not scored:
+        chosen = self.choose(retrieval, question)
+        if not chosen:
             return ""
-        scored.sort(key=lambda s: -s[0])
-        best = scored[0][0]
-        chosen = [s for s in scored[: self.max_sentences] if s[0] >= best * 0.5]
         seen: set[str] = set()
         parts = []
         for _, rank, _pos, sentence in sorted(chosen, key=lambda s: (s[1], s[2])):
@@ -270,6 +324,64 @@ class ExtractiveAnswerer:
             frame = self.office.t("quoted_in", asked_in, source=language_name(source, asked_in))
             text = f"{frame}\n{text}"
         return text
+
+    def choose(
+        self,
+        retrieval: Retrieval,
+        question: str = "",
+        similarity: list[list[float]] | None = None,
+    ) -> list[tuple[float, int, int, str]]:
+        """Return the sentences compose() quotes (see `quotes`)."""
+        return quotes(self.retriever, retrieval, question, self.max_sentences, similarity)
+
+
+def quotes(
+    retriever: HybridRetriever,
+    retrieval: Retrieval,
+    question: str = "",
+    max_sentences: int = 3,
+    similarity: list[list[float]] | None = None,
+) -> list[tuple[float, int, int, str]]:
+    """Return the sentences an answer quotes: (claim, rank of the hit, position, sentence), best
+    claim first. `similarity`: the sentences' cosines, when already at hand.
+
+    A sentence's claim is the share of the question's term weight it carries, how near its
+    stored vector is to the question's (in any language, where the question's own words may be
+    nowhere in it), whether it holds the kind of fact asked for (a number, a date, an address:
+    selection.asked_kind) and its passage's rank. A sentence that instructs an assistant is
+    never quoted.
+    """
+    hits = retrieval.hits[:3]
+    kind = asked_kind(question)
+    if similarity is None:
+        similarity = retriever.sentence_similarity(retrieval, hits) if question else []
+    near = max((x for sims in similarity for x in sims), default=0.0)
+    scored: list[tuple[float, int, int, str]] = []
+    for rank, hit in enumerate(hits):
+        prior = 0.15 / (rank + 1)
+        chunk = hit.chunk
+        sims = similarity[rank] if rank < len(similarity) else []
+        planted = instructions(chunk.sentences)
+        for pos, sentence in enumerate(chunk.sentences):
+            if pos in planted:
+                continue
+            terms = set(chunk.sentence_terms[pos]) if pos < len(chunk.sentence_terms) else set()
+            overlap = retrieval.coverage(terms)  # its words, or their renderings
+            # a heading-only line ("제3조(비용)") says little on its own
+            brevity = 0.5 if len(sentence) < 25 else 1.0
+            if pos < len(sims):  # how near to the question, against the nearest sentence
+                meaning = MEANING * min(1.0, max(0.0, 1.0 - (near - sims[pos]) / MEANING_SPAN))
+            else:  # no stored vectors: the sentence the passage was found by
+                meaning = MATCHED_SENTENCE if pos == hit.sentence else 0.0
+            fact = ASKED_KIND if carries(kind, sentence) else 0.0
+            scored.append(
+                (overlap * brevity + meaning + fact + prior - 0.01 * pos, rank, pos, sentence)
+            )
+    if not scored:
+        return []
+    scored.sort(key=lambda s: -s[0])
+    best = scored[0][0]
+    return [s for s in scored[:max_sentences] if s[0] >= best * 0.5]
 
 
 def decline(

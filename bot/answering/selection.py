@@ -69,7 +69,7 @@ _KINDS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
         "amount",
         re.compile(
             r"how much|what (?:does|did) .{0,30}cost|\bcost\b|price|budget|\bfee\b|allowance|"
-            r"stipend|얼마|금액|비용|예산|wie viel|wie hoch|kosten|betrag|bao nhiêu tiền|"
+            r"stipend|얼마|금액|비용|예산|wie viel(?!e)|wie hoch|kost(?:en|et|ete)|betrag|bao nhiêu tiền|"
             r"chi phí|kinh phí|giá",
             re.I,
         ),

@@ -423,12 +423,16 @@ class Meetings(UseCases):
             return 0
         now = service.now()
         owner = self.svc.db.owner
-        # every process runs this job: each reminder is claimed by one, sent, then marked sent
+        # every process runs this job: each reminder is claimed by one, sent to each invitee
+        # (each one recorded as it goes), then marked sent; one taken over from a process that
+        # died while sending it goes only to the invitees not recorded
         due = service.claim_due_reminders(owner, now)
         for reminder in due:
             meeting = reminder.meeting
             city = service.directory.get(meeting.partner)
-            for invitee in reminder.recipients:
+            reached = 0
+            recipients = reminder.recipients
+            for invitee in recipients:
                 lang = invitee.language
                 minutes = max(1, round((meeting.start - now).total_seconds() / 60))
                 rel = (
@@ -447,9 +451,23 @@ class Meetings(UseCases):
                     when=format_local(meeting.start, meeting.end, invitee.timezone, lang),
                     url=meeting.video_url,
                 )
-                self.deliver(Out(text, chat_id=invitee.user_id))
-                service.hold_reminder(reminder.id, owner)
+                if self.deliver(Out(text, chat_id=invitee.user_id)) is not None:
+                    reached += 1
+                # recorded also when it cannot arrive (blocked): sent again it would not either
+                service.record_delivery(reminder.id, invitee.user_id, owner)
             service.mark_reminder_sent(reminder.id, now)
+            # nothing personal: the process (on every line), the meeting, how many were reached
+            log.info(
+                "reminder %s of meeting #%s sent%s: %d of %d invitees reached%s",
+                reminder.id,
+                meeting.id,
+                " late" if reminder.late else "",
+                reached,
+                len(recipients),
+                f" ({len(reminder.delivered)} had it from a process that stopped)"
+                if reminder.delivered
+                else "",
+            )
         return len(due)
 
 

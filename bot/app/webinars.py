@@ -300,6 +300,7 @@ class Webinars(UseCases):
         for item in due:
             self.post_to_staff(item)
             queue.reposted(item.id, queue.clock())
+            log.info("escalation #%s re-posted to staff", item.id)  # the process is on the line
         return len(due)
 
     # ------------------------------------------------------------ survey, report, broadcast
@@ -396,7 +397,9 @@ class Webinars(UseCases):
         store = BroadcastStore(self.svc.db)
         # stored first, keyed by the update: handled again after a crash, it goes on, not anew
         update_id = HANDLING.get()
-        key = f"update:{update_id}" if update_id is not None else None
+        # update ids are counted per bot, and bots may share a database (the inbox is per bot)
+        bot = self.svc.settings.bot_id
+        key = f"update:{bot}:{update_id}" if update_id is not None else None
         recipients = [a.user_id for a in self.svc.webinars.attendees(parts[0])]
         claimed = store.start(parts[0], body, person.user_id, recipients, key, self.svc.db.owner)
         self._send_broadcast(store, claimed)
@@ -428,11 +431,19 @@ class Webinars(UseCases):
                 raise
             store.record(claimed.broadcast_id, user_id, "delivered", owner)
 
-        broadcast(
+        result = broadcast(
             claimed.user_ids,
             send,
             per_second=self.svc.settings.broadcast_per_second,
             sleep=time.sleep,
+        )
+        log.info(  # nothing personal: the process (on every line), the broadcast, the counts
+            "broadcast %s: batch of %d sent (%d delivered, %d blocked, %d failed)",
+            claimed.broadcast_id,
+            len(claimed.user_ids),
+            result.delivered,
+            result.blocked,
+            result.failed,
         )
 
     def resume_broadcasts(self) -> int:

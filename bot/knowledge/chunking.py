@@ -12,8 +12,9 @@ HEADING_SEP = " > "
 # names what embedding_units produces; change it when that changes, so stores are re-embedded
 UNITS_VERSION = "title-sentence-1"
 # names how a document is cut into sentences (Analyzer.split_sentences): a file ingested by a
-# release that cut it otherwise counts as changed and is read again by the next ingest
-SPLITTING_VERSION = "rows-dates-2"
+# release that cut it otherwise counts as changed and is read again by the next ingest (and
+# how a flat format's headings are told from its numbered list items: loaders._numbered_items)
+SPLITTING_VERSION = "rows-dates-3"
 
 
 def approx_tokens(text: str) -> int:

@@ -28,6 +28,10 @@ _FLAT_FORMATS = (".txt", ".pdf", ".hwp", ".hwpx")
 _TITLE_MAX = 120
 # hwp-hwpx-parser writes a table as Markdown rows; cells are split on unescaped pipes.
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
+# a numbered line of one level ("5. 선발 절차", not "5.1 일정"), and how a sentence ends
+_NUMBERED = re.compile(r"^(\d{1,2})\.?\s")  # (not "2024 결과보고서")
+_SUBNUMBERED = re.compile(r"^\d+\.\d")
+_SENTENCE_END = (".", "다", "。", "!", "?")
 _TABLE_RULE = re.compile(r":?-{3,}:?")
 
 Line = tuple[int | None, str]
@@ -164,19 +168,78 @@ def sections_from_lines(lines: list[Line]) -> list[Section]:
     return sections
 
 
-def _plain_lines(text: str) -> list[Line]:
-    """Mark statute-style lines ('제3조(비용)', 'Article 3 Costs') as level-3 headings."""
-    return [_plain_line(line) for line in text.splitlines()]
+def _plain_lines(text: str, body: frozenset[int] = frozenset()) -> list[Line]:
+    """Mark statute-style lines ('제3조(비용)', 'Article 3 Costs') and numbered ones ('5. 선발
+    절차') as level-3 headings, Markdown ones by their level; lines whose index is in `body`
+    (table rows) are never headings."""
+    lines = text.splitlines()
+    marked: list[Line] = []
+    numbers: dict[int, int] = {}  # line index -> the number of a numbered heading candidate
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        m = None if i in body else _MD_HEADING.match(stripped)
+        if m:
+            marked.append((len(m.group(1)), m.group(2)))
+        elif i not in body and _PLAIN_HEADING.match(stripped) and len(stripped) <= 70:
+            marked.append((3, stripped))
+        else:
+            marked.append((None, line))
+        numbered = None if m or i in body else _NUMBERED.match(stripped)
+        if numbered:  # a heading or not, it counts
+            numbers[i] = int(numbered.group(1))
+    for i in _numbered_items(marked, numbers):
+        marked[i] = (None, lines[i])
+    return marked
 
 
-def _plain_line(line: str) -> Line:
-    stripped = line.strip()
-    m = _MD_HEADING.match(stripped)
-    if m:
-        return len(m.group(1)), m.group(2)
-    if _PLAIN_HEADING.match(stripped) and len(stripped) <= 70:
-        return 3, stripped
-    return None, line
+def _numbered_items(marked: list[Line], numbers: dict[int, int]) -> list[int]:
+    """Return the numbered lines taken for headings that are list items.
+
+    In a flat format (text, PDF, HWP) a numbered heading ("5. 선발 절차") and a numbered list
+    item under it ("1. 신청 기간: 2026. 3. 3.(화)") look alike; taken as a heading, the item
+    would replace the section's own heading in every passage's path. So numbered lines are
+    counted: a numbered line is a heading when it carries the next heading number (5 after 4),
+    else an item (items under a heading count 1, 2, 3 …). When it carries both the next heading
+    number and the next item number (the third item under heading 2), it is an item if another
+    line with that number comes before one with the next number or a list's first item (the
+    real heading 3 is still to come). A line that ends a sentence ("… 부담합니다.") is an item. "5.1 일정" leaves the
+    count as it is; another kind of heading ("제2장", "Article 3") starts it again.
+    """
+    order = sorted(numbers)
+
+    def comes_again(pos: int) -> bool:
+        n = numbers[order[pos]]
+        for j in order[pos + 1 :]:
+            if numbers[j] in (1, n, n + 1):  # (a list starting again: this line opened one)
+                return numbers[j] == n
+        return False
+
+    items: list[int] = []
+    heading: int | None = None  # the number of the last numbered heading
+    item = 0  # the number of the last item under it
+    pos = 0
+    for i, (level, text) in enumerate(marked):
+        if i not in numbers:
+            if level is not None and not _SUBNUMBERED.match(text):
+                heading, item = None, 0
+            continue
+        n = numbers[i]
+        if level is None or text.endswith(_SENTENCE_END):
+            is_heading = False
+        elif heading is None:
+            is_heading = True
+        elif n == heading + 1:
+            is_heading = n != item + 1 or not comes_again(pos)
+        else:
+            is_heading = False
+        if is_heading:
+            heading, item = n, 0
+        else:
+            if level is not None:
+                items.append(i)
+            item = n if n in (1, item + 1) else item
+        pos += 1
+    return items
 
 
 def _read_text_file(path: Path) -> str:
@@ -396,17 +459,19 @@ def _hwp_lines(text: str) -> list[Line]:
     "1 | 홍길동 | 단장" looks like a numbered one), and the rule under the first row and rows of
     empty cells (layout tables) carry no words, so they are left out.
     """
-    out: list[Line] = []
+    kept: list[str] = []
+    rows: set[int] = set()
     for line in text.splitlines():
         s = line.strip()
         if not (len(s) >= 2 and s.startswith("|") and s.endswith("|")):
-            out.append(_plain_line(line))
+            kept.append(line)
             continue
         cells = [c.strip().replace("\\|", "|") for c in _CELL_SPLIT.split(s[1:-1])]
         if all(_TABLE_RULE.fullmatch(c) for c in cells) or not any(cells):
             continue
-        out.append((None, " | ".join(cells)))
-    return out
+        rows.add(len(kept))
+        kept.append(" | ".join(cells))
+    return _plain_lines("\n".join(kept), frozenset(rows))
 
 
 _READERS: dict[str, Callable[[Path], tuple[dict[str, Any], list[Line]]]] = {

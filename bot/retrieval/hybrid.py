@@ -14,7 +14,7 @@ from bot.nlp import Analyzer, detect_language
 from bot.retrieval.access import AccessScope
 from bot.retrieval.embedder import Embedder
 from bot.retrieval.follow import IndexFollower
-from bot.retrieval.glossary import Glossary
+from bot.retrieval.glossary import RENDERING_WEIGHT, Glossary, Translation, concept_coverage
 from bot.retrieval.sparse import BM25Index
 from bot.retrieval.vector import ChromaIndex, by_chunk, collection_key
 
@@ -62,6 +62,15 @@ class Retrieval:
     weights: dict[str, float]  # IDF weight of each (expanded) query term
     # the question's vector for the passages of each language (empty: no dense search)
     query_vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    # the glossary's phrases the question holds, with their renderings in other languages, and
+    # what a text holding only a rendering of a question's word gets of that word's weight
+    translations: tuple[Translation, ...] = ()
+    rendering_weight: float = 0.0
+
+    def coverage(self, terms: set[str] | frozenset[str]) -> float:
+        """Return the share of the question's term weight a text with these terms carries,
+        counting a rendering of a question's word in another language at `rendering_weight`."""
+        return concept_coverage(self.weights, self.translations, terms, self.rendering_weight)
 
 
 class HybridRetriever:
@@ -80,6 +89,8 @@ class HybridRetriever:
         rrf_k: int = 60,
         keyword_weight: float = 0.05,
         follower: IndexFollower | None = None,
+        rendering_weight: float = RENDERING_WEIGHT,
+        rendering_pull: float = 0.0,
     ) -> None:
         self.store = store
         self.vectors = vectors
@@ -93,6 +104,14 @@ class HybridRetriever:
         self.keyword_weight = keyword_weight
         # documents another process ingested: looked for before a question (at most once a second)
         self.follower = follower
+        # what a passage holding a glossary rendering of a question's word gets of its weight
+        # (0: the glossary's vocabulary is not used)
+        self.rendering_weight = rendering_weight
+        # how far the question's vector for the passages in the other script moves toward its
+        # office words' glossary renderings in that script (a share of the vector's length; 0: not)
+        self.rendering_pull = rendering_pull
+        # the query vector of each glossary rendering embedded so far (a few hundred at most)
+        self._renderings: dict[str, np.ndarray] = {}
 
     def retrieve(
         self, question: str, asker: Asker, k: int = 5, mode: str | None = None
@@ -103,19 +122,29 @@ class HybridRetriever:
             self.follower.check()
         # cities compared by the keyword index's resolver, the one its chunks are keyed by
         scope = AccessScope(asker, self.keywords.names)
-        terms = self.glossary.expand(self.analyzer.terms(question))
+        asked = self.analyzer.terms(question)
+        terms = self.glossary.expand(asked)  # with the partner cities' other spellings
         weights = {t: self.keywords.idf(t) for t in set(terms)}
+        # the office words of the question, rendered in the other languages (terms.tsv)
+        translations = (
+            self.glossary.translations(asked, detect_language(question))
+            if self.rendering_weight
+            else []
+        )
+        rendered = sorted({t for tr in translations for t in tr.terms()} - weights.keys())
         dense: dict[str, float] = {}
         units: dict[str, int] = {}  # the row of the unit (sentence) that matched, per chunk
         sparse: list[tuple[str, float]] = []
         query_vectors: dict[str, np.ndarray] = {}
         if mode != "sparse":
-            query_vectors = self._query_vectors(question)
+            query_vectors = self._query_vectors(question, translations)
             matches = self._dense(query_vectors, scope)
             dense = {cid: score for cid, (score, _) in matches.items()}
             units = {cid: row for cid, (_, row) in matches.items()}
         if mode != "dense":
-            sparse = self.keywords.search(terms, scope, self.candidates)
+            sparse = self.keywords.search(
+                terms, scope, self.candidates, rendered, self.rendering_weight
+            )
 
         if mode == "dense":
             ranked = sorted(dense.items(), key=lambda kv: -kv[1])
@@ -128,7 +157,7 @@ class HybridRetriever:
         else:
             # dense similarity plus the share of the question's keywords in the chunk
             candidates = sorted(set(dense) | {i for i, _ in sparse})
-            covered = self.keywords.coverage(weights, candidates)
+            covered = self._coverage(weights, translations, rendered, candidates)
             webinars = self.keywords.webinars(candidates) if asker.webinar else {}
             # a question about Riverton is not answered from a document about another partner city
             named = self.glossary.cities(terms)
@@ -160,7 +189,30 @@ class HybridRetriever:
                     units.get(chunk_id),
                 )
             )
-        return Retrieval(hits, max(dense.values(), default=0.0), weights, query_vectors)
+        return Retrieval(
+            hits,
+            max(dense.values(), default=0.0),
+            weights,
+            query_vectors,
+            tuple(translations),
+            self.rendering_weight,
+        )
+
+    def _coverage(
+        self,
+        weights: dict[str, float],
+        translations: Sequence[Translation],
+        rendered: Sequence[str],
+        ids: Sequence[str],
+    ) -> dict[str, float]:
+        """Return each chunk's share of the question's term weight, its words or their renderings."""
+        if not translations:
+            return self.keywords.coverage(weights, ids)
+        holding = self.keywords.holding([*weights, *rendered], ids)
+        return {
+            cid: concept_coverage(weights, translations, holding[cid], self.rendering_weight)
+            for cid in ids
+        }
 
     def sentence_similarity(self, retrieval: Retrieval, hits: Sequence[Hit]) -> list[list[float]]:
         """Return the cosine of the question and each sentence of these hits, by the vectors
@@ -189,20 +241,32 @@ class HybridRetriever:
             chunk.doc.visibility.value, city_key(chunk.doc.partner), chunk.doc.webinar
         )
 
-    def _query_vectors(self, question: str) -> dict[str, np.ndarray]:
+    def _query_vectors(
+        self, question: str, translations: Sequence[Translation] = ()
+    ) -> dict[str, np.ndarray]:
         """Return the question's vector for the passages of each language.
 
         Passages in the other script (Hangul or Latin letters) are asked with the city names of
         the partner directory spelt as they spell them (Glossary.code_switch): one more text,
         only for a question that names a partner city or the home city, embedded in the same
-        batch as the question (one call, not two).
+        batch as the question (one call, not two). With `rendering_pull`, that vector is also
+        moved toward the glossary's renderings of the question's office words in the passages' script (English
+        for a Korean question, Korean for the others): the vector of each rendering is embedded
+        once per process, in the batch of the first question that needs it, and kept, so a
+        question costs no more embeddings than without the glossary.
         """
         korean = detect_language(question) == "ko"
         switched = self.glossary.code_switch(question, hangul=not korean)
-        if switched == question:
-            own = other = self.embedder.embed_queries([question])[0]
-        else:
-            own, other = self.embedder.embed_queries([question, switched])
+        texts = [question] if switched == question else [question, switched]
+        phrases = _rendered(translations, "en" if korean else "ko") if self.rendering_pull else []
+        missing = [p for p in phrases if p not in self._renderings]
+        vectors = self.embedder.embed_queries(texts + missing)
+        for phrase, vector in zip(missing, vectors[len(texts) :], strict=True):
+            self._renderings[phrase] = vector
+        own, other = vectors[0], vectors[len(texts) - 1]
+        if phrases:
+            toward = np.sum([_unit(self._renderings[p]) for p in phrases], axis=0)
+            other = other + self.rendering_pull * float(np.linalg.norm(other)) * _unit(toward)
         return {
             language: own if (language == "ko") == korean else other
             for language in self.vectors.languages
@@ -235,6 +299,21 @@ class HybridRetriever:
                     results = self.vectors.query(vector, self.candidates, where, language)
             found.update((cid, (score, row)) for cid, score, row in results[: self.candidates])
         return found
+
+
+def _rendered(translations: Sequence[Translation], language: str) -> list[str]:
+    """Return the first phrase in a language of each glossary group the question holds."""
+    phrases: list[str] = []
+    for tr in translations:
+        written = tr.phrases.get(language) or ()
+        if written and written[0] not in phrases:
+            phrases.append(written[0])
+    return phrases
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm else vector
 
 
 def _spread(

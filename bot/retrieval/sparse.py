@@ -116,12 +116,28 @@ class BM25Index:
                 self._row = None
                 self.version = version
 
-    def search(self, terms: Sequence[str], scope: AccessScope, n: int) -> list[tuple[str, float]]:
-        """Return up to n (id, BM25 score) pairs with a positive score, among chunks the scope admits."""
+    def search(
+        self,
+        terms: Sequence[str],
+        scope: AccessScope,
+        n: int,
+        extra: Sequence[str] = (),
+        extra_weight: float = 0.0,
+    ) -> list[tuple[str, float]]:
+        """Return up to n (id, BM25 score) pairs with a positive score, among chunks the scope admits.
+
+        `extra` terms (renderings of the question's words in other languages) add their BM25
+        score times `extra_weight`.
+        """
         with self._lock:
-            if self._model is None or not terms:
+            if self._model is None or not (terms or extra):
                 return []
-            scores = np.asarray(self._model.get_scores(list(terms)), dtype=np.float32)
+            scores = np.zeros(len(self.ids), dtype=np.float32)
+            if terms:
+                scores += np.asarray(self._model.get_scores(list(terms)), dtype=np.float32)
+            if extra and extra_weight:
+                found = np.asarray(self._model.get_scores(list(extra)), dtype=np.float32)
+                scores += np.float32(extra_weight) * found
             allowed = scope.mask(self._visibility, self._partner_key, self._webinar)
             scores = np.where(allowed, scores, 0.0)
             positive = np.flatnonzero(scores > 0)
@@ -149,6 +165,24 @@ class BM25Index:
                     continue
                 found += weight * np.isin(rows, postings[indptr[tid] : indptr[tid + 1]])
             return {cid: float(v) / total for cid, v in zip(ids, found, strict=True)}
+
+    def holding(self, terms: Sequence[str], ids: Sequence[str]) -> dict[str, set[str]]:
+        """Return, per chunk id, which of the terms it contains (from the postings, like coverage)."""
+        with self._lock:
+            out: dict[str, set[str]] = {cid: set() for cid in ids}
+            if self._model is None or not ids:
+                return out
+            rows = self._rows(ids)
+            vocab = self._model.vocab_dict
+            postings, indptr = self._model.scores["indices"], self._model.scores["indptr"]
+            for term in set(terms):
+                tid = vocab.get(term)
+                if tid is None:
+                    continue
+                hit = np.isin(rows, postings[indptr[tid] : indptr[tid + 1]])
+                for i in np.flatnonzero(hit):
+                    out[ids[i]].add(term)
+            return out
 
     def _rows(self, ids: Sequence[str]) -> np.ndarray:
         """Return the index rows of chunk ids (-1 for an id the index does not hold)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -87,6 +87,19 @@ class ReminderRow(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(TZDateTime, nullable=True)
 
     meeting: Mapped[MeetingRow] = relationship(back_populates="reminders")
+
+
+class ReminderDeliveryRow(Base):
+    """One invitee's copy of a reminder went out: a process that takes the reminder over after
+    its sender died sends it only to the invitees without one."""
+
+    __tablename__ = "meeting_reminder_deliveries"
+
+    reminder_id: Mapped[int] = mapped_column(
+        ForeignKey("meeting_reminders.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    sent_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
 
 
 @dataclass(frozen=True)
@@ -175,8 +188,10 @@ class Reminder:
     offset: timedelta
     due_at: datetime
     late: bool
+    # the invitees who have it already (a process that died sending it reached them)
+    delivered: frozenset[int] = field(default=frozenset())
 
     @property
     def recipients(self) -> tuple[Invitee, ...]:
-        """Return everyone invited (the organiser included)."""
-        return self.meeting.invitees
+        """Return everyone invited (the organiser included) who does not have it yet."""
+        return tuple(i for i in self.meeting.invitees if i.user_id not in self.delivered)

@@ -8,6 +8,7 @@ import secrets
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,7 +21,15 @@ from bot.config import Settings
 from bot.scheduling import slots as rules
 from bot.scheduling.directory import City, Directory
 from bot.scheduling.ics import DEFAULT_ORGANIZER_EMAIL, build_invite
-from bot.scheduling.models import Invitee, InviteeRow, Meeting, MeetingRow, Reminder, ReminderRow
+from bot.scheduling.models import (
+    Invitee,
+    InviteeRow,
+    Meeting,
+    MeetingRow,
+    Reminder,
+    ReminderDeliveryRow,
+    ReminderRow,
+)
 from bot.scheduling.texts import nearest_text, refusal_text
 from bot.storage.db import Database, utcnow
 
@@ -30,7 +39,8 @@ DEFAULT_VIDEO_URL_TEMPLATE = "https://meet.jit.si/{room}"
 DEFAULT_REMINDER_OFFSETS = (timedelta(hours=24), timedelta(minutes=15))
 # a reminder fired within this much of its due time is on time, not late
 LATE_GRACE = timedelta(minutes=1)
-# a process sending a reminder holds it this long (renewed between its recipients)
+# a process sending a reminder holds it this long (renewed after each recipient): the default of
+# REMINDER_LEASE_S
 REMINDER_LEASE = timedelta(minutes=5)
 # the database's rule that booked meetings never overlap (migration 0006), named in its refusal
 NO_OVERLAP = "meetings_no_overlap"
@@ -99,6 +109,7 @@ class SchedulingService:
         video_url_template: str = DEFAULT_VIDEO_URL_TEMPLATE,
         reminder_offsets: Iterable[timedelta] = DEFAULT_REMINDER_OFFSETS,
         organizer_email: str = DEFAULT_ORGANIZER_EMAIL,
+        reminder_lease: timedelta = REMINDER_LEASE,
     ) -> None:
         if "{room}" not in video_url_template:
             raise ValueError("the video URL template must contain {room}")
@@ -111,6 +122,9 @@ class SchedulingService:
         if any(o <= timedelta(0) for o in self.reminder_offsets):
             raise ValueError("reminder offsets must be positive")
         self.organizer_email = organizer_email
+        if reminder_lease <= timedelta(0):
+            raise ValueError("the reminder lease must be positive")
+        self.reminder_lease = reminder_lease
 
     @classmethod
     def from_settings(
@@ -130,6 +144,7 @@ class SchedulingService:
             video_url_template=settings.video_url_template,
             reminder_offsets=tuple(timedelta(minutes=m) for m in settings.meeting_reminder_minutes),
             organizer_email=settings.meeting_organizer_email,
+            reminder_lease=timedelta(seconds=settings.reminder_lease_s),
         )
 
     @property
@@ -443,7 +458,26 @@ class SchedulingService:
                 .values(status="skipped")
                 .execution_options(synchronize_session=False)
             )
-        return kept
+        return self._with_deliveries(session, kept, now)
+
+    def _with_deliveries(
+        self, session: Session, reminders: list[Reminder], now: datetime
+    ) -> list[Reminder]:
+        """Return the reminders with the invitees each due one reached already (one query)."""
+        started = [r.id for r in reminders if r.due_at <= now]
+        if not started:
+            return reminders
+        delivered: dict[int, set[int]] = {}
+        for reminder_id, user_id in session.execute(
+            select(ReminderDeliveryRow.reminder_id, ReminderDeliveryRow.user_id).where(
+                ReminderDeliveryRow.reminder_id.in_(started)
+            )
+        ):
+            delivered.setdefault(reminder_id, set()).add(user_id)
+        return [
+            replace(r, delivered=frozenset(delivered[r.id])) if r.id in delivered else r
+            for r in reminders
+        ]
 
     def pending_reminders(self, now: datetime | None = None) -> list[Reminder]:
         """Return every reminder still to send (future ones to schedule, late ones to send now)."""
@@ -458,15 +492,18 @@ class SchedulingService:
             return [r for r in self._settle(s, now) if r.due_at <= now]
 
     def claim_due_reminders(
-        self, owner: str, now: datetime | None = None, lease: timedelta = REMINDER_LEASE
+        self, owner: str, now: datetime | None = None, lease: timedelta | None = None
     ) -> list[Reminder]:
         """Take the due reminders nobody holds for `lease`, and return those this call took.
 
         One conditional UPDATE takes them: of several processes polling at once, each reminder
-        goes to one. The taker sends it (`hold_reminder` between recipients), then marks it
-        sent; one that died before that leaves it to whoever polls after the lease ran out.
+        goes to one. The taker sends it to each of its `recipients` (recording each one with
+        `record_delivery`, which renews the hold), then marks it sent; one that died before
+        that leaves it to whoever polls after the lease ran out, and its `recipients` are then
+        only the invitees not recorded.
         """
         now = now or self.now()
+        lease = lease or self.reminder_lease
         with self.db.session() as s:
             due = {r.id: r for r in self._settle(s, now) if r.due_at <= now}
             if not due:
@@ -480,16 +517,38 @@ class SchedulingService:
             ).all()
         return sorted((due[i] for i in taken), key=lambda r: (r.due_at, r.id))
 
-    def hold_reminder(
-        self, reminder_id: int, owner: str, lease: timedelta = REMINDER_LEASE
-    ) -> None:
+    def hold_reminder(self, reminder_id: int, owner: str, lease: timedelta | None = None) -> None:
         """Renew this process's hold on a reminder it is still sending."""
         with self.db.session() as s:
-            s.execute(
-                update(ReminderRow)
-                .where(ReminderRow.id == reminder_id, ReminderRow.claimed_by == owner)
-                .values(claimed_until=self.now() + lease)
-            )
+            self._hold(s, reminder_id, owner, lease)
+
+    def _hold(
+        self, s: Session, reminder_id: int, owner: str, lease: timedelta | None = None
+    ) -> None:
+        s.execute(
+            update(ReminderRow)
+            .where(ReminderRow.id == reminder_id, ReminderRow.claimed_by == owner)
+            .values(claimed_until=self.now() + (lease or self.reminder_lease))
+        )
+
+    def record_delivery(
+        self, reminder_id: int, user_id: int, owner: str, lease: timedelta | None = None
+    ) -> None:
+        """Record that one invitee got the reminder, and renew `owner`'s hold on it, at once.
+
+        A process taking the reminder over later does not send it to this invitee again.
+        """
+        try:
+            with self.db.session() as s:
+                s.add(
+                    ReminderDeliveryRow(
+                        reminder_id=reminder_id, user_id=user_id, sent_at=self.now()
+                    )
+                )
+                s.flush()
+                self._hold(s, reminder_id, owner, lease)
+        except IntegrityError:  # recorded already: a process whose hold had run out sent it too
+            self.hold_reminder(reminder_id, owner, lease)
 
     def mark_reminder_sent(self, reminder_id: int, at: datetime | None = None) -> None:
         """Record that a reminder went out, so it is never sent again."""

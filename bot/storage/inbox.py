@@ -10,7 +10,10 @@ processes share one inbox:
   another process, or by itself after a restart (a restarted process has a new name);
 - one sender's updates are handled in order across processes: only a sender's oldest update not
   done can be claimed, so the next one waits until the one in hand anywhere is done;
-- an update claimed too often (it kills whoever handles it) is given up and marked done.
+- an update claimed too often (it kills whoever handles it) is given up and marked done;
+- the inbox is per bot: each update is stored under its bot's id (the public part of the token
+  before ':'), update ids are counted per bot, and a process claims only its own bot's updates,
+  so bots with different tokens can share one database.
 
 Delivery is at least once: an update handled but not yet marked done when its process died is
 handled again.
@@ -36,6 +39,9 @@ HANDLING: ContextVar[int | None] = ContextVar("handling_update", default=None)
 
 LEASE = timedelta(seconds=30)
 MAX_ATTEMPTS = 5  # claims of one update before it is given up (each one's process died on it)
+# the bot of the updates stored before the inbox was per bot (migration 0012): the first bot to
+# start takes them over (`adopt`)
+NO_BOT = 0
 
 
 class InboxRow(Base):
@@ -43,6 +49,10 @@ class InboxRow(Base):
 
     __tablename__ = "inbox"
 
+    # whose bot it came to (its id, never its token) and its number there
+    bot_id: Mapped[int] = mapped_column(
+        BigInteger, primary_key=True, autoincrement=False, server_default="0"
+    )
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(TZDateTime, default=utcnow)
@@ -55,17 +65,42 @@ class InboxRow(Base):
 
 
 class Inbox:
-    """Stores received updates, hands them to one claimant each, forgets old handled ones."""
+    """Stores one bot's received updates, hands them to one claimant each, forgets old handled
+    ones (of every bot)."""
 
-    def __init__(self, db: Database, keep: timedelta = timedelta(days=1)) -> None:
+    def __init__(self, db: Database, bot_id: int, keep: timedelta = timedelta(days=1)) -> None:
+        if bot_id <= NO_BOT:
+            raise ValueError("a bot's id is positive")
         self.db = db
+        self.bot_id = bot_id
         self.keep = keep
+
+    def adopt(self) -> int:
+        """Take over the updates stored before the inbox was per bot (once: the first bot to
+        start after the upgrade gets them); return how many."""
+        mine = aliased(InboxRow, name="mine")
+        taken = (
+            select(mine.update_id)
+            .where(mine.bot_id == self.bot_id, mine.update_id == InboxRow.update_id)
+            .exists()
+        )
+        with self.db.session() as s:
+            result = s.execute(
+                update(InboxRow)
+                .where(InboxRow.bot_id == NO_BOT, ~taken)
+                .values(bot_id=self.bot_id)
+                .execution_options(synchronize_session=False)
+            )
+            count = int(result.rowcount)  # type: ignore[attr-defined]
+        if count:
+            log.info("%d updates stored before the inbox was per bot taken over", count)
+        return count
 
     def store(self, update_id: int, body: dict[str, Any], sender: int | None = None) -> bool:
         """Store an update; return False if it was stored before (Telegram delivered it again)."""
         try:
             with self.db.session() as s:
-                s.add(InboxRow(update_id=update_id, body=body, sender=sender))
+                s.add(InboxRow(bot_id=self.bot_id, update_id=update_id, body=body, sender=sender))
         except IntegrityError:
             return False
         return True
@@ -84,12 +119,17 @@ class Inbox:
         c, e = aliased(InboxRow, name="c"), aliased(InboxRow, name="e")
         earlier = (
             select(e.update_id)
-            .where(e.sender == c.sender, e.done_at.is_(None), e.update_id < c.update_id)
+            .where(
+                e.bot_id == c.bot_id,
+                e.sender == c.sender,
+                e.done_at.is_(None),
+                e.update_id < c.update_id,
+            )
             .exists()
         )
         candidates = (
             select(c.update_id)
-            .where(c.done_at.is_(None), _free(c, now), ~earlier)
+            .where(c.bot_id == self.bot_id, c.done_at.is_(None), _free(c, now), ~earlier)
             .order_by(c.update_id)
             .limit(limit)
         )
@@ -100,6 +140,7 @@ class Inbox:
             rows = s.execute(
                 update(InboxRow)
                 .where(
+                    InboxRow.bot_id == self.bot_id,
                     InboxRow.update_id.in_(candidates),
                     InboxRow.done_at.is_(None),
                     _free(InboxRow, now),  # checked again on the row itself: one claimant wins
@@ -113,7 +154,7 @@ class Inbox:
                 log.error("updates %s were claimed %d times: given up", given_up, MAX_ATTEMPTS)
                 s.execute(
                     update(InboxRow)
-                    .where(InboxRow.update_id.in_(given_up))
+                    .where(InboxRow.bot_id == self.bot_id, InboxRow.update_id.in_(given_up))
                     .values(done_at=now, claimed_until=None)
                 )
         return [
@@ -128,6 +169,7 @@ class Inbox:
             result = s.execute(
                 update(InboxRow)
                 .where(
+                    InboxRow.bot_id == self.bot_id,
                     InboxRow.update_id.in_(update_ids),
                     InboxRow.claimed_by == owner,
                     InboxRow.done_at.is_(None),
@@ -144,6 +186,7 @@ class Inbox:
             s.execute(
                 update(InboxRow)
                 .where(
+                    InboxRow.bot_id == self.bot_id,
                     InboxRow.update_id.in_(update_ids),
                     InboxRow.claimed_by == owner,
                     InboxRow.done_at.is_(None),
@@ -156,15 +199,17 @@ class Inbox:
         with self.db.session() as s:
             s.execute(
                 update(InboxRow)
-                .where(InboxRow.update_id == update_id)
+                .where(InboxRow.bot_id == self.bot_id, InboxRow.update_id == update_id)
                 .values(done_at=utcnow(), claimed_until=None)
             )
 
     def pending(self) -> list[dict[str, Any]]:
-        """Return the bodies of the updates received but not handled, oldest first."""
+        """Return the bodies of this bot's updates received but not handled, oldest first."""
         with self.db.session() as s:
             rows = s.scalars(
-                select(InboxRow.body).where(InboxRow.done_at.is_(None)).order_by(InboxRow.update_id)
+                select(InboxRow.body)
+                .where(InboxRow.bot_id == self.bot_id, InboxRow.done_at.is_(None))
+                .order_by(InboxRow.update_id)
             )
             return list(rows)
 

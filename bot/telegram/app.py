@@ -31,6 +31,15 @@ from bot.telegram.outbox import TelegramOutbox
 
 log = logging.getLogger(__name__)
 WORKER_THREADS = 32
+# the update types asked of Telegram (getUpdates, setWebhook): what the handlers below take, and
+# the edits and channel posts they pass over in silence; nothing else is stored in the inbox
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.EDITED_MESSAGE,
+    Update.CHANNEL_POST,
+    Update.EDITED_CHANNEL_POST,
+    Update.CALLBACK_QUERY,
+]
 
 COMMANDS = {
     "en": [
@@ -128,8 +137,9 @@ def build_application(settings: Settings, services: Services) -> Application:
 
 def inbox_queue(settings: Settings, services: Services) -> InboxQueue:
     """Return the update queue on the shared inbox, with the configured lease and poll."""
+    assert settings.bot_id is not None
     return InboxQueue(
-        Inbox(services.db),
+        Inbox(services.db, settings.bot_id),  # this bot's updates only: bots may share a database
         lease=timedelta(seconds=settings.inbox_lease_s),
         poll_s=settings.inbox_poll_s,
     )
@@ -151,6 +161,7 @@ async def _post_init(app: Application) -> None:
     queue = app.update_queue
     if isinstance(queue, InboxQueue):  # claims what any process stored, a killed one's too
         await asyncio.to_thread(queue.inbox.prune)
+        await asyncio.to_thread(queue.inbox.adopt)  # the updates stored before it was per bot
         queue.start(app.bot)
     settings = core.services.settings
     if app.job_queue is not None:
@@ -196,45 +207,67 @@ def run_bot(settings: Settings) -> int:
     """Run the bot until stopped: long polling, or a webhook when TELEGRAM_WEBHOOK_URL is set."""
     # httpx logs every request URL at INFO, and Bot API URLs carry the token
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    services = build_services(settings)
-    app = build_application(settings, services)
     try:
         if settings.telegram_webhook_url:
-            asyncio.run(_serve_webhook(settings, services, app))
+            asyncio.run(_serve_webhook(settings))
         else:
-            app.run_polling(allowed_updates=Update.ALL_TYPES)
+            services = build_services(settings)
+            try:
+                app = build_application(settings, services)
+                app.run_polling(allowed_updates=ALLOWED_UPDATES)
+            finally:
+                services.close()
     except InvalidToken:
         raise StartupError("Telegram refused the bot token (TELEGRAM_BOT_TOKEN)") from None
     except NetworkError as exc:
         raise StartupError(
             f"cannot reach the Telegram Bot API at {_redact(settings.telegram_api_base_url)}: {exc}"
         ) from None
-    finally:
-        services.close()
     return 0
 
 
-async def _serve_webhook(settings: Settings, services: Services, app: Application) -> None:
-    """Serve the webhook, /healthz and /readyz on the webhook port (bot/telegram/webhook.py)."""
+async def _serve_webhook(settings: Settings) -> None:
+    """Serve the webhook, /healthz and /readyz on the webhook port (bot/telegram/webhook.py).
+
+    The server listens first, so /healthz answers (and /readyz says why not ready) while the
+    services are built: an orchestrator's liveness probe does not kill a process loading its
+    models.
+    """
     from bot.schema import head, not_current
-    from bot.telegram.webhook import Readiness, serve
+    from bot.telegram.webhook import Readiness, WebhookServer, serve
 
     token = settings.telegram_bot_token.get_secret_value()  # type: ignore[union-attr]
     path = webhook_path(token)  # never the token in a URL (the reverse proxy's location)
     secret = settings.telegram_webhook_secret
     newest = head()
-    readiness = Readiness(
-        check_database=lambda: not_current(services.db, newest), process=_process_name(settings)
+    built: list[Services] = []
+
+    def check_database() -> str | None:
+        return not_current(built[0].db, newest) if built else "starting"
+
+    readiness = Readiness(check_database=check_database, process=_process_name(settings))
+    server = WebhookServer(None, path, secret.get_secret_value() if secret else None, readiness)
+    server.listen(settings.telegram_webhook_listen, settings.telegram_webhook_port)
+    log.info(
+        "webhook server on %s:%d (/healthz answers; /readyz once ready)",
+        settings.telegram_webhook_listen,
+        settings.telegram_webhook_port,
     )
-    await serve(
-        app,
-        listen=settings.telegram_webhook_listen,
-        port=settings.telegram_webhook_port,
-        path=path,
-        webhook_url=f"{settings.telegram_webhook_url.rstrip('/')}/{path}",  # type: ignore[union-attr]
-        secret=secret.get_secret_value() if secret else None,
-        readiness=readiness,
-    )
+    try:
+        built.append(await asyncio.to_thread(build_services, settings))
+        app = build_application(settings, built[0])
+        await serve(
+            app,
+            server=server,
+            webhook_url=f"{settings.telegram_webhook_url.rstrip('/')}/{path}",  # type: ignore[union-attr]
+            secret=secret.get_secret_value() if secret else None,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+    finally:
+        readiness.stopping = True
+        await server.stop(grace_s=1.0)  # stopped already after a clean run; at once otherwise
+        if built:
+            await asyncio.to_thread(built[0].close)
 
 
 def _process_name(settings: Settings) -> str:

@@ -21,8 +21,7 @@ from bot.app.messages import (
     shorten,
     split_text,
 )
-
-SEND_TIMEOUT_S = 120.0  # the rate limiter may wait out a 429 before a send goes through
+from bot.config import SEND_TIMEOUT_S  # a 429 waited out by the rate limiter included
 
 
 def markup(rows: Any) -> InlineKeyboardMarkup | None:

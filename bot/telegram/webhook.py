@@ -7,10 +7,16 @@ updates, so this server (tornado, which PTB's webhook already uses) serves:
 - `POST /<webhook path>`: an update. The secret token is checked first; the update is put into
   the application's update queue (InboxQueue: stored in the database inbox before the put
   returns) and only then answered 200, so an update Telegram was told arrived is never lost.
-- `GET /healthz`: 200 while the process runs (liveness).
+- `GET /healthz`: 200 while the process runs (liveness), from the first moment: the server
+  listens before the services are built (the embedder's load takes a while), saying
+  `"status": "starting"` until the bot runs, then `"alive"`.
 - `GET /readyz`: 200 once the models are loaded, the application runs and the database is at
-  this release's newest revision; 503 with the reason otherwise, and from the moment a shutdown
-  begins (so the balancer sends the updates elsewhere).
+  this release's newest revision; 503 with the reason otherwise (`starting (loading models)`
+  during start-up), and from the moment a shutdown begins (so the balancer sends the updates
+  elsewhere).
+
+An update posted during start-up, before there is an application to store it, is answered 503
+(Telegram delivers it again later); a balancer sends none there, since /readyz says 503.
 
 Shutdown (SIGTERM, SIGINT): readiness drops, the server stops taking connections and lets the
 requests in flight finish, then the application handles every update it holds before stopping.
@@ -59,6 +65,8 @@ class Readiness:
 
     async def refresh(self) -> None:
         """Check the database again when the last check is older than READY_CACHE_S."""
+        if not self.started:  # nothing to check against yet (the services are being built)
+            return
         now = time.monotonic()
         if now - self._checked_at < READY_CACHE_S:
             return
@@ -88,7 +96,9 @@ class HealthHandler(_Json):
         self.readiness = readiness
 
     def get(self) -> None:
-        self.reply(HTTPStatus.OK, {"status": "alive", "process": self.readiness.process})
+        starting = not self.readiness.started and not self.readiness.stopping
+        status = "starting" if starting else "alive"
+        self.reply(HTTPStatus.OK, {"status": status, "process": self.readiness.process})
 
 
 class ReadyHandler(_Json):
@@ -113,8 +123,8 @@ class ReadyHandler(_Json):
 class UpdateHandler(_Json):
     """An update from Telegram: checked, stored through the update queue, then 200."""
 
-    def initialize(self, app: Application, secret: str | None, flight: _Flight) -> None:
-        self.app = app
+    def initialize(self, server: WebhookServer, secret: str | None, flight: _Flight) -> None:
+        self.server = server
         self.secret = secret
         self.flight = flight
 
@@ -126,18 +136,21 @@ class UpdateHandler(_Json):
             token = self.request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
             if not hmac.compare_digest(token.encode(), self.secret.encode()):
                 raise tornado.web.HTTPError(HTTPStatus.FORBIDDEN, reason="wrong secret token")
+        app = self.server.app
+        if app is None:  # still starting: nowhere to store it yet; Telegram delivers it again
+            raise tornado.web.HTTPError(HTTPStatus.SERVICE_UNAVAILABLE, reason="starting")
         try:
-            update = Update.de_json(json.loads(self.request.body), self.app.bot)
+            update = Update.de_json(json.loads(self.request.body), app.bot)
         except Exception:
             log.warning("a webhook request that is no update was refused", exc_info=True)
             raise tornado.web.HTTPError(HTTPStatus.BAD_REQUEST, reason="not an update") from None
         if update is not None:
-            if isinstance(self.app.bot, ExtBot):
-                self.app.bot.insert_callback_data(update)
+            if isinstance(app.bot, ExtBot):
+                app.bot.insert_callback_data(update)
             with self.flight:
                 # InboxQueue.put stores the update in the inbox before it returns: an error
                 # here is a 500, and Telegram delivers the update again
-                await self.app.update_queue.put(update)
+                await app.update_queue.put(update)
         self.reply(HTTPStatus.OK, {"ok": True})
 
 
@@ -160,15 +173,17 @@ class _Flight:
 
 
 class WebhookServer:
-    """The tornado server of the update path and the health endpoints."""
+    """The tornado server of the update path and the health endpoints; it may listen before
+    the application exists (`attach` it once built), so /healthz answers during start-up."""
 
     def __init__(
         self,
-        app: Application,
+        app: Application | None,
         path: str,
         secret: str | None,
         readiness: Readiness,
     ) -> None:
+        self.app = app
         self.flight = _Flight()
         self.readiness = readiness
         routes: list[Any] = [
@@ -177,11 +192,15 @@ class WebhookServer:
             (
                 rf"/{path.strip('/')}/?",
                 UpdateHandler,
-                {"app": app, "secret": secret, "flight": self.flight},
+                {"server": self, "secret": secret, "flight": self.flight},
             ),
         ]
         web = tornado.web.Application(routes, log_function=lambda _handler: None)
         self._server = tornado.httpserver.HTTPServer(web)
+
+    def attach(self, app: Application) -> None:
+        """Hand updates to this application from now on (until then they are answered 503)."""
+        self.app = app
 
     def listen(self, address: str, port: int) -> None:
         """Start taking connections."""
@@ -200,28 +219,28 @@ class WebhookServer:
 async def serve(
     app: Application,
     *,
-    listen: str,
-    port: int,
-    path: str,
+    server: WebhookServer,
     webhook_url: str,
     secret: str | None,
-    readiness: Readiness,
+    allowed_updates: list[str],
 ) -> None:
-    """Run the application behind the webhook server until SIGTERM or SIGINT, then stop it
-    gracefully: no new updates are taken, every update taken is handled."""
+    """Run the application behind the webhook server (listening already: /healthz answers)
+    until SIGTERM or SIGINT, then stop it gracefully: no new updates are taken, every update
+    taken is handled."""
+    readiness = server.readiness
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
-    server = WebhookServer(app, path, secret, readiness)
     await app.initialize()  # getMe: a refused token or an unreachable Bot API stops here
     try:
-        server.listen(listen, port)  # /healthz from here on; /readyz once started
-        log.info("webhook server on %s:%d", listen, port)
+        server.attach(app)  # updates are stored from here on; /readyz is 200 once started
         if app.post_init:
             await app.post_init(app)
         await app.bot.set_webhook(
-            url=webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES
+            url=webhook_url,
+            secret_token=secret,
+            allowed_updates=allowed_updates,
         )
         await app.start()
         readiness.started = True

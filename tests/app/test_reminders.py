@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from bot.app.core import App
 from bot.scheduling.models import Invitee
@@ -131,3 +134,72 @@ def replace_clock(service: SchedulingService, clock: Clock) -> SchedulingService
     """Return the same service reading time from the test's clock."""
     service.clock = clock
     return service
+
+
+class Killed(BaseException):
+    """The process dies in the middle of a send (nothing in the application catches it)."""
+
+
+class DyingOutbox(RecordingOutbox):
+    """Sends `survives` messages, then its process is killed at the next one."""
+
+    def __init__(self, survives: int) -> None:
+        super().__init__()
+        self.survives = survives
+
+    def send(self, out):  # type: ignore[no-untyped-def]
+        if len(self.sent) >= self.survives:
+            raise Killed
+        return super().send(out)
+
+
+def test_a_reminder_taken_over_from_a_killed_process_goes_only_to_those_without_it(
+    make_services, tmp_path, database_url: str, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    two = [
+        make_services(
+            tmp_path / f"data{n}",
+            database_url=database_url,
+            partners_file=ROOT / "knowledge" / "partners.yaml",
+            reminder_lease_s=200,
+            process_name=name,
+        )
+        for n, name in ((1, "a"), (2, "b"))
+    ]
+    clock = Clock(datetime(2026, 12, 1, 0, 0, tzinfo=UTC))
+    for services in two:
+        replace_clock(services.scheduling, clock)
+    start = datetime(2026, 12, 8, 1, 0, tzinfo=UTC)
+    meeting = two[0].scheduling.book(
+        "Darkhan",
+        start,
+        60,
+        "Call",
+        organizer=Invitee(STAFF, "ko", "Asia/Seoul", "Kim Minji"),
+        invitees=[
+            Invitee(PARTNER, "en", "Asia/Ulaanbaatar", "Bat Erdene"),
+            Invitee(PARTNER + 1, "en", "Asia/Ulaanbaatar", "Saran Tuya"),
+        ],
+    )
+    dying, taker = DyingOutbox(survives=1), RecordingOutbox()
+    clock.now = start - timedelta(hours=24)
+    with pytest.raises(Killed):
+        App(two[0], dying).send_due_reminders()  # the organiser got it, then a was killed
+    assert [o.chat_id for o in dying.sent] == [STAFF]
+
+    second = App(two[1], taker)
+    clock.now += timedelta(seconds=199)
+    assert second.send_due_reminders() == 0, "a's hold (REMINDER_LEASE_S=200) still runs"
+    clock.now += timedelta(seconds=2)  # a's hold ran out: b takes the reminder over
+    with caplog.at_level(logging.INFO, logger="bot.app.meetings"):
+        assert second.send_due_reminders() == 1
+    assert sorted(o.chat_id for o in taker.sent) == [PARTNER, PARTNER + 1], "not the organiser"
+    clock.now += timedelta(hours=1)
+    assert second.send_due_reminders() == 0 and App(two[0], taker).send_due_reminders() == 0
+    assert len(taker.sent) == 2, "sent is sent"
+
+    lines = [r.getMessage() for r in caplog.records if "reminder" in r.getMessage()]
+    assert len(lines) == 1 and f"meeting #{meeting.id}" in lines[0], lines
+    assert "2 of 2 invitees reached" in lines[0] and "1 had it" in lines[0], lines
+    for personal in (str(STAFF), str(PARTNER), str(PARTNER + 1), "Kim", "Bat", "Saran", "Call"):
+        assert personal not in lines[0], f"{personal!r} logged: {lines[0]}"

@@ -191,6 +191,29 @@ def test_question_is_answered_with_sources_and_vote_buttons(bot: BotApiEmulator)
     assert any(c[0] == "sendChatAction" and c[1].get("action") == "typing" for c in bot.calls)
 
 
+HANDLED_UPDATES = {
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "callback_query",
+}
+
+
+def asked_for(params: dict) -> set[str]:  # type: ignore[type-arg]
+    """Return the update types a getUpdates or setWebhook call asked for."""
+    import json
+
+    allowed = params.get("allowed_updates")
+    return set(json.loads(allowed) if isinstance(allowed, str) else allowed or ())
+
+
+def test_the_bot_asks_telegram_only_for_the_update_types_it_handles(bot: BotApiEmulator) -> None:
+    polls = bot.calls_of("getUpdates")
+    assert polls and all(asked_for(p) == HANDLED_UPDATES for p in polls)
+    assert bot.calls_of("setWebhook") == [], "polling mode"
+
+
 def test_public_and_partner_users_get_nothing_of_an_internal_document(bot: BotApiEmulator) -> None:
     make_partner(bot, PARTNER, "Riverton")
     for user in (PUBLIC, PARTNER):
@@ -545,10 +568,16 @@ def test_webhook_mode_checks_the_secret_token(data_dir: Path) -> None:
             stderr=subprocess.PIPE,
         )
         try:
+            # /healthz answers from the start, while the models load: no liveness probe kills it
+            first = health(port, "/healthz", until=time.monotonic() + 60)
+            assert first == (200, "starting"), first
+            assert emu.calls_of("setWebhook") == [], "answered before the bot was set up"
+            assert health(port, "/readyz", until=time.monotonic() + 5)[0] == 503
             hook = emu.wait_for_call("setWebhook", timeout=90)
             path = hashlib.sha256(TOKEN.encode()).hexdigest()[:32]
             assert hook["url"] == f"https://bot.example.org/tg/{path}"
             assert hook["secret_token"] == "s3cret-token"
+            assert asked_for(hook) == HANDLED_UPDATES, "only the update types the bot handles"
             update = {
                 "update_id": 9000,
                 "message": {
@@ -590,6 +619,25 @@ def test_webhook_mode_checks_the_secret_token(data_dir: Path) -> None:
             )
         finally:
             stop_bot(proc)
+
+
+def health(port: int, path: str, until: float) -> tuple[int, str]:
+    """Return the first answer of a health endpoint (status code, its "status"), polling it."""
+    import json
+    import time
+    import urllib.error
+    import urllib.request
+
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+                return int(response.status), json.loads(response.read())["status"]
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())["status"]
+        except OSError:  # not listening yet
+            if time.monotonic() > until:
+                raise
+            time.sleep(0.05)
 
 
 def test_a_429_from_telegram_is_waited_out_and_the_answer_still_arrives(

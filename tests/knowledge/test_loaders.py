@@ -225,6 +225,56 @@ def test_plain_text_is_named_by_its_first_line_not_by_a_numbered_heading(tmp_pat
     assert doc.meta.title == "국제교류 예산 집행 지침"
 
 
+def test_numbered_list_items_under_numbered_headings_are_not_headings(tmp_path: Path) -> None:
+    # the shape of a Korean manual exported to text, PDF or HWP: "5. 선발 절차" and its items
+    text = "\n".join(
+        [
+            "2026 청소년 국제교류 사업 안내",
+            "1. 사업 개요",
+            "1. 목적: 자매도시 청소년 교류",
+            "2. 참가 자격",
+            "1. 시에 주소를 둔 중·고등학생으로서 추천을 받은 학생은 누구나 지원할 수 있습니다.",
+            "2. 보호자의 동의를 받은 학생",
+            "3. 과거 교류 프로그램으로 파견된 적이 없는 사람",
+            "3. 파견 규모 및 일정",
+            "1. 규모: 20명",
+            "4. 비용 부담",
+            "1. 항공료: 50% 본인 부담",
+            "2. 보험료: 시 부담",
+            "3. 숙박: 상대 도시 부담",
+            "4. 여권 발급비는 참가자가 부담합니다.",
+            "5. 선발 절차",
+            "1. 신청 기간: 2026. 3. 3.(화) ~ 3. 20.(금)",
+            "2. 면접: 4월 둘째 주",
+            "5.1 세부 일정",
+            "최종 발표는 4월 24일입니다.",
+            "6. 문의",
+            "국제교류과 02-000-0000",
+        ]
+    )
+    doc = load(write(tmp_path / "youth.txt", text + "\n"), "youth.txt", Visibility.INTERNAL)
+    headings = [s.heading[-1] for s in doc.sections if s.heading]
+    assert headings == [
+        "1. 사업 개요",
+        "2. 참가 자격",
+        "3. 파견 규모 및 일정",
+        "4. 비용 부담",
+        "5. 선발 절차",
+        "5.1 세부 일정",
+        "6. 문의",
+    ]
+    selection = next(s for s in doc.sections if s.heading[-1] == "5. 선발 절차")
+    assert "1. 신청 기간: 2026. 3. 3.(화) ~ 3. 20.(금)" in selection.text
+    assert doc.meta.title == "2026 청소년 국제교류 사업 안내"
+
+
+def test_another_kind_of_heading_starts_the_numbering_again(tmp_path: Path) -> None:
+    text = "교류 규정\nI. 총칙\n1. 목적\n본문\n2. 정의\n본문\nII. 교류\n1. 대상\n본문\n"
+    doc = load(write(tmp_path / "rules.txt", text), "rules.txt", Visibility.INTERNAL)
+    headings = [s.heading[-1] for s in doc.sections if s.heading]
+    assert headings == ["1. 목적", "2. 정의", "1. 대상"]
+
+
 def test_a_web_page_without_a_title_tag_is_named_by_its_first_heading(tmp_path: Path) -> None:
     html = "<html><body><p>Skip to content</p><main><h1>Homestay families wanted</h1>"
     html += "<p>We need 20 families.</p></main></body></html>"

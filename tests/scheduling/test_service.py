@@ -247,6 +247,37 @@ def test_a_claimed_reminder_is_held_and_freed_once_its_claim_ran_out(
     assert service.claim_due_reminders("c") == [], "sent is sent"
 
 
+def test_a_reminder_taken_over_after_its_lease_ran_out_goes_to_the_invitees_without_it(
+    db: Database, clock: FakeClock
+) -> None:
+    a = SchedulingService(db, D, clock, reminder_lease=timedelta(minutes=3))
+    b = SchedulingService(db, D, clock, reminder_lease=timedelta(minutes=3))
+    third = Invitee(3003, "de", "Europe/Berlin", "Jonas Weber")
+    a.book("Düsseldorf", START, 60, "R", ORGANIZER, invitees=[OFFICIAL, third])
+    clock.now = START - timedelta(hours=24)
+    taken = a.claim_due_reminders("a")
+    assert taken[0].recipients == (ORGANIZER, OFFICIAL, third)
+    clock.now += timedelta(minutes=2)
+    assert b.claim_due_reminders("b") == [], "held by a, which is sending it"
+    a.record_delivery(taken[0].id, ORGANIZER.user_id, "a")  # sent to the organiser, then died
+    clock.now += timedelta(minutes=2)
+    assert b.claim_due_reminders("b") == [], "4 minutes after the claim: the record renewed it"
+    clock.now += timedelta(minutes=2)  # 3 minutes after the record: the lease ran out
+    again = b.claim_due_reminders("b")
+    assert [r.id for r in again] == [taken[0].id]
+    assert again[0].recipients == (OFFICIAL, third), "not the organiser again"
+    assert again[0].delivered == {ORGANIZER.user_id}
+    b.record_delivery(again[0].id, OFFICIAL.user_id, "b")
+    b.record_delivery(again[0].id, OFFICIAL.user_id, "b")  # recorded twice: once it stays
+    b.record_delivery(again[0].id, third.user_id, "b")
+    b.mark_reminder_sent(again[0].id)
+    clock.now += timedelta(minutes=10)
+    assert a.claim_due_reminders("a") == [], "sent is sent"
+    assert [r.recipients for r in a.pending_reminders()] == [(ORGANIZER, OFFICIAL, third)], (
+        "the 15-minute reminder is a reminder of its own: everyone gets it"
+    )
+
+
 def test_reminders_survive_a_restart(db: Database, database_url: str, clock: FakeClock) -> None:
     SchedulingService(db, D, clock).book("Düsseldorf", START, 60, "Persisted", ORGANIZER)
     db.close()

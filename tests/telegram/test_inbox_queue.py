@@ -12,6 +12,8 @@ from bot.storage.db import Database
 from bot.storage.inbox import Inbox
 from bot.telegram.inbox import InboxQueue
 
+BOT = 123456  # the bot's id: its token's public part before ':'
+
 
 def update(update_id: int, sender: int) -> Update:
     user = {"id": sender, "is_bot": False, "first_name": "A"}
@@ -45,8 +47,8 @@ def test_a_killed_processs_updates_go_to_another_once_its_leases_ran_out(
     lease = timedelta(seconds=1)
 
     async def run() -> None:
-        killed = InboxQueue(Inbox(first), lease=lease, poll_s=0.05)
-        other = InboxQueue(Inbox(second), lease=lease, poll_s=0.05)
+        killed = InboxQueue(Inbox(first, BOT), lease=lease, poll_s=0.05)
+        other = InboxQueue(Inbox(second, BOT), lease=lease, poll_s=0.05)
         for n, sender in ((1, 7), (2, 8), (3, 7)):
             await killed.put(update(n, sender))  # stored: nothing queued before it is claimed
         assert killed.empty()
@@ -64,6 +66,6 @@ def test_a_killed_processs_updates_go_to_another_once_its_leases_ran_out(
         await other.stop_claiming()
 
     asyncio.run(run())
-    assert Inbox(first).pending() == []
+    assert Inbox(first, BOT).pending() == []
     first.close()
     second.close()

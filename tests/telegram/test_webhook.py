@@ -45,7 +45,9 @@ def test_updates_need_the_secret_and_reach_the_queue_before_the_200() -> None:
         base = f"http://127.0.0.1:{port}"
         json_headers = {"Content-Type": "application/json"}
         async with httpx.AsyncClient(base_url=base) as client:
-            assert (await client.get("/healthz")).json() == {"status": "alive", "process": "p1"}
+            health = await client.get("/healthz")
+            assert health.status_code == 200
+            assert health.json() == {"status": "starting", "process": "p1"}
             starting = await client.get("/readyz")
             assert starting.status_code == 503 and "starting" in starting.json()["reason"]
 
@@ -63,6 +65,7 @@ def test_updates_need_the_secret_and_reach_the_queue_before_the_200() -> None:
 
             readiness.started = True
             assert (await client.get("/readyz")).status_code == 200
+            assert (await client.get("/healthz")).json()["status"] == "alive"
             reasons[0] = "the database is at revision 0004, this release needs 0010"
             readiness._checked_at = -1e9  # (the check is cached for a second)
             behind = await client.get("/readyz")
@@ -72,6 +75,42 @@ def test_updates_need_the_secret_and_reach_the_queue_before_the_200() -> None:
             readiness.stopping = True
             stopping = await client.get("/readyz")
             assert stopping.status_code == 503 and stopping.json()["reason"] == "shutting down"
+        await server.stop(grace_s=1)
+
+    asyncio.run(scenario())
+
+
+def test_during_start_up_healthz_answers_and_readyz_and_updates_wait_for_the_application() -> None:
+    async def scenario() -> None:
+        checked: list[str] = []
+
+        def check_database() -> str | None:
+            checked.append("db")
+            return None
+
+        readiness = Readiness(check_database=check_database, process="p1")
+        server = WebhookServer(None, "hookpath", "s3cret", readiness)  # no application yet
+        port = _port()
+        server.listen("127.0.0.1", port)
+        right = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            health = await client.get("/healthz")
+            assert health.status_code == 200 and health.json()["status"] == "starting"
+            ready = await client.get("/readyz")
+            assert ready.status_code == 503
+            assert ready.json()["reason"] == "starting (loading models)"
+            assert checked == [], "no database to check while the services are being built"
+            early = await client.post("/hookpath", json=UPDATE, headers=right)
+            assert early.status_code == 503, "nowhere to store it: Telegram delivers it again"
+            wrong = {**right, "X-Telegram-Bot-Api-Secret-Token": "nope"}
+            assert (await client.post("/hookpath", json=UPDATE, headers=wrong)).status_code == 403
+
+            app = Application.builder().token("1:TEST").updater(None).build()
+            server.attach(app)
+            assert (await client.post("/hookpath", json=UPDATE, headers=right)).status_code == 200
+            assert app.update_queue.get_nowait().update_id == 77
+            readiness.started = True
+            assert (await client.get("/readyz")).status_code == 200 and checked == ["db"]
         await server.stop(grace_s=1)
 
     asyncio.run(scenario())
