@@ -40,6 +40,9 @@ VARIANTS: dict[str, dict[str, str]] = {
         "QUERY_BATCH_MAX": "1",
     },
     "2 query lanes + micro-batching (QUERY_LANES=2, at most 16)": {"QUERY_LANES": "2"},
+    "each commit synced to disk (SQLITE_SYNCHRONOUS=FULL, as before)": {
+        "SQLITE_SYNCHRONOUS": "FULL"
+    },
 }
 
 

@@ -186,7 +186,7 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     from bot.schema import Revision, SchemaError, migrate, revision
     from bot.storage.db import Database
 
-    db = Database(settings.sqlite_url)
+    db = Database(settings.sqlite_url, settings.sqlite_synchronous)
     try:
         found: Revision = migrate(db) if args.db_command == "upgrade" else revision(db)
     except SchemaError as exc:
@@ -379,7 +379,9 @@ def cmd_meetings(args: argparse.Namespace, settings: Settings) -> int:
     from bot.scheduling.cli import run_meetings
     from bot.schema import open_database
 
-    return run_meetings(args, settings, open_database(settings.sqlite_url))
+    return run_meetings(
+        args, settings, open_database(settings.sqlite_url, settings.sqlite_synchronous)
+    )
 
 
 _COMMANDS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     # storage
     bot_data_dir: Path = Path("./data")
     database_url: str | None = None  # default: sqlite in bot_data_dir
+    # SQLite only: NORMAL (the default) does not sync the disk at each commit; safe against a
+    # crash of the process, not of the machine (a power cut may undo the last commits, an update
+    # already acknowledged to Telegram among them). FULL syncs each commit (about 4 ms each).
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "NORMAL"
     chroma_host: str | None = None  # set to use a Chroma server instead of the embedded store
     chroma_port: int = Field(8000, ge=1, le=65535)
     chroma_ssl: bool = False

@@ -130,8 +130,8 @@ def migrate(db: Database) -> Revision:
     return Revision(after, script.get_current_head() or "")
 
 
-def open_database(url: str) -> Database:
+def open_database(url: str, sqlite_synchronous: str = "NORMAL") -> Database:
     """Open the database at `url` and bring its schema to this release's revision."""
-    db = Database(url)
+    db = Database(url, sqlite_synchronous)
     migrate(db)
     return db

@@ -121,7 +121,7 @@ def build_services(
     # the one resolver of partner-city names: accounts and the keyword index compare through it
     cities = directory.names if directory else CityNames()
     office = build_office(settings, directory)
-    db = open_database(settings.sqlite_url)
+    db = open_database(settings.sqlite_url, settings.sqlite_synchronous)
     store = KnowledgeStore(db)
     shared = settings.chroma_host is not None
     try:

@@ -16,7 +16,7 @@ from bot.retrieval.embedder import Embedder
 from bot.retrieval.follow import IndexFollower
 from bot.retrieval.glossary import RENDERING_WEIGHT, Glossary, Translation, concept_coverage
 from bot.retrieval.sparse import BM25Index
-from bot.retrieval.vector import ChromaIndex, collection_key
+from bot.retrieval.vector import ChromaIndex, by_chunk, collection_key
 
 # How many nearest units (sentences, see embedding_units) one unfiltered query per language
 # fetches before the access filter.
@@ -284,12 +284,19 @@ class HybridRetriever:
         """
         found: dict[str, tuple[float, int]] = {}
         for language, vector in vectors.items():
-            wide = self.vectors.query(vector, WIDE_N, None, language)
+            units = self.vectors.query_units(vector, WIDE_N, None, language)
+            wide = by_chunk(units)
             visible = self.keywords.visible([cid for cid, _, _ in wide], scope)
             results = [m for m, ok in zip(wide, visible, strict=True) if ok]
             if len(results) < min(MIN_VISIBLE, len(wide)):  # the filter hid some of the nearest
-                where = scope.chroma_where(self.keywords.spellings(scope.city))
-                results = self.vectors.query(vector, self.candidates, where, language)
+                if len(units) < WIDE_N:
+                    # the whole collection came back: the filtered query would find no more than
+                    # its nearest visible units among these (a small language, often)
+                    shown = {cid for (cid, _, _), ok in zip(wide, visible, strict=True) if ok}
+                    results = by_chunk([u for u in units if u[0] in shown][: self.candidates])
+                else:
+                    where = scope.chroma_where(self.keywords.spellings(scope.city))
+                    results = self.vectors.query(vector, self.candidates, where, language)
             found.update((cid, (score, row)) for cid, score, row in results[: self.candidates])
         return found
 

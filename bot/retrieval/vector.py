@@ -239,21 +239,29 @@ class ChromaIndex:
     ) -> list[tuple[str, float, int]]:
         """Return (chunk id, cosine of its best unit, that unit's row), best first, from the n
         nearest units in one language's collection."""
+        return by_chunk(self.query_units(vector, n, where, language))
+
+    def query_units(
+        self,
+        vector: np.ndarray,
+        n: int,
+        where: dict[str, Any] | None,
+        language: str,
+    ) -> list[tuple[str, float, int]]:
+        """Return the n nearest units in one language's collection as (chunk id, cosine, row),
+        nearest first (fewer than n: the collection, or what `where` admits of it, holds no more)."""
         collection = self._collections.get(collection_key(language))
         if collection is None:
             return []
         result = collection.query(
             query_embeddings=[vector], n_results=n, where=where, include=["distances"]
         )
-        best: dict[str, tuple[float, int]] = {}
         distances = (result.get("distances") or [[]])[0]
+        units = []
         for uid, distance in zip(result["ids"][0], distances, strict=True):
             cid, row = uid.rsplit(_UNIT, 1)
-            score = 1.0 - float(distance)
-            if cid not in best or score > best[cid][0]:
-                best[cid] = (score, int(row))
-        ranked = sorted(best.items(), key=lambda pair: -pair[1][0])
-        return [(cid, score, row) for cid, (score, row) in ranked]
+            units.append((cid, 1.0 - float(distance), int(row)))
+        return units
 
     def ids(self) -> set[str]:
         """Return the ids of every chunk with vectors."""
@@ -265,9 +273,24 @@ class ChromaIndex:
                 held.update(uid.rsplit(_UNIT, 1)[0] for uid in got)
         return held
 
+    def count_of(self, language: str) -> int:
+        """Return how many unit vectors one language's collection holds."""
+        collection = self._collections.get(collection_key(language))
+        return 0 if collection is None else int(collection.count())
+
     def count(self) -> int:
         """Return how many unit vectors the collections hold."""
         return sum(int(c.count()) for c in self._collections.values())
+
+
+def by_chunk(units: Sequence[tuple[str, float, int]]) -> list[tuple[str, float, int]]:
+    """Return (chunk id, cosine of its best unit, that unit's row) of units, best first."""
+    best: dict[str, tuple[float, int]] = {}
+    for cid, score, row in units:
+        if cid not in best or score > best[cid][0]:
+            best[cid] = (score, row)
+    ranked = sorted(best.items(), key=lambda pair: -pair[1][0])
+    return [(cid, score, row) for cid, (score, row) in ranked]
 
 
 def collection_key(language: str) -> str:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from bot.domain import Asker, Chunk, DocMeta, Visibility
+from bot.domain import Asker, Chunk, DocMeta, Role, Visibility
+from bot.retrieval.access import AccessScope
 from bot.retrieval.glossary import Glossary
-from bot.retrieval.hybrid import PER_DOCUMENT, HybridRetriever, _spread, rrf
+from bot.retrieval.hybrid import MIN_VISIBLE, PER_DOCUMENT, WIDE_N, HybridRetriever, _spread, rrf
 from bot.services import Services
 
 
@@ -114,3 +117,52 @@ def test_passages_in_the_other_script_are_asked_with_the_names_as_they_spell_the
 
     without = best(Glossary([], retriever.analyzer))
     assert best(retriever.glossary) > without + 0.03
+
+
+def test_a_small_language_is_not_asked_again_with_the_filter_and_finds_the_same(
+    sample_services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A collection smaller than the wide query comes back whole: the access filter's query
+    (tens of ms at scale) would find nothing more, so it is not asked, and the passages are
+    those it would have found."""
+    retriever = sample_services.retriever
+    vectors = retriever.vectors
+    small = [lang for lang in vectors.languages if vectors.count_of(lang) < WIDE_N]
+    assert small, "the sample store has a language with fewer units than the wide query"
+    filtered: list[str] = []
+    query = vectors.query
+
+    def spy(vector: Any, n: int, where: Any, language: str) -> list[tuple[str, float, int]]:
+        if where is not None:
+            filtered.append(language)
+        return query(vector, n, where, language)
+
+    monkeypatch.setattr(vectors, "query", spy)
+    seen = 0
+    # the sample's German passages are for Düsseldorf's officials, the Vietnamese for Bien Hoa's
+    for asker, question in [
+        (Asker(Role.PUBLIC), "Wie hoch ist die Gebühr für den Dolmetscher?"),
+        (Asker(Role.PARTNER, "Düsseldorf"), "Wer bezahlt die Flüge der Delegation?"),
+        (Asker(Role.PARTNER, "Bien Hoa"), "Ai trả chi phí chỗ ở cho đoàn?"),
+    ]:
+        scope = AccessScope(asker, retriever.keywords.names)
+        where = scope.chroma_where(retriever.keywords.spellings(scope.city))
+        query_vectors = retriever._query_vectors(question)
+        found = retriever._dense(query_vectors, scope)
+        languages = {cid: c.language for cid, c in retriever.store.chunks(list(found)).items()}
+        for language in small:
+            # as before: the visible among the wide query's, else the filtered query's
+            vector = query_vectors[language]
+            wide = query(vector, WIDE_N, None, language)
+            visible = retriever.keywords.visible([cid for cid, _, _ in wide], scope)
+            expected = [m for m, ok in zip(wide, visible, strict=True) if ok]
+            if len(expected) < min(MIN_VISIBLE, len(wide)):
+                expected = query(vector, retriever.candidates, where, language)
+                seen += 1
+            got = {cid: hit for cid, hit in found.items() if languages[cid] == language}
+            assert got == {
+                cid: (pytest.approx(score, abs=1e-6), row)
+                for cid, score, row in expected[: retriever.candidates]
+            }
+        assert not set(filtered) & set(small)
+    assert seen, "the filtered query would have been asked before"
