@@ -74,7 +74,7 @@ class UseCases:
         try:
             return self.outbox.send(out)
         except Undeliverable as exc:
-            log.info("message to %s not delivered: %s", out.chat_id, exc)
+            log.info("a message was not delivered: %s", exc)  # (no chat id: it names a person)
             return None
 
     # ------------------------------------------------------------ escalation to staff

@@ -82,10 +82,12 @@ class Reply:
 
 
 class Undeliverable(Exception):
-    """A message could not reach its chat; `blocked` when the person blocked the bot."""
+    """A message could not reach its chat; `blocked` when the person blocked the bot.
+
+    Its text is the reason only: it is logged, and a chat id is a person's Telegram id."""
 
     def __init__(self, chat_id: int, blocked: bool = False, reason: str = "") -> None:
-        super().__init__(f"chat {chat_id}: {reason or ('blocked' if blocked else 'failed')}")
+        super().__init__(reason or ("blocked" if blocked else "failed"))
         self.chat_id = chat_id
         self.blocked = blocked
 

@@ -184,7 +184,7 @@ class Webinars(UseCases):
             for body in quote_and_split(render, item.question, answer):
                 self.outbox.send(Out(body, chat_id=target))
         except Undeliverable as exc:
-            log.info("answer to #%s not delivered to %s: %s", item.id, target, exc)
+            log.info("answer to #%s not delivered: %s", item.id, exc)
             if privately:
                 self.svc.escalations.release(item.id, "private chat unreachable")
                 rows = [

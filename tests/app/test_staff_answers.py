@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.app.core import App
-from bot.app.messages import TEXT_LIMIT, Actor, Reply, length
+from bot.app.messages import TEXT_LIMIT, Actor, Out, Reply, length
 from bot.i18n import t
 from tests.app.conftest import RecordingOutbox
 
@@ -72,6 +73,19 @@ def test_an_asker_out_of_private_reach_is_answered_in_the_group_only_once_staff_
     assert app.services.escalations.get(item_id).status == "answered"  # type: ignore[union-attr]
     again = app.button(staff(), deliver)  # a double tap delivers once
     assert again.toast == t("escalation_closed", "en") and len(outbox.to(GROUP)) == 1
+
+
+def test_an_undelivered_message_is_logged_without_the_chat_id(
+    app: App, outbox: RecordingOutbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    item_id = downvote_in_group(app)
+    outbox.blocked.add(ASKER)
+    with caplog.at_level(logging.INFO, logger="bot.app"):
+        app.command(staff(), "reply", f"{item_id} The city pays for two nights.")
+        assert app.questions.deliver(Out("hello", chat_id=ASKER)) is None
+    lines = [r.getMessage() for r in caplog.records if "not delivered" in r.getMessage()]
+    assert len(lines) == 2 and all("blocked" in line for line in lines), lines
+    assert not any(str(ASKER) in line for line in lines), lines  # a chat id names a person
 
 
 def test_a_long_answer_to_a_long_question_arrives_whole_in_parts(
