@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy import ColumnElement, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, contains_eager
 
 from bot.config import Settings
@@ -44,6 +44,9 @@ LATE_GRACE = timedelta(minutes=1)
 REMINDER_LEASE = timedelta(minutes=5)
 # the database's rule that booked meetings never overlap (migration 0006), named in its refusal
 NO_OVERLAP = "meetings_no_overlap"
+# PostgreSQL's deadlock_detected: two overlapping bookings inserted at the same moment can each
+# wait on the other's row in the exclusion constraint's check, and one of them is cancelled
+DEADLOCK = "40P01"
 
 Clock = Callable[[], datetime]
 
@@ -322,12 +325,15 @@ class SchedulingService:
         """Turn the database's refusal of an overlap into the refusal a sequential check gives.
 
         Two bookings of one time at the same moment both pass the check above; the database lets
-        one in, and the other hears what it would have heard a moment later.
+        one in, and the other hears what it would have heard a moment later — whether PostgreSQL
+        refused it by the constraint or, both rows waiting on each other, as a deadlock.
         """
         try:
             yield
-        except IntegrityError as exc:
-            if NO_OVERLAP not in str(exc.orig):
+        except (IntegrityError, OperationalError) as exc:
+            if isinstance(exc, IntegrityError) and NO_OVERLAP not in str(exc.orig):
+                raise
+            if isinstance(exc, OperationalError) and getattr(exc.orig, "sqlstate", "") != DEADLOCK:
                 raise
             log.info("booking at %s lost the race to another booking", start.isoformat())
             violations = [
