@@ -27,14 +27,16 @@ def test_the_sample_questions_meet_the_retrieval_and_decline_targets(
 
 def test_the_blind_questions_hold_what_was_measured(sample_services: Services) -> None:
     """knowledge/eval-blind.jsonl, written from the documents alone and kept out of every tuning
-    decision: what the default offline configuration reached on 2026-12-01 (docs/benchmarks.md),
-    less a small margin. These are floors against regressions, below the targets of the issue
-    (hit@1 0.85, answer-hit 0.80, 0.70 across languages, decline accuracy 0.8, false declines 0.05),
-    which are not met yet."""
+    decision: what the default offline configuration reached on 2026-12-01 at 17:13 UTC
+    (docs/benchmarks.md: hit@1 0.741, answer hit 0.753, across languages 0.633, decline accuracy
+    0.500, false declines 0.049), less about two questions (one near miss) of margin, since a few
+    answers differ from run to run. Floors against regressions; the issue's targets (hit@1 0.85,
+    answer-hit 0.80, 0.70 across languages, decline accuracy 0.8) are not met yet, false
+    declines (<= 0.05) are."""
     report = run_eval(sample_services, load_questions(KNOWLEDGE / "eval-blind.jsonl"), k=5)
     overall, cross = report["groups"]["all"], report["groups"]["cross"]
-    assert overall["hit@1"] >= 0.70
-    assert overall["answer_hit"] >= 0.68
-    assert cross["answer_hit"] >= 0.53
-    assert overall["false_decline"] <= 0.13
-    assert overall["decline_acc"] >= 0.25
+    assert overall["hit@1"] >= 0.72
+    assert overall["answer_hit"] >= 0.72
+    assert cross["answer_hit"] >= 0.59
+    assert overall["false_decline"] <= 0.075
+    assert overall["decline_acc"] >= 0.41
