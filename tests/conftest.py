@@ -149,6 +149,25 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+def services_over(
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    docs: dict[str, str],
+    embedder: E5Embedder,
+    analyzer: Analyzer,
+) -> Services:
+    """Build services over a small knowledge base of these documents (file name -> text), ingested."""
+    root = tmp_path_factory.mktemp(f"{name}-kb")
+    for file, text in docs.items():
+        write(root / file, text)
+    built = build_services(
+        make_settings(tmp_path_factory.mktemp(f"{name}-data")), embedder=embedder, analyzer=analyzer
+    )
+    report = built.ingestor.ingest([root])
+    assert not report.failed, report.failed
+    return built
+
+
 def copy_sample(dest: Path, *names: str) -> None:
     """Copy sample documents (and their sidecars) into dest, keeping relative paths."""
     for name in names:

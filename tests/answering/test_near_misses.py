@@ -11,8 +11,8 @@ import pytest
 from bot.answering.extractive import Evidence, _german_nouns
 from bot.domain import Asker
 from bot.retrieval.hybrid import Retrieval
-from bot.services import Services, build_services
-from tests.conftest import make_settings, write
+from bot.services import Services
+from tests.conftest import services_over
 
 DOCS = {
     "forum.md": (
@@ -53,16 +53,7 @@ DOCS = {
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory, embedder: Any, analyzer: Any) -> Any:
-    root = tmp_path_factory.mktemp("near-miss-kb")
-    for name, text in DOCS.items():
-        write(root / name, text)
-    built = build_services(
-        make_settings(tmp_path_factory.mktemp("near-miss-data")),
-        embedder=embedder,
-        analyzer=analyzer,
-    )
-    report = built.ingestor.ingest([root])
-    assert not report.failed, report.failed
+    built = services_over(tmp_path_factory, "near-miss", DOCS, embedder, analyzer)
     yield built
     built.close()
 

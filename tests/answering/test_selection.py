@@ -9,8 +9,8 @@ import pytest
 
 from bot.answering.selection import asked_kind, carries, instructions
 from bot.domain import Asker
-from bot.services import Services, build_services
-from tests.conftest import make_settings, write
+from bot.services import Services
+from tests.conftest import services_over
 
 DOCS = {
     "forum.md": (
@@ -50,16 +50,7 @@ DOCS = {
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory, embedder: Any, analyzer: Any) -> Any:
-    root = tmp_path_factory.mktemp("selection-kb")
-    for name, text in DOCS.items():
-        write(root / name, text)
-    built = build_services(
-        make_settings(tmp_path_factory.mktemp("selection-data")),
-        embedder=embedder,
-        analyzer=analyzer,
-    )
-    report = built.ingestor.ingest([root])
-    assert not report.failed, report.failed
+    built = services_over(tmp_path_factory, "selection", DOCS, embedder, analyzer)
     yield built
     built.close()
 
