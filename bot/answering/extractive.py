@@ -133,6 +133,8 @@ class Evidence:
     ] = ()  # years in the question the quoted evidence does not mention
     # the kind of fact asked for that the sentences an answer would quote do not hold ("amount")
     missing_kind: str = ""
+    # the sentences the answer quotes (`quotes`), when the judge already had to look at them
+    quoted: tuple[tuple[float, int, int, str], ...] | None = None
 
 
 class EvidenceJudge:
@@ -208,17 +210,18 @@ class EvidenceJudge:
         else:  # just under the floor: only if the passage carries most of the question's words
             grounded = margin >= -0.03 and coverage >= 0.6
         missing_kind = ""
+        quoted = None
         money = asked_kind(question) == "amount" and bool(_MONEY.search(question))
         if grounded and (money or years):
             # what an answer would quote must hold the detail asked, not only its passage's
             # neighbours: the forum's 2026 budget line does not answer for 2025
-            quoted = quotes(self.retriever, retrieval, question, self.max_sentences)
+            quoted = tuple(quotes(self.retriever, retrieval, question, self.max_sentences))
             missing_years = tuple(y for y in years if not _says_year(y, quoted, retrieval))
             if money and not any(carries("amount", q[3]) or _SUM.search(q[3]) for q in quoted):
                 missing_kind = "amount"
             grounded = not (missing_years or missing_kind)
         return Evidence(
-            grounded, retrieval.best_dense, coverage, unknown, missing_years, missing_kind
+            grounded, retrieval.best_dense, coverage, unknown, missing_years, missing_kind, quoted
         )
 
     def _names(self, question: str) -> list[str]:
@@ -295,7 +298,7 @@ class ExtractiveAnswerer:
         if not evidence.grounded:
             return decline(question, language, started, evidence, self.office)
         citations = citations_for(retrieval.hits)
-        text = self.compose(retrieval, question)
+        text = self.compose(retrieval, question, evidence.quoted)
         return Answer(
             question=question,
             text=text,
@@ -309,7 +312,12 @@ class ExtractiveAnswerer:
             },
         )
 
-    def compose(self, retrieval: Retrieval, question: str = "") -> str:
+    def compose(
+        self,
+        retrieval: Retrieval,
+        question: str = "",
+        chosen: Sequence[tuple[float, int, int, str]] | None = None,
+    ) -> str:
         """Pick and order the sentences that answer the question, with [n] marks.
 
         A sentence's claim is the share of the question's term weight it carries, how near its
@@ -320,7 +328,8 @@ class ExtractiveAnswerer:
         a line in the asker's language says which.
         """
         hits = retrieval.hits[:3]
-        chosen = self.choose(retrieval, question)
+        if chosen is None:  # (the judge may have chosen them already: Evidence.quoted)
+            chosen = quotes(self.retriever, retrieval, question, self.max_sentences)
         if not chosen:
             return ""
         seen: set[str] = set()
@@ -339,25 +348,15 @@ class ExtractiveAnswerer:
             text = f"{frame}\n{text}"
         return text
 
-    def choose(
-        self,
-        retrieval: Retrieval,
-        question: str = "",
-        similarity: list[list[float]] | None = None,
-    ) -> list[tuple[float, int, int, str]]:
-        """Return the sentences compose() quotes (see `quotes`)."""
-        return quotes(self.retriever, retrieval, question, self.max_sentences, similarity)
-
 
 def quotes(
     retriever: HybridRetriever,
     retrieval: Retrieval,
     question: str = "",
     max_sentences: int = 3,
-    similarity: list[list[float]] | None = None,
 ) -> list[tuple[float, int, int, str]]:
     """Return the sentences an answer quotes: (claim, rank of the hit, position, sentence), best
-    claim first. `similarity`: the sentences' cosines, when already at hand.
+    claim first.
 
     A sentence's claim is the share of the question's term weight it carries, how near its
     stored vector is to the question's (in any language, where the question's own words may be
@@ -367,8 +366,7 @@ def quotes(
     """
     hits = retrieval.hits[:3]
     kind = asked_kind(question)
-    if similarity is None:
-        similarity = retriever.sentence_similarity(retrieval, hits) if question else []
+    similarity = retriever.sentence_similarity(retrieval, hits) if question else []
     near = max((x for sims in similarity for x in sims), default=0.0)
     scored: list[tuple[float, int, int, str]] = []
     for rank, hit in enumerate(hits):
