@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from bot.accounts.service import InviteError, Person
 from bot.answering.llm import StreamingAnswerer
@@ -216,15 +217,19 @@ class Questions(UseCases):
         votes = [[Button("👍", f"v:{answer_id}:1"), Button("👎", f"v:{answer_id}:-1")]]
         if answer.mode == "unavailable":
             votes = []  # nothing was answered to vote on
-        reply = Reply(messages=[Out(answer=answer, buttons=votes, draft=streaming)])
         # what the bot cannot answer goes to the office; the asker hears back in this chat
         unanswered = not answer.grounded and person.role is not Role.STAFF and not actor.in_group
+        notice = None
         if unanswered and closed:
             # the follow-up period is over: nobody at the office takes it up any more
-            reply.messages.append(Out(self.t("webinar_closed", person.language)))
+            notice = self.t("webinar_closed", person.language)
         elif unanswered and self.escalate(answer_id, "ungrounded"):
-            reply.messages.append(Out(self.t("escalated", person.language)))
-        return reply
+            notice = self.t("escalated", person.language)
+        if notice is not None:
+            # said under the answer, in its message: a second message would cost the asker a
+            # notification and the bot a request of Telegram's budget (30 a second)
+            answer = replace(answer, text=f"{answer.text}\n\n{notice}")
+        return Reply(messages=[Out(answer=answer, buttons=votes, draft=streaming)])
 
     def vote(self, actor: Actor, data: str) -> Reply:
         """Store a 👍/👎 on an answer; a 👎 from anyone but staff goes to the office."""

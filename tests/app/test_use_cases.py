@@ -161,6 +161,26 @@ def test_a_former_attendee_of_a_closed_webinar_still_gets_public_answers(
     assert answer is not None and answer.grounded and "1,500" in answer.text
 
 
+def test_an_unanswered_question_is_one_message_that_says_it_went_to_the_office(
+    build: Any, tmp_path: Path, outbox: RecordingOutbox
+) -> None:
+    app = build()
+    write(
+        tmp_path / "kb" / "fares.md",
+        "---\ntitle: Bus fares\nvisibility: public\nlanguage: en\n---\n"
+        "# Fares\n\nA single bus ride in Hanbit costs 1,500 won with the transit card.\n",
+    )
+    app.services.ingestor.ingest([tmp_path / "kb"])
+    reply = app.text(Actor(PUBLIC, PUBLIC), "Who designed the new hydrogen tram depot in Riverton?")
+    (out,) = reply.messages  # one request of Telegram's budget, one notification
+    assert out.answer is not None and not out.answer.grounded
+    assert out.answer.text.endswith("\n\n" + app.questions.t("escalated", "en"))
+    assert [b.data[:2] for b in out.buttons[0]] == ["v:", "v:"], "votes under the whole message"
+    (item,) = [p.item for p in app.services.escalations.pending()]
+    assert item.question.startswith("Who designed")
+    assert [o.chat_id for o in outbox.sent] == [STAFF]
+
+
 def test_a_staff_meeting_sentence_is_a_meeting_not_a_question(build: Any) -> None:
     reply = build().text(
         staff(), "meeting with Riverton next Wednesday 10am their time for 45 minutes"
