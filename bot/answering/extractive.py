@@ -61,6 +61,9 @@ MATCHED_SENTENCE = 0.3
 # MEANING_SPAN (in cosine) farther away
 MEANING = 0.35
 MEANING_SPAN = 0.08
+# how many terms a glossary phrase of the question must have for its absence to decline it
+# (one: too many answerable questions miss a single word or syllable of theirs, as a paraphrase)
+DETAIL_TERMS = 2
 # what holding the kind of fact asked for (a number for "how many", a date for "when") adds
 ASKED_KIND = 0.3
 
@@ -219,6 +222,10 @@ class EvidenceJudge:
     there, not its catering budget. So what the answer would quote (the sentences `quotes`
     picks) must hold the detail, not only its passage: a question about money needs a sum in
     them, and each year asked must be in them or in their passages' title, date or heading.
+    And a detail phrase of the office glossary (the interpreter, phiên dịch viên, asked of the
+    signing) must be in them or in their passages, as written or in a rendering (통역사,
+    Dolmetscher): across languages the glossary is how a detail can be looked for at all, and
+    a word it does not render is not taken for absent (`details`).
     """
 
     def __init__(
@@ -333,7 +340,7 @@ class EvidenceJudge:
         return tuple(
             " ".join(sorted(d.asked))
             for d in self.details(question, language, retrieval, names)
-            if len(d.asked) >= 2 and not _holds(d, held, text)
+            if len(d.asked) >= DETAIL_TERMS and not _holds(d, held, text)
         )
 
     def details(
