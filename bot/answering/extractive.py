@@ -68,8 +68,8 @@ DETAIL_TERMS = 2
 ASKED_KIND = 0.3
 
 
-# words that ask, or say what kind of fact is asked, rather than which: a question's detail words
-# are its other content words (as the analyzer gives them: stems, morphemes, syllables)
+# words that ask, or say what kind of fact is asked, rather than which (as the analyzer gives
+# them: stems, morphemes, syllables): a glossary phrase of only these is no detail of a question
 # fmt: off
 _ASKING = frozenset((
     # English (Snowball stems)
@@ -88,7 +88,7 @@ _ASKING = frozenset((
     "tháng", "số", "người", "tại", "ở", "vào", "theo", "với", "trong", "một", "mỗi", "đã", "sẽ",
     "đang", "này", "đó", "thì", "ra", "về", "từ", "đến", "bằng", "nên", "phải", "cần", "bị",
     "nhất", "tối", "đa", "thiểu", "tổng", "cộng", "hiện", "nay", "bên", "phía", "hai", "ba",
-    "như", "thế", "sao", "tại", "do", "giữa", "sau", "trước", "khi", "dành", "lần",
+    "như", "thế", "sao", "do", "giữa", "sau", "trước", "dành", "lần",
     # Korean (morphemes)
     "몇", "년", "명", "곳", "개", "때", "날", "도시", "이름", "수", "총", "최대", "최소", "뭐",
     "무엇", "어디", "누구", "언제", "얼마", "얼마나", "어떤", "하", "되", "있", "오", "가", "보",
@@ -201,8 +201,8 @@ class Evidence:
     missing_kind: str = ""
     # the sentences the answer quotes (`quotes`), when the judge already had to look at them
     quoted: tuple[tuple[float, int, int, str], ...] | None = None
-    # the question's detail words (or glossary phrases) that neither the quoted sentences nor
-    # the best passage hold, in any rendering (`EvidenceJudge.details`)
+    # the question's detail phrases (of the office glossary) that neither the quoted sentences
+    # nor the passages they are quoted from hold, in any rendering (`EvidenceJudge.details`)
     missing_details: tuple[str, ...] = ()
 
 
