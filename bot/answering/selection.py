@@ -70,7 +70,7 @@ _KINDS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
         re.compile(
             r"how much|what (?:does|did) .{0,30}cost|\bcost\b|price|budget|\bfee\b|allowance|"
             r"stipend|얼마|금액|비용|예산|wie viel(?!e)|wie hoch|kost(?:en|et|ete)|betrag|bao nhiêu tiền|"
-            r"chi phí|kinh phí|giá",
+            r"chi phí|kinh phí|\bgiá\b",
             re.I,
         ),
         re.compile(

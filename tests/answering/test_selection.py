@@ -66,6 +66,9 @@ def services(tmp_path_factory: pytest.TempPathFactory, embedder: Any, analyzer: 
         ("비율이 얼마나 돼요?", "share"),
         ("Wie viel kostet das?", "amount"),
         ("Who signed the agreement?", None),
+        # "giá" (price) is a word, not the start of giám đốc (director) or đánh giá's neighbours
+        ("Giám đốc công ty cấp nước Biên Hòa là ai?", None),
+        ("Giá vé là bao nhiêu?", "amount"),
     ],
 )
 def test_the_kind_of_fact_a_question_asks_for(question: str, kind: str | None) -> None:
