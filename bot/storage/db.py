@@ -72,6 +72,22 @@ def insert_missing(
     session.execute(make(table).values(**values).on_conflict_do_nothing(index_elements=keys))
 
 
+def upsert(
+    session: Session,
+    table: type[Base],
+    values: Mapping[str, Any],
+    keys: Sequence[str],
+    update: Mapping[str, Any],
+) -> None:
+    """Insert a row, or set `update` on the one with the same `keys`, in one statement
+    (`ON CONFLICT DO UPDATE` on both databases; the row is held for the transaction either way)."""
+    dialect = session.get_bind().dialect.name
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        make(table).values(**values).on_conflict_do_update(index_elements=keys, set_=dict(update))
+    )
+
+
 class Database:
     """Owns the engine and hands out sessions; one per process.
 
