@@ -41,3 +41,23 @@ def test_a_rate_limit_check_takes_three_statements_and_a_refusal_four(db: Databa
     assert limiter.check(7) == 0.0 and limiter.check(7) == 0.0
     assert limiter.check(7) == pytest.approx(60.0)
     assert limiter.check(8) == 0.0, "another sender is counted on its own"
+
+
+def test_a_users_touch_is_one_statement_and_keeps_what_it_knew(db: Database) -> None:
+    from bot.accounts.service import AccountService
+    from bot.domain import Role
+
+    accounts = AccountService(db, [100], [1])
+    with statements(db.engine) as new:
+        ann = accounts.touch(500, "Ann", "ann", "de")
+    assert _sent(new) == ["INSERT"]
+    assert ann.role is Role.PUBLIC and ann.language == "de"
+    code = accounts.create_invite("Riverton", 1).code
+    assert accounts.redeem(code, 500) == "Riverton"
+    accounts.set_language(500, "vi")
+    with statements(db.engine) as known:
+        again = accounts.touch(500, "Anna", "", "en")
+    assert _sent(known) == ["INSERT"]
+    # the partner city and the chosen language stay; the name and Telegram's language change
+    assert again.role is Role.PARTNER and again.partner == "Riverton" and again.language == "vi"
+    assert accounts.touch(100, "Sam").role is Role.STAFF
