@@ -136,9 +136,7 @@ class ChromaIndex:
         found: dict[str, np.ndarray] = {}
         total = int(collection.count())
         for start in range(0, total, _BATCH):
-            got = collection.get(
-                include=["embeddings", "metadatas"], limit=_BATCH, offset=start
-            )
+            got = collection.get(include=["embeddings", "metadatas"], limit=_BATCH, offset=start)
             for meta, vector in zip(got["metadatas"], got["embeddings"], strict=True):
                 found[str(meta["phrase"])] = np.asarray(vector, dtype=np.float32)
         return found

@@ -47,7 +47,9 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
-def _ingested(make_services: Callable[..., Services], data_dir: Path, **settings: object) -> Services:
+def _ingested(
+    make_services: Callable[..., Services], data_dir: Path, **settings: object
+) -> Services:
     services = make_services(data_dir, **settings)
     kb = data_dir.parent / "kb"
     write(kb / "per-diem.md", PER_DIEM)
