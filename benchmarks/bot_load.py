@@ -101,6 +101,12 @@ def run_load(
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU time (user + system, all threads) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> int:
     """Run the load for each variant and print one Markdown table."""
     parser = argparse.ArgumentParser()
@@ -157,9 +163,10 @@ def main() -> int:
         variants.insert(0, (f"baseline: {code.name}", {"PYTHONPATH": str(code)}))
     print(
         "| variant | users | questions | offered | answered | seconds | answers/s "
-        "| reply p50 ms | reply p95 ms |"
+        "| reply p50 ms | reply p95 ms | bot CPU s | answers per bot CPU-s "
+        "| emulator + load CPU s | load at start |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     with BotApiEmulator(token=TOKEN, bot_username="load_bot", max_poll_timeout=1.0) as emu:
         users = [1000 + i for i in range(args.users)]
         for uid in users:
@@ -172,13 +179,21 @@ def main() -> int:
                 proc = start()
                 try:
                     for rate in args.rates:
+                        # the bot's CPU, and this process's (the emulator's threads and the
+                        # load generator: Telegram's side, not on the bot's cores in production)
+                        load = os.getloadavg()[0]
+                        bot_cpu, own = cpu_seconds(proc.pid), cpu_seconds(os.getpid())
                         row = run_load(emu, users, questions, args.questions, rate)
+                        bot_cpu = cpu_seconds(proc.pid) - bot_cpu
+                        own = cpu_seconds(os.getpid()) - own
                         offered = f"{rate:g}/s" if rate else "burst"
                         print(
                             f"| {name} | {args.users} | {row['questions']:.0f} | {offered} | "
                             f"{row['answered']:.0f} | {row['seconds']:.1f} | "
                             f"{row['answered'] / row['seconds']:.1f} | {row['p50']:.0f} | "
-                            f"{row['p95']:.0f} |",
+                            f"{row['p95']:.0f} | {bot_cpu:.1f} | "
+                            f"{row['answered'] / max(bot_cpu, 1e-9):.1f} | {own:.1f} | "
+                            f"{load:.1f} |",
                             flush=True,
                         )
                 finally:

@@ -13,10 +13,21 @@ from collections.abc import Callable, Hashable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import Index, Integer, String, delete, or_, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import (
+    Index,
+    Integer,
+    String,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.storage.db import Base, Database, TZDateTime, insert_missing, utcnow
+from bot.storage.db import Base, Database, TZDateTime, insert_missing, upsert, utcnow
 
 
 class RateLimiter:
@@ -111,33 +122,39 @@ class SharedRateLimiter:
         self.window = timedelta(seconds=window)
         self.clock = clock
 
-    def _hold(self, session: Session, key: str, now: datetime) -> None:
-        """Make the key's row and hold it (a row lock on PostgreSQL, the write lock on SQLite)."""
-        insert_missing(session, RateKeyRow, {"key": key}, ["key"])
-        session.execute(update(RateKeyRow).where(RateKeyRow.key == key).values(checked_at=now))
-
     def check(self, key: Hashable) -> float:
-        """Record an event if allowed and return 0; otherwise return seconds until one is allowed."""
+        """Record an event if allowed and return 0; otherwise return seconds until one is allowed.
+
+        Three statements when allowed (a fourth, the earliest event's time, when refused): make
+        the key's row or touch it, which holds it (a row lock on PostgreSQL, the write lock on
+        SQLite) so that two processes checking one sender count one after the other; forget the
+        events out of the window; add this one only if fewer than `limit` are left.
+        """
         name, now = str(key)[:64], self.clock()
         with self.db.session() as s:
-            self._hold(s, name, now)
+            upsert(s, RateKeyRow, {"key": name, "checked_at": now}, ["key"], {"checked_at": now})
             s.execute(
                 delete(RateEventRow).where(
                     RateEventRow.key == name, RateEventRow.at <= now - self.window
                 )
             )
-            times = list(
-                s.scalars(
-                    select(RateEventRow.at)
-                    .where(RateEventRow.key == name)
-                    .order_by(RateEventRow.at)
-                    .limit(self.limit)
-                )
+            held = (
+                select(RateEventRow.id).where(RateEventRow.key == name).limit(self.limit).subquery()
             )
-            if len(times) >= self.limit:
-                return max(0.0, (times[0] + self.window - now).total_seconds())
-            s.add(RateEventRow(key=name, at=now))
-            return 0.0
+            room = select(func.count()).select_from(held).scalar_subquery() < self.limit
+            added = s.execute(
+                insert(RateEventRow)
+                .from_select(
+                    ["key", "at"],
+                    select(literal(name, String(64)), literal(now, TZDateTime)).where(room),
+                )
+                .returning(RateEventRow.id)  # (psycopg's rowcount of an INSERT ... SELECT is -1)
+            ).first()
+            if added is not None:
+                return 0.0
+            first = s.scalar(select(func.min(RateEventRow.at)).where(RateEventRow.key == name))
+            assert first is not None  # `limit` events are in the window, the row held
+            return max(0.0, (first + self.window - now).total_seconds())
 
     def told(self, key: Hashable) -> bool:
         """Tell whether `key` was already told of a refusal this window; if not, note it now."""

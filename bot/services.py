@@ -178,6 +178,7 @@ def build_services(
         follower=IndexFollower(store, keywords, vectors),
         rendering_pull=settings.glossary_pull,
     )
+    retriever.load_renderings()  # the glossary renderings' vectors any process embedded
     judge = EvidenceJudge(retriever, settings.min_relevance, settings.answer_max_sentences)
     extractive = ExtractiveAnswerer(
         retriever,

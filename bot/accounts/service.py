@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from bot.accounts.models import GroupRow, InviteRow, UserRow
 from bot.domain import Asker, CityNames, Role, UnknownCity
 from bot.i18n import LANGUAGES
-from bot.storage.db import Database, insert_missing, utcnow
+from bot.storage.db import Database, insert_missing, upsert_returning, utcnow
 
 Clock = Callable[[], datetime]
 
@@ -102,13 +102,18 @@ class AccountService:
         self, user_id: int, first_name: str = "", username: str = "", telegram_language: str = ""
     ) -> Person:
         """Record that a user wrote (name, Telegram language) and return who they are."""
+        now = self.clock()
+        seen = {
+            "first_name": first_name[:128],
+            "username": (username or "")[:64],
+            "telegram_language": (telegram_language or "")[:16],
+            "last_seen": now,
+        }
         with self.db.session() as s:
-            row = self._user(s, user_id)
-            row.first_name = first_name[:128]
-            row.username = (username or "")[:64]
-            row.telegram_language = (telegram_language or "")[:16]
-            row.last_seen = self.clock()
-            return self._person(row)
+            # one statement: made if new, else updated (two processes at once: one row, both
+            # updates), and read back
+            values = {"user_id": user_id, "first_seen": now, **seen}
+            return self._person(upsert_returning(s, UserRow, values, ["user_id"], seen))
 
     def _user(self, session: Session, user_id: int) -> UserRow:
         """Return the user's row, made now if the bot has never met them.

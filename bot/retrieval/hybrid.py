@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from bot.retrieval.follow import IndexFollower
 from bot.retrieval.glossary import RENDERING_WEIGHT, Glossary, Translation, concept_coverage
 from bot.retrieval.sparse import BM25Index
 from bot.retrieval.vector import ChromaIndex, by_chunk, collection_key
+
+log = logging.getLogger(__name__)
 
 # How many nearest units (sentences, see embedding_units) one unfiltered query per language
 # fetches before the access filter.
@@ -110,8 +113,19 @@ class HybridRetriever:
         # how far the question's vector for the passages in the other script moves toward its
         # office words' glossary renderings in that script (a share of the vector's length; 0: not)
         self.rendering_pull = rendering_pull
-        # the query vector of each glossary rendering embedded so far (a few hundred at most)
+        # the query vector of each glossary rendering known so far (a few hundred at most): read
+        # from the vector store at start (load_renderings), kept there once embedded
         self._renderings: dict[str, np.ndarray] = {}
+
+    def load_renderings(self) -> int:
+        """Read the renderings' vectors the vector store keeps for this embedding space (any
+        process of the deployment embedded them); return how many are known."""
+        if self.rendering_pull:
+            try:
+                self._renderings.update(self.vectors.stored_renderings())
+            except Exception:  # a store that cannot say: they are embedded on first use
+                log.warning("renderings' vectors not read from the vector store", exc_info=True)
+        return len(self._renderings)
 
     def retrieve(
         self, question: str, asker: Asker, k: int = 5, mode: str | None = None
@@ -252,8 +266,9 @@ class HybridRetriever:
         batch as the question (one call, not two). With `rendering_pull`, that vector is also
         moved toward the glossary's renderings of the question's office words in the passages' script (English
         for a Korean question, Korean for the others): the vector of each rendering is embedded
-        once per process, in the batch of the first question that needs it, and kept, so a
-        question costs no more embeddings than without the glossary.
+        once per embedding space, in the batch of the first question of any process that needs
+        it, and kept in the vector store (ChromaIndex.keep_renderings, read by every process at
+        start), so a question costs no more embeddings than without the glossary.
         """
         korean = detect_language(question) == "ko"
         switched = self.glossary.code_switch(question, hangul=not korean)
@@ -263,6 +278,8 @@ class HybridRetriever:
         vectors = self.embedder.embed_queries(texts + missing)
         for phrase, vector in zip(missing, vectors[len(texts) :], strict=True):
             self._renderings[phrase] = vector
+        if missing:
+            self._keep(missing, vectors[len(texts) :])
         own, other = vectors[0], vectors[len(texts) - 1]
         if phrases:
             toward = np.sum([_unit(self._renderings[p]) for p in phrases], axis=0)
@@ -271,6 +288,14 @@ class HybridRetriever:
             language: own if (language == "ko") == korean else other
             for language in self.vectors.languages
         }
+
+    def _keep(self, phrases: Sequence[str], vectors: np.ndarray) -> None:
+        """Store new renderings' vectors for the other processes and the next start (the answer
+        does not wait on a store that fails: the vectors are known to this process already)."""
+        try:
+            self.vectors.keep_renderings(phrases, vectors)
+        except Exception:
+            log.warning("renderings' vectors not kept in the vector store", exc_info=True)
 
     def _dense(
         self, vectors: dict[str, np.ndarray], scope: AccessScope

@@ -14,6 +14,7 @@ filtered query is the fallback when too few visible passages come back.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 _BATCH = 2000
 _WHERE_BATCH = 500  # chunk ids per `$in` filter
 _UNIT = ":"  # a unit vector's id is "<chunk id>:<row>"
+# the collection of the glossary renderings' query vectors of one embedding space is named
+# "<prefix>-renderings-<hash of the space>" (not "<prefix>_...": those are the passages' languages)
+_RENDERINGS = "-renderings-"
 
 
 class OtherEmbeddingSpace(Exception):
@@ -92,7 +96,61 @@ class ChromaIndex:
         for name in sorted(other):
             log.warning("dropping %s: its vectors are of another embedding space", name)
             self._client.delete_collection(name)
+        if replace_other_space:
+            # a store of this process's own: other spaces' renderings are of no more use
+            for name in self._renderings_collections() - {self._renderings_name}:
+                log.warning("dropping %s: its vectors are of another embedding space", name)
+                self._client.delete_collection(name)
+        self._renderings: Any = None  # opened on first use
         self.refresh()
+
+    @property
+    def _renderings_name(self) -> str:
+        digest = hashlib.sha256(self.space.encode()).hexdigest()[:16]
+        return f"{self.prefix}{_RENDERINGS}{digest}"
+
+    def _renderings_collections(self) -> set[str]:
+        """Return the names of this prefix's renderings collections, whatever their space."""
+        names = (c if isinstance(c, str) else c.name for c in self._client.list_collections())
+        return {name for name in names if name.startswith(f"{self.prefix}{_RENDERINGS}")}
+
+    def _renderings_collection(self) -> Any:
+        if self._renderings is None:
+            with self._opening:
+                if self._renderings is None:
+                    # never queried; not "cosine", whose collections give back each vector
+                    # normalised again (1e-7 off), where a question must get the same vector
+                    # from the store as from the embedder
+                    self._renderings = self._client.get_or_create_collection(
+                        self._renderings_name,
+                        embedding_function=None,
+                        metadata=self._metadata(),
+                        configuration={"hnsw": {"space": "l2"}},
+                    )
+        return self._renderings
+
+    def stored_renderings(self) -> dict[str, np.ndarray]:
+        """Return the query vectors of glossary renderings kept in this embedding space, by phrase
+        (every process of a deployment reads the ones any of them embedded)."""
+        collection = self._renderings_collection()
+        found: dict[str, np.ndarray] = {}
+        total = int(collection.count())
+        for start in range(0, total, _BATCH):
+            got = collection.get(include=["embeddings", "metadatas"], limit=_BATCH, offset=start)
+            for meta, vector in zip(got["metadatas"], got["embeddings"], strict=True):
+                found[str(meta["phrase"])] = np.asarray(vector, dtype=np.float32)
+        return found
+
+    def keep_renderings(self, phrases: Sequence[str], vectors: np.ndarray) -> None:
+        """Store the query vectors of glossary renderings, by phrase (an upsert by the phrase's
+        id: two processes keeping the same phrase at once store it once)."""
+        if not len(phrases):
+            return
+        self._renderings_collection().upsert(
+            ids=[rendering_id(p) for p in phrases],
+            embeddings=np.asarray(vectors, dtype=np.float32),
+            metadatas=[{"phrase": p} for p in phrases],
+        )
 
     def _existing(self) -> dict[str, Mapping[str, Any]]:
         """Return the metadata of each collection of this prefix in the store, by name."""
@@ -125,7 +183,10 @@ class ChromaIndex:
             for name in self._existing():
                 log.warning("deleting %s to embed its chunks again", name)
                 self._client.delete_collection(name)
+            for name in self._renderings_collections():
+                self._client.delete_collection(name)
             self._collections = {}
+            self._renderings = None
 
     def _open(self, language: str) -> Any:
         """Return (creating if needed) the collection of one language."""
@@ -291,6 +352,11 @@ def by_chunk(units: Sequence[tuple[str, float, int]]) -> list[tuple[str, float, 
             best[cid] = (score, row)
     ranked = sorted(best.items(), key=lambda pair: -pair[1][0])
     return [(cid, score, row) for cid, (score, row) in ranked]
+
+
+def rendering_id(phrase: str) -> str:
+    """Return the id a rendering's vector is kept under (the same phrase, the same id)."""
+    return hashlib.sha256(phrase.encode("utf-8")).hexdigest()[:32]
 
 
 def collection_key(language: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -50,6 +50,9 @@ class Base(DeclarativeBase):
     """Declarative base of every table."""
 
 
+RowT = TypeVar("RowT", bound=Base)
+
+
 def process_name() -> str:
     """Return a name for this process that no other process, here or elsewhere, shares.
 
@@ -70,6 +73,41 @@ def insert_missing(
     dialect = session.get_bind().dialect.name
     make = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(make(table).values(**values).on_conflict_do_nothing(index_elements=keys))
+
+
+def upsert(
+    session: Session,
+    table: type[Base],
+    values: Mapping[str, Any],
+    keys: Sequence[str],
+    update: Mapping[str, Any],
+) -> None:
+    """Insert a row, or set `update` on the one with the same `keys`, in one statement
+    (`ON CONFLICT DO UPDATE` on both databases; the row is held for the transaction either way)."""
+    dialect = session.get_bind().dialect.name
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        make(table).values(**values).on_conflict_do_update(index_elements=keys, set_=dict(update))
+    )
+
+
+def upsert_returning(
+    session: Session,
+    table: type[RowT],
+    values: Mapping[str, Any],
+    keys: Sequence[str],
+    update: Mapping[str, Any],
+) -> RowT:
+    """`upsert`, returning the row as it is now (one statement: `RETURNING`)."""
+    dialect = session.get_bind().dialect.name
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        make(table)
+        .values(**values)
+        .on_conflict_do_update(index_elements=keys, set_=dict(update))
+        .returning(table)
+    )
+    return session.scalars(statement, execution_options={"populate_existing": True}).one()
 
 
 class Database:

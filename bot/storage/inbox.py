@@ -134,14 +134,22 @@ class Inbox:
             .limit(limit)
         )
         with self.db.session() as s:
+            chosen: Any = candidates
             if s.get_bind().dialect.name == "postgresql":
-                # candidates another claimant is taking right now are passed over, not waited for
-                candidates = candidates.with_for_update(skip_locked=True)
+                # candidates another claimant is taking right now are passed over, not waited for;
+                # picked once, in a materialised CTE: as a subquery of `IN` PostgreSQL may run the
+                # LIMIT again for each row it updates, and one claim took every pending update
+                picked = (
+                    candidates.with_for_update(skip_locked=True)
+                    .cte("picked")
+                    .prefix_with("MATERIALIZED")
+                )
+                chosen = select(picked.c.update_id)
             rows = s.execute(
                 update(InboxRow)
                 .where(
                     InboxRow.bot_id == self.bot_id,
-                    InboxRow.update_id.in_(candidates),
+                    InboxRow.update_id.in_(chosen),
                     InboxRow.done_at.is_(None),
                     _free(InboxRow, now),  # checked again on the row itself: one claimant wins
                 )

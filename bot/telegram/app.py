@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -209,7 +214,16 @@ def run_bot(settings: Settings) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         if settings.telegram_webhook_url:
-            asyncio.run(_serve_webhook(settings))
+            if not asyncio.run(_serve_webhook(settings)):
+                # stopped while the services were being built: their thread cannot be
+                # interrupted, and waiting for it would hold a stopping process for as long as
+                # the models take to load. The server is closed and nothing was taken from
+                # Telegram yet; what the build wrote is as a killed process leaves it (the
+                # migrations are transactions, a repair resumes at the next start)
+                logging.shutdown()
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(0)
         else:
             services = build_services(settings)
             try:
@@ -226,15 +240,16 @@ def run_bot(settings: Settings) -> int:
     return 0
 
 
-async def _serve_webhook(settings: Settings) -> None:
+async def _serve_webhook(settings: Settings) -> bool:
     """Serve the webhook, /healthz and /readyz on the webhook port (bot/telegram/webhook.py).
 
     The server listens first, so /healthz answers (and /readyz says why not ready) while the
     services are built: an orchestrator's liveness probe does not kill a process loading its
-    models.
+    models. A SIGTERM or SIGINT while they are built closes the server at once and returns
+    False (the build's thread is left to the process's exit); True after a run.
     """
     from bot.schema import head, not_current
-    from bot.telegram.webhook import Readiness, WebhookServer, serve
+    from bot.telegram.webhook import STOP_SIGNALS, Readiness, WebhookServer, serve
 
     token = settings.telegram_bot_token.get_secret_value()  # type: ignore[union-attr]
     path = webhook_path(token)  # never the token in a URL (the reverse proxy's location)
@@ -254,7 +269,11 @@ async def _serve_webhook(settings: Settings) -> None:
         settings.telegram_webhook_port,
     )
     try:
-        built.append(await asyncio.to_thread(build_services, settings))
+        services = await _build_unless_stopped(settings, STOP_SIGNALS)
+        if services is None:
+            log.info("stopped while starting: the webhook server is closed")
+            return False
+        built.append(services)
         app = build_application(settings, built[0])
         await serve(
             app,
@@ -268,6 +287,53 @@ async def _serve_webhook(settings: Settings) -> None:
         await server.stop(grace_s=1.0)  # stopped already after a clean run; at once otherwise
         if built:
             await asyncio.to_thread(built[0].close)
+    return True
+
+
+async def _build_unless_stopped(
+    settings: Settings, signals: Sequence[signal.Signals]
+) -> Services | None:
+    """Build the services in a thread of their own; return None at once if one of `signals`
+    comes first (the thread is not waited for: a daemon, it ends with the process)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    built: asyncio.Future[Services] = loop.create_future()
+
+    def settle(result: Services | None, error: BaseException | None) -> None:
+        if built.cancelled():  # stopped first: these services are never used
+            if result is not None:
+                result.close()
+        elif error is not None:
+            built.set_exception(error)
+        else:
+            built.set_result(result)  # type: ignore[arg-type]
+
+    def build() -> None:
+        try:
+            result: Services | None = build_services(settings)
+            error: BaseException | None = None
+        except BaseException as exc:  # handed to the loop, raised there
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the process is ending
+            loop.call_soon_threadsafe(settle, result, error)
+
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        threading.Thread(target=build, name="build-services", daemon=True).start()
+        waiting: set[asyncio.Future[Any]] = {built, stopping}
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        stopping.cancel()
+    if stop.is_set():
+        if built.done() and not built.cancelled() and built.exception() is None:
+            await asyncio.to_thread(built.result().close)
+        built.cancel()
+        return None
+    return built.result()
 
 
 def _process_name(settings: Settings) -> str:

@@ -37,6 +37,7 @@ class InboxQueue(asyncio.Queue[object]):
         lease: timedelta = timedelta(seconds=30),
         poll_s: float = 0.5,
         capacity: int = IN_HAND,
+        refill: int | None = None,
     ) -> None:
         super().__init__()
         self.inbox = inbox
@@ -44,6 +45,10 @@ class InboxQueue(asyncio.Queue[object]):
         self.lease = lease
         self.poll_s = poll_s
         self.capacity = capacity
+        # while at least half the capacity is in hand (the update slots have work waiting), a
+        # claim waits until this much room is free: one claim per few updates done in a burst,
+        # not one per update (each is a write transaction over the inbox's pending rows)
+        self.refill = max(1, capacity // 4 if refill is None else refill)
         self._in_hand: set[int] = set()  # claimed by this process and not done
         self._started: set[int] = set()  # of those, the ones a handler has begun
         self._wake = asyncio.Event()
@@ -105,7 +110,12 @@ class InboxQueue(asyncio.Queue[object]):
             full = False
             try:
                 room = self.capacity - len(self._in_hand)
-                bodies = await asyncio.to_thread(self.inbox.claim, self.owner, room, self.lease)
+                busy = len(self._in_hand) >= self.capacity // 2 and room < self.refill
+                bodies = (
+                    []
+                    if busy
+                    else await asyncio.to_thread(self.inbox.claim, self.owner, room, self.lease)
+                )
                 full = bool(bodies) and len(bodies) == room
                 if self._stopping:  # told to stop while claiming: give these back at once
                     ids = [int(b["update_id"]) for b in bodies]

@@ -69,3 +69,46 @@ def test_a_killed_processs_updates_go_to_another_once_its_leases_ran_out(
     assert Inbox(first, BOT).pending() == []
     first.close()
     second.close()
+
+
+def test_a_full_queue_claims_again_once_a_few_are_done_not_after_each(
+    database_url: str,
+) -> None:
+    db = open_database(database_url)
+
+    async def run() -> None:
+        queue = InboxQueue(Inbox(db, BOT), poll_s=0.05, capacity=8, refill=4)
+        claims: list[int] = []
+        real = queue.inbox.claim
+
+        def counting(owner: str, limit: int, *args: object, **kwargs: object) -> object:
+            claims.append(limit)
+            return real(owner, limit, *args, **kwargs)  # type: ignore[arg-type]
+
+        queue.inbox.claim = counting  # type: ignore[method-assign, assignment]
+        for n in range(1, 21):
+            await queue.put(update(n, 100 + n))  # 20 senders, one update each
+        queue.start(None)  # type: ignore[arg-type]
+        assert await taken(queue, 8, 5) == list(range(1, 9))
+        await asyncio.sleep(0.3)  # polls while full: no claim
+        before = len(claims)
+        for n in (1, 2, 3):
+            await queue.done(update(n, 0))
+        await asyncio.sleep(0.3)
+        assert len(claims) == before, "5 of 8 still in hand: no claim yet"
+        assert queue.empty(), (claims, queue.qsize(), sorted(queue._in_hand))
+        await queue.done(update(4, 0))
+        assert await taken(queue, 4, 5) == [9, 10, 11, 12], "room for 4: claimed at once"
+        assert claims[-1] == 4
+        # below half the capacity, every update done is followed by a claim, as before
+        for n in range(5, 21):
+            if n <= 12:
+                await queue.done(update(n, 0))
+            else:
+                assert await taken(queue, 1, 5) == [n]
+                await queue.done(update(n, 0))
+        await queue.stop_claiming()
+
+    asyncio.run(run())
+    assert Inbox(db, BOT).pending() == []
+    db.close()
