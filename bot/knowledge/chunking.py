@@ -14,7 +14,17 @@ UNITS_VERSION = "title-sentence-1"
 # names how a document is cut into sentences (Analyzer.split_sentences): a file ingested by a
 # release that cut it otherwise counts as changed and is read again by the next ingest (and
 # how a flat format's headings are told from its numbered list items: loaders._numbered_items)
-SPLITTING_VERSION = "rows-dates-3"
+SPLITTING_VERSION = "title-line-4"
+
+
+# document languages whose Latin-script words are all stemmed alike (see chunk_document)
+_STEMMED_AS_WHOLE = ("en", "de", "vi")
+
+
+def _restates(heading: str, title: str) -> bool:
+    """Tell whether a heading is the document's title said again ("2026년 …" around it)."""
+    h, t = "".join(heading.split()), "".join(title.split())
+    return bool(t) and t in h
 
 
 def approx_tokens(text: str) -> int:
@@ -53,16 +63,25 @@ def chunk_document(
     chunks: list[Chunk] = []
     cache: dict[str, tuple[str, ...]] = {}
 
+    # Latin-script words are stemmed as the document's language is, not as each sentence's
+    # guess: a short German sentence or heading ("Unterzeichnet in Hanbit am 8. Oktober 2024.",
+    # "Unterzeichnung") reads as English to detect_language and would be stemmed so, missing
+    # the German-stemmed words of a question ("unterzeichn"). Korean text keeps its own rule.
+    language = meta.language or detect_language(" ".join(s.text for s in sections)[:4000])
+    stem_as = language if language in _STEMMED_AS_WHOLE else None
+
     def _terms(sentence: str) -> tuple[str, ...]:
         # overlap repeats sentences across chunks: analyse each once
         if sentence not in cache:
-            cache[sentence] = tuple(analyzer.terms(sentence))
+            cache[sentence] = tuple(analyzer.terms(sentence, stem_as))
         return cache[sentence]
 
     for section in sections:
-        heading = HEADING_SEP.join(h for h in section.heading if h != meta.title)
+        # a heading that only restates the title (a flat format's first line) is not shown
+        headings = [h for h in section.heading if h != meta.title]
+        heading = HEADING_SEP.join(h for h in headings if not _restates(h, meta.title))
         sentences = [s for s in analyzer.split_sentences(section.text) if s]
-        head_terms = analyzer.terms(f"{meta.title} {heading}")
+        head_terms = analyzer.terms(" ".join([meta.title, *headings]), stem_as)
 
         for group in _pack(sentences, max_tokens, overlap_sentences, count_tokens):
             text = " ".join(group)

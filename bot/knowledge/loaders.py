@@ -26,6 +26,8 @@ _PLAIN_HEADING = re.compile(
 _FLAT_FORMATS = (".txt", ".pdf", ".hwp", ".hwpx")
 # A first line used as a title can be a whole paragraph; a citation needs a name, not the text.
 _TITLE_MAX = 120
+_TITLE_MIN = 6  # letters (spaces aside) of a first line taken for a flat format's title heading
+_UNDERLINE = re.compile(r"={3,}|-{3,}")
 # hwp-hwpx-parser writes a table as Markdown rows; cells are split on unescaped pipes.
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
 # a numbered line of one level ("5. 선발 절차", not "5.1 일정"), and how a sentence ends
@@ -82,10 +84,13 @@ def load(path: Path, source: str, default_visibility: Visibility) -> LoadedDocum
             raw_meta = {**raw_meta, **(yaml.safe_load(sidecar.read_text("utf-8")) or {})}
         except yaml.YAMLError as exc:
             raise LoadError(f"bad sidecar {sidecar.name}: {exc}") from exc
+    flat = suffix in _FLAT_FORMATS
+    title = _title_from_lines(lines, first_heading=not flat)
+    if flat:
+        lines = _title_as_heading(lines)
     sections = tuple(s for s in sections_from_lines(lines) if s.text.strip())
     if not sections:
         raise LoadError("no text found (scanned image or empty file?)")
-    title = _title_from_lines(lines, first_heading=suffix not in _FLAT_FORMATS)
     meta = _meta(raw_meta, source, path, title, default_visibility)
     return LoadedDocument(meta, sections)
 
@@ -101,6 +106,36 @@ def _title_from_lines(lines: list[Line], first_heading: bool = True) -> str:
         return first
     cut = first[:_TITLE_MAX].rsplit(" ", 1)[0] or first[:_TITLE_MAX]
     return cut.rstrip(" ,;:") + "…"
+
+
+def _title_as_heading(lines: list[Line]) -> list[Line]:
+    """Make a flat format's first line a level-1 heading when it is a title, not a sentence.
+
+    Text, PDF and HWP files have no heading marks of their own; their first line is the
+    document's title ("2026년 한빛시 청소년 국제교류 프로그램 운영 안내"). As body text it would
+    be a passage of its own (a title and nothing else) that is near every question about the
+    document and is found first; as a heading its words go with every passage of the document
+    (chunking: the heading path is indexed with each passage). A line that ends a sentence, a
+    table row or a long paragraph stays body text; so does a letterhead ("한 빛 시"), whose
+    letters are too few to be a title. Rules of '=' or '-' alone (a text file's underline)
+    carry no words and are left out. A document of one line keeps it as its text.
+    """
+    out = [(level, text) for level, text in lines if not _UNDERLINE.fullmatch(text.strip())]
+    for i, (level, text) in enumerate(out):
+        s = text.strip()
+        if not s:
+            continue
+        if (
+            level is None
+            and len(s) <= _TITLE_MAX
+            and len(s.replace(" ", "")) >= _TITLE_MIN
+            and not s.endswith(_SENTENCE_END)
+            and " | " not in s
+            and any(lv is None and t.strip() for lv, t in out[i + 1 :])  # (else it is all)
+        ):
+            out[i] = (1, s)
+        break
+    return out
 
 
 def _meta(

@@ -36,6 +36,13 @@ PER_DOCUMENT_POOL = 3  # how far down the ranking (times k) other documents are 
 WEBINAR_BOOST = 0.02
 # A passage of a document tagged with another partner city than the one the question names.
 OTHER_CITY_PENALTY = 0.02
+# What the keyword index's best match gets on top of its cosine, a passage with a share s of
+# that best BM25 score s² of it (docs/benchmarks.md, "Retrieval across languages"). Coverage
+# counts which of the question's words a passage holds; BM25 also weighs how often and in how
+# short a passage, and the square keeps that for the few strong matches: a Korean question's
+# cosine with a Vietnamese or English passage is lower than with any Korean passage on the
+# topic, and a passage that holds its names and numbers would otherwise lose to those.
+BM25_WEIGHT = 0.03
 
 
 def rrf(rankings: Sequence[Sequence[str]], k: int = 60) -> dict[str, float]:
@@ -94,6 +101,7 @@ class HybridRetriever:
         follower: IndexFollower | None = None,
         rendering_weight: float = RENDERING_WEIGHT,
         rendering_pull: float = 0.0,
+        bm25_weight: float = BM25_WEIGHT,
     ) -> None:
         self.store = store
         self.vectors = vectors
@@ -105,6 +113,7 @@ class HybridRetriever:
         self.mode = mode
         self.rrf_k = rrf_k
         self.keyword_weight = keyword_weight
+        self.bm25_weight = bm25_weight  # hybrid: weight of the BM25 score's share of the best
         # documents another process ingested: looked for before a question (at most once a second)
         self.follower = follower
         # what a passage holding a glossary rendering of a question's word gets of its weight
@@ -177,9 +186,12 @@ class HybridRetriever:
             named = self.glossary.cities(terms)
             partners = self.keywords.partners(candidates) if named else {}
             floor = min(dense.values(), default=0.0)
+            bm25 = dict(sparse)
+            best_bm25 = max(bm25.values(), default=0.0) or 1.0
             scored = {
                 cid: dense.get(cid, floor)
                 + self.keyword_weight * covered[cid]
+                + self.bm25_weight * (bm25.get(cid, 0.0) / best_bm25) ** 2
                 + (WEBINAR_BOOST if asker.webinar and webinars.get(cid) == asker.webinar else 0.0)
                 - (OTHER_CITY_PENALTY if partners.get(cid, "") not in named | {""} else 0.0)
                 for cid in candidates

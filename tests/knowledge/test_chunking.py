@@ -142,3 +142,31 @@ def test_a_list_item_keeps_its_indented_lines(analyzer: Analyzer) -> None:
 )
 def test_a_table_row_is_one_sentence_of_header_value_pairs(analyzer: Analyzer, table: str) -> None:
     assert analyzer.split_sentences(table) == ["항목: 공동기금; 금액: 8,400만 원; 비고: 2만 유로"]
+
+
+def test_a_short_german_sentence_is_stemmed_as_its_document_is(analyzer: Analyzer) -> None:
+    # "Unterzeichnet in Hanbit am 8. Oktober 2024." alone reads as English to detect_language;
+    # stemmed as English it keeps "unterzeichnet" and misses the question's German "unterzeichn"
+    meta = DocMeta(
+        source="z.md", title="Zusatzvereinbarung", language="de", visibility=Visibility.PUBLIC
+    )
+    sections = [Section(("Unterzeichnung",), "Unterzeichnet in Hanbit am 8. Oktober 2024.")]
+    (chunk,) = chunk_document(meta, sections, analyzer)
+    asked = set(analyzer.terms("Wann wurde die Zusatzvereinbarung unterzeichnet?"))
+    assert "unterzeichn" in asked
+    assert "unterzeichn" in chunk.sentence_terms[0]  # the sentence's own word
+    assert chunk.tokens.count("unterzeichn") >= 2  # and its heading's, "Unterzeichnung"
+
+
+def test_a_heading_that_restates_the_title_is_indexed_but_not_shown(analyzer: Analyzer) -> None:
+    meta = DocMeta(
+        source="y.hwpx", title="청소년 국제교류 프로그램 운영 안내", visibility=Visibility.PUBLIC
+    )
+    sections = [
+        Section(
+            ("2026년 청소년 국제교류 프로그램 운영 안내", "3. 파견 규모"), "총 16명을 파견한다."
+        )
+    ]
+    (chunk,) = chunk_document(meta, sections, analyzer)
+    assert chunk.heading == "3. 파견 규모"
+    assert "2026" in chunk.tokens and "파견" in chunk.tokens

@@ -221,8 +221,31 @@ def test_plain_text_is_named_by_its_first_line_not_by_a_numbered_heading(tmp_pat
         "\n\n국제교류 예산 집행 지침\n\n제1조(목적)\n이 지침은 예산 집행 절차를 정한다.\n",
     )
     doc = load(path, "jichim.txt", Visibility.INTERNAL)
-    assert doc.sections[-1].heading == ("제1조(목적)",)
+    # the title line heads the document's sections (its words go with every passage)
+    assert doc.sections[-1].heading == ("국제교류 예산 집행 지침", "제1조(목적)")
     assert doc.meta.title == "국제교류 예산 집행 지침"
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".pdf"])
+def test_a_flat_formats_title_line_is_no_passage_of_its_own(tmp_path: Path, suffix: str) -> None:
+    lines = ["Youth exchange programme 2026", "1. Overview", "Hanbit sends 16 pupils abroad."]
+    if suffix == ".pdf":
+        path = tmp_path / "youth.pdf"
+        path.write_bytes(_pdf(lines))
+    else:
+        path = write(tmp_path / "youth.txt", "\n".join(lines[:1] + ["=" * 30] + lines[1:]) + "\n")
+    doc = load(path, path.name, Visibility.PUBLIC)
+    assert [s.text for s in doc.sections] == ["Hanbit sends 16 pupils abroad."]
+    assert doc.sections[0].heading == ("Youth exchange programme 2026", "1. Overview")
+
+
+def test_a_first_line_that_is_a_sentence_or_a_letterhead_stays_text(tmp_path: Path) -> None:
+    said = "Room 301 is booked for the Riverton call.\n1. Tea\nBring tea.\n"
+    doc = load(write(tmp_path / "memo.txt", said), "memo.txt", Visibility.PUBLIC)
+    assert doc.sections[0].text == "Room 301 is booked for the Riverton call."
+    letterhead = "한 빛 시\n수신: 수신자 참조\n1. 관련\n본문입니다.\n"
+    doc = load(write(tmp_path / "letter.txt", letterhead), "letter.txt", Visibility.PUBLIC)
+    assert doc.sections[0].heading == () and doc.sections[0].text.startswith("한 빛 시")
 
 
 def test_numbered_list_items_under_numbered_headings_are_not_headings(tmp_path: Path) -> None:
@@ -321,7 +344,10 @@ def test_hwp_and_hwpx_without_a_sidecar_are_named_by_their_first_line(
     path.write_bytes((KNOWLEDGE / name).read_bytes())  # the document without its sidecar
     doc = load(path, path.name, Visibility.PUBLIC)
     assert doc.meta.title == first_line
-    assert doc.meta.title != [h for s in doc.sections for h in s.heading][0]  # "1. 사업 개요"
+    # not the first numbered heading ("1. 사업 개요"); the first line heads the sections instead
+    # of being a passage (a title alone) of its own
+    assert all(s.heading[0] == first_line for s in doc.sections)
+    assert first_line not in [s.text for s in doc.sections]
 
 
 def test_a_first_line_used_as_title_is_cut_at_a_word(tmp_path: Path) -> None:
