@@ -364,18 +364,9 @@ class EvidenceJudge:
         named = {t for name in names for t in analyzer.terms(name, language)}
         named.update(t for t in asked if len(glossary.expand([t])) > 1)  # partner cities
         ignored = _ASKING | named
-        phrases = glossary.translations(asked, language, cross_only=False)
+        phrases = glossary.translations(asked, language, cross_only=False, question=question)
         # a phrase inside a longer one of the question (phiên in phiên dịch viên) is not its own
         phrases = [p for p in phrases if not any(p.asked < o.asked for o in phrases)]
-        if language == "vi":
-            # a Vietnamese phrase is its syllables, which the question must have side by side
-            # ("thị ... thực" in "tòa thị chính ... thực tập" is no "thị thực", visa)
-            written = fold_letters(" ".join(_WORD.findall(question)))
-            phrases = [
-                p
-                for p in phrases
-                if any(fold_letters(w) in written for w in p.phrases.get("vi", ()))
-            ]
         merged: dict[frozenset[str], set[frozenset[str]]] = {}
         kinds: set[frozenset[str]] = set()
         for phrase in phrases:  # one detail per phrase asked, with every group's renderings

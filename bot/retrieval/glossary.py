@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.domain import fold
+from bot.domain import fold, fold_letters
 from bot.nlp import LANGUAGES, Analyzer, has_hangul
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ RENDERING_WEIGHT = 0.5
 # one group of the vocabulary: its phrases per language ("ko", "en", "de", "vi")
 TermGroup = Mapping[str, Sequence[str]]
 _Written = dict[str, tuple[str, ...]]
+_WORD = re.compile(r"[\wÀ-ỹ'-]+")
 
 
 @dataclass(frozen=True)
@@ -238,18 +239,27 @@ class Glossary:
         return out
 
     def translations(
-        self, terms: Sequence[str], language: str | None = None, cross_only: bool = True
+        self,
+        terms: Sequence[str],
+        language: str | None = None,
+        cross_only: bool = True,
+        question: str = "",
     ) -> list[Translation]:
         """Return the vocabulary's phrases the terms hold (all of a phrase's terms), each with
         its renderings: those in other languages, or (`cross_only=False`) every other phrase.
 
         `language`: the question's; only its phrases are looked for (Vietnamese "ai" is "who",
         not AI), and English ones in a Korean question, which writes loanwords in Latin letters.
+        `question`, the text the terms are of: a Vietnamese phrase is its syllables, which the
+        question must then have side by side ("thị ... thực" in "tòa thị chính ... thực tập"
+        is no "thị thực", visa).
         """
         present = set(terms)
         asked_in = (
             None if language is None else {language, "en"} if language == "ko" else {language}
         )
+        words = f" {fold_letters(' '.join(_WORD.findall(question)))} "
+        side_by_side = language == "vi" and bool(question)
         found: list[Translation] = []
         seen: set[int] = set()
         for term in dict.fromkeys(terms):
@@ -262,6 +272,10 @@ class Glossary:
                     for lang, p in phrases
                     if p <= present and (asked_in is None or lang in asked_in)
                 ]
+                if side_by_side and not any(
+                    f" {fold_letters(w)} " in words for w in written.get("vi", ())
+                ):
+                    matched = [(lang, p) for lang, p in matched if lang != "vi"]
                 if not matched:
                     continue
                 seen.add(index)

@@ -150,7 +150,7 @@ class HybridRetriever:
         weights = {t: self.keywords.idf(t) for t in set(terms)}
         # the office words of the question, rendered in the other languages (terms.tsv)
         translations = (
-            self.glossary.translations(asked, detect_language(question))
+            self.glossary.translations(asked, detect_language(question), question=question)
             if self.rendering_weight
             else []
         )

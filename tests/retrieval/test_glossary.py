@@ -76,9 +76,8 @@ def _vocabulary_glossary(analyzer: Analyzer, extra: Path | None = None) -> Gloss
 
 def _renderings(glossary: Glossary, analyzer: Analyzer, question: str) -> set[frozenset[str]]:
     terms = analyzer.terms(question)
-    return {
-        r for tr in glossary.translations(terms, detect_language(question)) for r in tr.renderings
-    }
+    translations = glossary.translations(terms, detect_language(question), question=question)
+    return {r for tr in translations for r in tr.renderings}
 
 
 def test_the_shipped_vocabulary_renders_office_words_in_the_other_languages(
@@ -111,6 +110,17 @@ def test_renderings_are_in_other_languages_and_phrases_of_the_questions_language
     who = _renderings(glossary, analyzer, "Ai phụ trách chương trình homestay?")
     assert frozenset({"인공", "지능"}) not in who and frozenset({"홈스테이"}) in who
     assert frozenset({"인공", "지능"}) in _renderings(glossary, analyzer, "Which city uses AI?")
+
+
+def test_a_vietnamese_phrase_is_found_only_with_its_syllables_side_by_side(
+    analyzer: Analyzer,
+) -> None:
+    glossary = _vocabulary_glossary(analyzer)
+    visa = frozenset({"비자"})
+    assert visa in _renderings(glossary, analyzer, "Thực tập sinh có cần thị thực không?")
+    # thị (of tòa thị chính, city hall) and thực (of thực tập, internship) are no thị thực
+    scattered = "Tòa thị chính có nhận thực tập sinh không?"
+    assert visa not in _renderings(glossary, analyzer, scattered)
 
 
 def test_an_office_file_adds_its_groups_to_the_shipped_ones(
