@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.answering.selection import asked_kind, carries, instructions
-from bot.domain import Answer, Asker, Citation, Hit, fold_letters, readable_heading
+from bot.domain import Answer, Asker, Citation, Hit, readable_heading
 from bot.i18n import language_name
 from bot.nlp import detect_language, has_hangul, index_text
 from bot.office import Office
@@ -61,50 +61,8 @@ MATCHED_SENTENCE = 0.3
 # MEANING_SPAN (in cosine) farther away
 MEANING = 0.35
 MEANING_SPAN = 0.08
-# how many terms a glossary phrase of the question must have for its absence to decline it
-# (one: too many answerable questions miss a single word or syllable of theirs, as a paraphrase)
-DETAIL_TERMS = 2
 # what holding the kind of fact asked for (a number for "how many", a date for "when") adds
 ASKED_KIND = 0.3
-
-
-# words that ask, or say what kind of fact is asked, rather than which (as the analyzer gives
-# them: stems, morphemes, syllables): a glossary phrase of only these is no detail of a question
-# fmt: off
-_ASKING = frozenset((
-    # English (Snowball stems)
-    "name", "number", "total", "kind", "type", "exact", "exactli", "amount", "year", "day", "date",
-    "time", "citi", "peopl", "person", "most", "least", "maximum", "minimum", "usual", "mani",
-    "whose", "long", "old", "get", "give", "take", "need", "must", "want", "happen", "list",
-    "held", "hold", "place",
-    # German (Snowball stems)
-    "viel", "viele", "hoch", "wo", "wohin", "woher", "warum", "welch", "wieviel", "jahr", "tag",
-    "datum", "zahl", "anzahl", "nam", "insgesamt", "genau", "hochst", "mindest", "laut", "gemass",
-    "uber", "nach", "aus", "an", "in", "wird", "wurd", "hat", "hatt", "hab", "soll", "muss",
-    "kann", "darf", "gibt", "geht", "denn", "eigent", "stadt", "jahrlich", "pro", "je", "ein",
-    "war", "ware", "beim", "bis", "sich", "wenn", "dass", "als", "auch", "noch", "nur", "schon",
-    # Vietnamese (syllables)
-    "ai", "gì", "nào", "đâu", "bao", "nhiêu", "mấy", "khi", "lúc", "giờ", "tên", "năm", "ngày",
-    "tháng", "số", "người", "tại", "ở", "vào", "theo", "với", "trong", "một", "mỗi", "đã", "sẽ",
-    "đang", "này", "đó", "thì", "ra", "về", "từ", "đến", "bằng", "nên", "phải", "cần", "bị",
-    "nhất", "tối", "đa", "thiểu", "tổng", "cộng", "hiện", "nay", "bên", "phía", "hai", "ba",
-    "như", "thế", "sao", "do", "giữa", "sau", "trước", "dành", "lần",
-    # Korean (morphemes)
-    "몇", "년", "명", "곳", "개", "때", "날", "도시", "이름", "수", "총", "최대", "최소", "뭐",
-    "무엇", "어디", "누구", "언제", "얼마", "얼마나", "어떤", "하", "되", "있", "오", "가", "보",
-    "주", "받", "내", "나오", "따르", "대하", "위하", "관하", "통하", "올해", "작년", "우리", "시",
-))
-# fmt: on
-_DIGITS = re.compile(r"\d")
-
-
-@dataclass(frozen=True)
-class Detail:
-    """A detail word of a question (or a glossary phrase of it) and where it was looked for."""
-
-    asked: frozenset[str]  # the question's terms it is made of
-    renderings: tuple[frozenset[str], ...]  # its glossary renderings (empty: none known)
-    parts: tuple[frozenset[str], ...] = ()  # the glossary phrases it is made of
 
 
 def _german_nouns(question: str) -> set[str]:
@@ -123,30 +81,6 @@ def _german_nouns(question: str) -> set[str]:
         if after_determiner or after_adjective:
             out.add(word)
     return out
-
-
-def _asks_kind(word: str) -> bool:
-    """Tell whether a word asks for a kind of fact (phone, e-mail, share, cost...): the kind
-    rules look for the fact itself, which the sentences write as a number, not as the word."""
-    return asked_kind(word) is not None or bool(_MONEY.search(word))
-
-
-def _holds(detail: Detail, held: set[str], text: str) -> bool:
-    """Tell whether a text (its terms, and its folded letters) holds a detail word: itself, or
-    one of its renderings. A stem or a morpheme inside a longer word counts (Arbeit in
-    Arbeitszeiten, 수소 in 수소충전소): German and Korean write compounds as one word."""
-    for terms in (*(detail.parts or (detail.asked,)), *detail.renderings):
-        if terms <= held or all(_in_text(t, text) for t in terms):
-            return True
-    return False
-
-
-def _in_text(term: str, text: str) -> bool:
-    """Tell whether a term is written in a (folded) text: a Korean morpheme of two syllables or
-    more, or a stem of four letters or more (shorter ones are inside too many other words)."""
-    if has_hangul(term):
-        return len(term) >= 2 and term in text
-    return len(term) >= 4 and fold_letters(term) in text
 
 
 def _says_year(
@@ -201,9 +135,6 @@ class Evidence:
     missing_kind: str = ""
     # the sentences the answer quotes (`quotes`), when the judge already had to look at them
     quoted: tuple[tuple[float, int, int, str], ...] | None = None
-    # the question's detail phrases (of the office glossary) that neither the quoted sentences
-    # nor the passages they are quoted from hold, in any rendering (`EvidenceJudge.details`)
-    missing_details: tuple[str, ...] = ()
 
 
 class EvidenceJudge:
@@ -222,10 +153,6 @@ class EvidenceJudge:
     there, not its catering budget. So what the answer would quote (the sentences `quotes`
     picks) must hold the detail, not only its passage: a question about money needs a sum in
     them, and each year asked must be in them or in their passages' title, date or heading.
-    And a detail phrase of the office glossary (the interpreter, phiên dịch viên, asked of the
-    signing) must be in them or in their passages, as written or in a rendering (통역사,
-    Dolmetscher): across languages the glossary is how a detail can be looked for at all, and
-    a word it does not render is not taken for absent (`details`).
     """
 
     def __init__(
@@ -293,107 +220,9 @@ class EvidenceJudge:
             if money and not any(carries("amount", q[3]) or _SUM.search(q[3]) for q in quoted):
                 missing_kind = "amount"
             grounded = not (missing_years or missing_kind)
-        missing_details: tuple[str, ...] = ()
-        if grounded:
-            if quoted is None:
-                quoted = tuple(quotes(self.retriever, retrieval, question, self.max_sentences))
-            missing_details = self._missing_details(question, language, retrieval, names, quoted)
-            grounded = not missing_details
         return Evidence(
-            grounded,
-            retrieval.best_dense,
-            coverage,
-            unknown,
-            missing_years,
-            missing_kind,
-            quoted,
-            missing_details,
+            grounded, retrieval.best_dense, coverage, unknown, missing_years, missing_kind, quoted
         )
-
-    def _missing_details(
-        self,
-        question: str,
-        language: str,
-        retrieval: Retrieval,
-        names: Sequence[str],
-        quoted: Sequence[tuple[float, int, int, str]],
-    ) -> tuple[str, ...]:
-        """Return the question's detail phrases of several words that neither the quoted
-        sentences nor the passages they are quoted from hold, in any rendering.
-
-        Only a phrase of the office glossary of two words or more counts (phiên dịch viên,
-        thị trưởng, chụp ảnh, job shadowing): a word without a rendering cannot be looked for in
-        a passage of another language (unknown is not absent), and a single word or syllable
-        matched too many answerable questions it was missing from (a paraphrase, another sense).
-        """
-        held: set[str] = set()
-        texts: list[str] = []
-        for hit in retrieval.hits[:3]:  # the passages the answer quotes from
-            chunk = hit.chunk
-            held.update(chunk.tokens)
-            texts += [chunk.doc.title, chunk.heading, chunk.text]
-        for _claim, rank, pos, sentence in quoted:
-            terms = retrieval.hits[rank].chunk.sentence_terms
-            held.update(terms[pos] if pos < len(terms) else ())
-            texts.append(sentence)
-        text = fold_letters(index_text(" ".join(texts)))
-        return tuple(
-            " ".join(sorted(d.asked))
-            for d in self.details(question, language, retrieval, names)
-            if len(d.asked) >= DETAIL_TERMS and not _holds(d, held, text)
-        )
-
-    def details(
-        self, question: str, language: str, retrieval: Retrieval, names: Sequence[str]
-    ) -> list[Detail]:
-        """Return the question's detail words that the office glossary renders: the phrases of
-        terms.tsv in the question that are not its subject, each with its renderings in the
-        other languages and its synonyms in its own.
-
-        Not a detail: a phrase of words that ask (`_ASKING`; or that render as one: tổ chức is
-        "held", as in "where was it held"), of a kind of fact asked (phone, e-mail, cost: the
-        kind rules look for the fact), of names, or of the subject the best passage is about
-        (its document's title or its heading hold the phrase or a rendering). Phrases that share
-        a word are one compound (học viên học nghề), met when one of them is, and one that shares
-        a word with the subject is part of the subject.
-        """
-        analyzer, glossary = self.retriever.analyzer, self.retriever.glossary
-        asked = list(dict.fromkeys(analyzer.terms(question, language)))
-        best = retrieval.hits[0].chunk
-        subject = set(analyzer.terms(f"{best.doc.title} {best.heading}", best.language))
-        named = {t for name in names for t in analyzer.terms(name, language)}
-        named.update(t for t in asked if len(glossary.expand([t])) > 1)  # partner cities
-        ignored = _ASKING | named
-        phrases = glossary.translations(asked, language, cross_only=False, question=question)
-        # a phrase inside a longer one of the question (phiên in phiên dịch viên) is not its own
-        phrases = [p for p in phrases if not any(p.asked < o.asked for o in phrases)]
-        merged: dict[frozenset[str], set[frozenset[str]]] = {}
-        kinds: set[frozenset[str]] = set()
-        for phrase in phrases:  # one detail per phrase asked, with every group's renderings
-            merged.setdefault(phrase.asked, set()).update(phrase.renderings)
-            # (by its English phrases: the patterns' other languages match inside words, as
-            # "giá", price, does in "giáo dục", education)
-            if any(_asks_kind(w) for w in phrase.phrases.get("en", ())):
-                kinds.add(phrase.asked)
-        out: list[Detail] = []
-        part_of_subject: set[str] = set()
-        for terms, renderings in merged.items():
-            own = {t for t in terms if t not in ignored and not _DIGITS.search(t)}
-            if not own or terms in kinds or any(r <= _ASKING for r in renderings):
-                continue
-            if own <= subject or any(r <= subject for r in renderings):
-                part_of_subject |= terms
-                continue
-            found = tuple(sorted(renderings, key=sorted))
-            for i, other in enumerate(out):
-                if other.asked & terms:
-                    out[i] = Detail(
-                        other.asked | terms, other.renderings + found, (*other.parts, terms)
-                    )
-                    break
-            else:
-                out.append(Detail(terms, found, (terms,)))
-        return [d for d in out if not d.asked & part_of_subject]
 
     def _names(self, question: str) -> list[str]:
         """Return proper names of a question: capitalised words past a sentence start, Kiwi NNPs.
