@@ -26,16 +26,17 @@ def test_the_sample_questions_meet_the_retrieval_and_decline_targets(
 
 
 def test_the_blind_questions_hold_what_was_measured(sample_services: Services) -> None:
-    """knowledge/eval-blind.jsonl, written from the documents alone and kept out of every tuning
-    decision: what the default offline configuration reached on 2026-12-01 at 17:13 UTC
-    (docs/benchmarks.md: hit@1 0.741, answer hit 0.753, across languages 0.633, decline accuracy
-    0.500, false declines 0.049), less about two questions (one near miss) of margin, since a few
-    answers differ from run to run. Floors against regressions; the issue's targets (hit@1 0.85,
-    answer-hit 0.80, 0.70 across languages, decline accuracy 0.8) are not met yet, false
-    declines (<= 0.05) are."""
+    """knowledge/eval-blind.jsonl, written from the documents alone: what the default offline
+    configuration reached on 2026-12-01 at 20:20 UTC (docs/benchmarks.md: hit@1 0.790, answer
+    hit 0.741, across languages 0.633, decline accuracy 0.500, false declines 0.062), less about
+    two questions (one near miss) of margin, since a few answers differ from run to run. That run
+    was the set's second look that evening (a judge rule was taken out in between), so
+    eval-blind2.jsonl holds the reported figures. Floors against regressions; the issue's targets
+    (hit@1 0.85, answer-hit 0.80, 0.70 across languages, decline accuracy 0.8, false declines
+    0.05) are not met yet."""
     report = run_eval(sample_services, load_questions(KNOWLEDGE / "eval-blind.jsonl"), k=5)
     overall, cross = report["groups"]["all"], report["groups"]["cross"]
-    assert overall["hit@1"] >= 0.72
+    assert overall["hit@1"] >= 0.77
     assert overall["answer_hit"] >= 0.72
     assert cross["answer_hit"] >= 0.59
     assert overall["false_decline"] <= 0.075
