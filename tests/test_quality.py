@@ -41,3 +41,18 @@ def test_the_blind_questions_hold_what_was_measured(sample_services: Services) -
     assert cross["answer_hit"] >= 0.59
     assert overall["false_decline"] <= 0.075
     assert overall["decline_acc"] >= 0.41
+
+
+def test_the_second_blind_set_holds_what_was_measured(sample_services: Services) -> None:
+    """knowledge/eval-blind2.jsonl (137 questions, written from the documents alone and run once,
+    on the final tree of 2026-12-01 at 20:12 UTC; docs/benchmarks.md): hit@1 0.837, answer hit
+    0.724, across languages 0.597, decline accuracy 0.643, false declines 0.089, less about two
+    questions (one near miss) of margin. Floors against regressions; the issue's targets (0.85,
+    0.80, 0.70, 0.8, 0.05) are not met yet."""
+    report = run_eval(sample_services, load_questions(KNOWLEDGE / "eval-blind2.jsonl"), k=5)
+    overall, cross = report["groups"]["all"], report["groups"]["cross"]
+    assert overall["hit@1"] >= 0.82
+    assert overall["answer_hit"] >= 0.70
+    assert cross["answer_hit"] >= 0.56
+    assert overall["false_decline"] <= 0.105
+    assert overall["decline_acc"] >= 0.57
