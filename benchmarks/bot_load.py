@@ -6,7 +6,8 @@ extractive answerer, for several variants of the bot side by side in one run (ea
 itself (QUERY_LANES=0), two query lanes without batching, and two lanes with micro-batching;
 `--baseline DIR` adds the code of another checkout (e.g. `git archive main`) run the same way.
 Usage: `python benchmarks/bot_load.py [--users 40] [--questions 5] [--rates 0 15]
-[--data-dir DIR]` (without --data-dir the sample knowledge base is ingested into a temp dir first).
+[--data-dir DIR]` (the sample knowledge base is ingested first into a temp dir, or into DIR if it has
+no store yet).
 
 `--processes 1 2` runs instead one and then two `exchange-bot run` processes in webhook mode on
 one PostgreSQL and one `chroma run` server (tests/e2e/replicas.py's Cluster: the benchmark is the
@@ -136,7 +137,7 @@ def main() -> int:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TELEGRAM_", "BOT_"))
     }
-    if args.data_dir is None:
+    if not (data / "chroma").exists():  # a data dir of no store: answers from no documents
         subprocess.run(
             [
                 sys.executable,
