@@ -75,6 +75,20 @@ def insert_missing(
     session.execute(make(table).values(**values).on_conflict_do_nothing(index_elements=keys))
 
 
+def _upsert(
+    session: Session,
+    table: type[Base],
+    values: Mapping[str, Any],
+    keys: Sequence[str],
+    update: Mapping[str, Any],
+) -> Any:
+    dialect = session.get_bind().dialect.name
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        make(table).values(**values).on_conflict_do_update(index_elements=keys, set_=dict(update))
+    )
+
+
 def upsert(
     session: Session,
     table: type[Base],
@@ -84,11 +98,7 @@ def upsert(
 ) -> None:
     """Insert a row, or set `update` on the one with the same `keys`, in one statement
     (`ON CONFLICT DO UPDATE` on both databases; the row is held for the transaction either way)."""
-    dialect = session.get_bind().dialect.name
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(
-        make(table).values(**values).on_conflict_do_update(index_elements=keys, set_=dict(update))
-    )
+    session.execute(_upsert(session, table, values, keys, update))
 
 
 def upsert_returning(
@@ -99,14 +109,7 @@ def upsert_returning(
     update: Mapping[str, Any],
 ) -> RowT:
     """`upsert`, returning the row as it is now (one statement: `RETURNING`)."""
-    dialect = session.get_bind().dialect.name
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        make(table)
-        .values(**values)
-        .on_conflict_do_update(index_elements=keys, set_=dict(update))
-        .returning(table)
-    )
+    statement = _upsert(session, table, values, keys, update).returning(table)
     return session.scalars(statement, execution_options={"populate_existing": True}).one()
 
 

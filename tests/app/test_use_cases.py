@@ -142,16 +142,21 @@ def test_a_survey_comment_prompt_survives_a_restart(build: Any, outbox: Recordin
     assert restarted.services.surveys.results(webinar.code).comments == ("Very useful, thanks.",)
 
 
-def test_a_former_attendee_of_a_closed_webinar_still_gets_public_answers(
-    build: Any, tmp_path: Path
-) -> None:
-    app = build()
+def add_fares(app: App, tmp_path: Path) -> None:
+    """Ingest one public English document: what a single bus ride costs."""
     write(
         tmp_path / "kb" / "fares.md",
         "---\ntitle: Bus fares\nvisibility: public\nlanguage: en\n---\n"
         "# Fares\n\nA single bus ride in Hanbit costs 1,500 won with the transit card.\n",
     )
     app.services.ingestor.ingest([tmp_path / "kb"])
+
+
+def test_a_former_attendee_of_a_closed_webinar_still_gets_public_answers(
+    build: Any, tmp_path: Path
+) -> None:
+    app = build()
+    add_fares(app, tmp_path)
     webinar = app.services.webinars.create("Transit forum", date(2026, 11, 30), "en", STAFF)
     attendee = Actor(ATTENDEE, ATTENDEE)
     app.command(attendee, "start", f"w_{webinar.code}")
@@ -165,12 +170,7 @@ def test_an_unanswered_question_is_one_message_that_says_it_went_to_the_office(
     build: Any, tmp_path: Path, outbox: RecordingOutbox
 ) -> None:
     app = build()
-    write(
-        tmp_path / "kb" / "fares.md",
-        "---\ntitle: Bus fares\nvisibility: public\nlanguage: en\n---\n"
-        "# Fares\n\nA single bus ride in Hanbit costs 1,500 won with the transit card.\n",
-    )
-    app.services.ingestor.ingest([tmp_path / "kb"])
+    add_fares(app, tmp_path)
     reply = app.text(Actor(PUBLIC, PUBLIC), "Who designed the new hydrogen tram depot in Riverton?")
     (out,) = reply.messages  # one request of Telegram's budget, one notification
     assert out.answer is not None and not out.answer.grounded
