@@ -37,7 +37,7 @@ WEBINAR_BOOST = 0.02
 # A passage of a document tagged with another partner city than the one the question names.
 OTHER_CITY_PENALTY = 0.02
 # What the keyword index's best match gets on top of its cosine, a passage with a share s of
-# that best BM25 score s² of it (docs/benchmarks.md, "Retrieval across languages"). Coverage
+# that best BM25 score s² of it (docs/benchmarks.md, "Retrieval: ... BM25 in the fusion"). Coverage
 # counts which of the question's words a passage holds; BM25 also weighs how often and in how
 # short a passage, and the square keeps that for the few strong matches: a Korean question's
 # cosine with a Vietnamese or English passage is lower than with any Korean passage on the
