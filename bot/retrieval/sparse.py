@@ -9,6 +9,7 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +38,7 @@ class BM25Index:
         self._webinar = np.array([], dtype=str)
         self._df: dict[str, int] = {}
         self._row: dict[str, int] | None = None  # chunk id -> row, built on first use
+        self._sorted = False  # each term's postings in ascending rows (then searched, not isin)
         # the documents' version (KnowledgeStore.version) the index was built from; None: unknown
         # (a file of an older release, or none): such an index is rebuilt at start
         self.version: int | None = None
@@ -57,6 +59,7 @@ class BM25Index:
         self._df = data["df"]
         self.version = data.get("version")
         self._model = bm25s.BM25.load(str(self.path / "bm25")) if self.ids else None
+        self._sorted = _postings_sorted(self._model)
 
     def count(self) -> int:
         """Return how many chunks the index holds."""
@@ -107,6 +110,7 @@ class BM25Index:
                 shutil.rmtree(self.path, ignore_errors=True)
                 tmp.rename(self.path)
                 self._model = model
+                self._sorted = _postings_sorted(model)
                 self.ids = [e.id for e in entries]
                 self._visibility = arrays["visibility"]
                 self._partner = arrays["partner"]
@@ -163,7 +167,7 @@ class BM25Index:
                 tid = vocab.get(term)
                 if tid is None or not weight:
                     continue
-                found += weight * np.isin(rows, postings[indptr[tid] : indptr[tid + 1]])
+                found += weight * self._holds(rows, postings[indptr[tid] : indptr[tid + 1]])
             return {cid: float(v) / total for cid, v in zip(ids, found, strict=True)}
 
     def holding(self, terms: Sequence[str], ids: Sequence[str]) -> dict[str, set[str]]:
@@ -179,10 +183,22 @@ class BM25Index:
                 tid = vocab.get(term)
                 if tid is None:
                     continue
-                hit = np.isin(rows, postings[indptr[tid] : indptr[tid + 1]])
+                hit = self._holds(rows, postings[indptr[tid] : indptr[tid + 1]])
                 for i in np.flatnonzero(hit):
                     out[ids[i]].add(term)
             return out
+
+    def _holds(self, rows: np.ndarray, posting: np.ndarray) -> np.ndarray:
+        """Return whether each row is in a term's postings: a binary search of the few candidate
+        rows in sorted postings (a common term's are tens of thousands of rows at 100k chunks,
+        which `np.isin` would sort again for every question)."""
+        if not self._sorted:
+            return np.isin(rows, posting)
+        at = np.searchsorted(posting, rows)
+        found = np.zeros(len(rows), dtype=bool)
+        inside = at < len(posting)
+        found[inside] = posting[at[inside]] == rows[inside]
+        return found
 
     def _rows(self, ids: Sequence[str]) -> np.ndarray:
         """Return the index rows of chunk ids (-1 for an id the index does not hold)."""
@@ -240,3 +256,15 @@ class BM25Index:
             n = len(self.ids)
             df = self._df.get(term, 0)
         return max(0.0, math.log((n - df + 0.5) / (df + 0.5) + 1.0)) if n else 0.0
+
+
+def _postings_sorted(model: Any) -> bool:
+    """Tell whether every term's postings (the index's CSC columns) list their rows in ascending
+    order, as bm25s writes them; checked once per load, not assumed."""
+    if model is None:
+        return False
+    indices, indptr = model.scores["indices"], model.scores["indptr"]
+    falls = np.diff(indices) < 0
+    starts = indptr[1:-1]
+    falls[starts[(starts > 0) & (starts < len(indices))] - 1] = False  # a new term's first row
+    return not bool(falls.any())

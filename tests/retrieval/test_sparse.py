@@ -10,7 +10,7 @@ import pytest
 
 from bot.domain import Asker, SparseEntry
 from bot.retrieval.access import AccessScope
-from bot.retrieval.sparse import BM25Index
+from bot.retrieval.sparse import BM25Index, _postings_sorted
 
 STAFF = AccessScope(Asker.staff())
 OLD = [
@@ -67,3 +67,36 @@ def test_the_index_remembers_the_documents_version_it_was_built_from(tmp_path: P
     assert index.version is None
     index.rebuild(OLD, version=7)
     assert index.version == 7 and BM25Index(tmp_path / "bm25").version == 7
+
+
+def test_which_terms_a_chunk_holds_is_read_alike_from_sorted_or_unsorted_postings(
+    tmp_path: Path,
+) -> None:
+    words = ["riverton", "review", "year", "budget", "homestay", "tram"]
+    entries = [
+        SparseEntry(f"c{i}", [w for j, w in enumerate(words) if (i >> j) & 1], "public", "")
+        for i in range(1, 64)
+    ]
+    index = BM25Index(tmp_path / "bm25")
+    index.rebuild(entries)
+    ids = ["c5", "c63", "c1", "missing", "c42"]
+    weights = {"riverton": 2.0, "year": 1.0, "tram": 0.5, "unknown": 1.0}
+    assert index._sorted, "bm25s writes each term's rows in ascending order"
+    searched = (index.holding(list(weights), ids), index.coverage(weights, ids))
+    assert searched[0] == {
+        "c5": {"riverton", "year"},
+        "c63": {"riverton", "year", "tram"},
+        "c1": {"riverton"},
+        "missing": set(),
+        "c42": {"review", "tram"} & set(weights),
+    }
+    assert searched[1]["c63"] == pytest.approx(3.5 / 4.5)
+    # an index whose postings are not in order (not what bm25s writes today) is read with isin
+    scores = index._model.scores  # type: ignore[attr-defined]
+    for start, end in zip(scores["indptr"][:-1], scores["indptr"][1:], strict=True):
+        scores["indices"][start:end] = scores["indices"][start:end][::-1].copy()
+    assert not _postings_sorted(index._model)
+    index._sorted = False
+    assert (index.holding(list(weights), ids), index.coverage(weights, ids)) == searched
+    index.rebuild(entries)
+    assert index._sorted
