@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 import threading
@@ -23,6 +24,15 @@ from bot.nlp import Analyzer
 from bot.retrieval.embedder import E5Embedder
 from bot.services import Services, build_services
 from tests.postgres import PostgresCluster
+
+
+def bare_env() -> dict[str, str]:
+    """Return this process's environment without the bot's settings (OPENAI_, TELEGRAM_, BOT_):
+    what a bot subprocess of a test starts from, whatever the developer's shell has set."""
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TELEGRAM_", "BOT_"))
+    }
+
 
 ROOT = Path(__file__).resolve().parents[1]
 KNOWLEDGE = ROOT / "knowledge"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write
+from tests.conftest import bare_env, write
 
 DOC = (
     "---\ntitle: Riverton sister-city agreement\nvisibility: public\npartner: Riverton\nlanguage: en\n---\n"
@@ -20,9 +20,7 @@ SECRET = "---\ntitle: Budget note\nvisibility: internal\nlanguage: en\n---\nThe 
 
 
 def run(*args: str, data: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TELEGRAM_", "BOT_"))
-    }
+    env = bare_env()
     return subprocess.run(
         [sys.executable, "-m", "bot", "--data-dir", str(data), *args],
         input=stdin,
@@ -163,9 +161,7 @@ def test_the_console_chat_runs_the_same_commands_and_meeting_sentences_as_telegr
         "/pending",
     ]
     partners = str(Path(__file__).resolve().parents[1] / "knowledge" / "partners.yaml")
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TELEGRAM_", "BOT_"))
-    }
+    env = bare_env()
     result = subprocess.run(
         [sys.executable, "-m", "bot", "--data-dir", str(ingested), "chat"],
         input="\n".join(lines) + "\n",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.services import build_services
-from tests.conftest import BACKENDS, ROOT, backend_url, make_settings, write
+from tests.conftest import BACKENDS, ROOT, backend_url, bare_env, make_settings, write
 
 from .emulator import BotApiEmulator
 
@@ -46,9 +45,7 @@ DATABASES: dict[Path, str] = {}  # data dir -> the DATABASE_URL of the bots star
 def start_bot(emu: BotApiEmulator, data: Path, **extra_env: str) -> subprocess.Popen[bytes]:
     """Start `exchange-bot run` as a separate process against the emulator (on the data dir's
     database: SQLite in it, or the PostgreSQL database a fixture registered for it)."""
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TELEGRAM_", "BOT_"))
-    }
+    env = bare_env()
     env.update(
         TELEGRAM_BOT_TOKEN=TOKEN,
         TELEGRAM_API_BASE_URL=emu.base_url,
@@ -545,11 +542,7 @@ def test_webhook_mode_checks_the_secret_token(data_dir: Path) -> None:
         port = s.getsockname()[1]
     with BotApiEmulator(token=TOKEN, bot_username="exchange_test_bot") as emu:
         emu.user(PUBLIC, "Pat", "en")
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("OPENAI_", "TELEGRAM_", "BOT_"))
-        }
+        env = bare_env()
         env.update(
             TELEGRAM_BOT_TOKEN=TOKEN,
             TELEGRAM_API_BASE_URL=emu.base_url,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 from datetime import datetime
@@ -16,7 +15,7 @@ from icalendar import Calendar
 from bot.errors import CliError
 from bot.scheduling.cli import add_meetings_parser, run_meetings
 from bot.schema import open_database
-from tests.conftest import make_settings
+from tests.conftest import bare_env, make_settings
 from tests.scheduling import FakeClock, seoul, write_directory
 
 NOW = seoul(2026, 3, 18, 10)
@@ -228,9 +227,7 @@ def _wired() -> bool:
 
 
 def _run(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TELEGRAM_", "BOT_"))
-    }
+    env = bare_env()
     return subprocess.run(
         [sys.executable, "-m", "bot", "--data-dir", str(data), "meetings", *args],
         capture_output=True,

@@ -4,7 +4,6 @@ for the models to load (a real process)."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import bare_env
 from tests.e2e.test_bot import ROOT, health
 
 
@@ -28,9 +28,7 @@ def test_a_stop_signal_during_the_service_build_ends_the_process_at_once(
     tmp_path: Path, sig: signal.Signals
 ) -> None:
     port = _free_port()
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TELEGRAM_", "BOT_"))
-    }
+    env = bare_env()
     env.update(
         TELEGRAM_BOT_TOKEN="123456:test-token",
         # nothing listens there: the process must stop before it ever asks Telegram
