@@ -15,6 +15,13 @@ _MONTH = (
     r"january|february|march|april|may|june|july|august|september|october|november|december|"
     r"januar|februar|märz|mai|juni|juli|oktober|dezember|tháng"
 )
+# a small number written out: "two-week", "vierwöchig", "두 달", "hai tuần"
+_NUMBER_WORD = (
+    r"one|two|three|four|five|six|seven|eight|nine|ten|twelve|"
+    r"ein|eine|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|zwölf|"
+    r"한|두|세|네|다섯|여섯|일곱|여덟|아홉|열|"
+    r"một|hai|ba|bốn|năm|sáu|bảy|tám|chín|mười"
+)
 # (kind, what in a question asks for it, what in a sentence carries it); the first that asks wins
 _KINDS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     (
@@ -60,8 +67,11 @@ _KINDS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
             r"how long|기간|얼마(?:나|동안)\s?(?:걸|머무|체류|하)|wie lange|dauer|bao lâu", re.I
         ),
         re.compile(
-            r"\d+\s?(?:일|주|개월|달|년|시간|박|days?|weeks?|months?|years?|hours?|nights?|"
-            r"tage?n?|wochen?|monate?n?|jahre?n?|stunden?|ngày|tuần|tháng|năm|giờ)",
+            rf"(?:\d+\s?|(?<!\w)(?:{_NUMBER_WORD})[\s-](?!일))(?:일|주|개월|달|년|시간|박|days?|"
+            r"weeks?|months?|years?|hours?|nights?|tage?n?|wochen?|monate?n?|jahre?n?|stunden?|"
+            r"ngày|tuần|tháng|năm|giờ)|"
+            # "vierwöchige", "zweijährigen", "dreitägig": German writes short spans as one word
+            rf"\b(?:{_NUMBER_WORD})(?:wöchig|monatig|jährig|tägig|stündig)",
             re.I,
         ),
     ),
@@ -100,12 +110,20 @@ def asked_kind(question: str) -> str | None:
     return None
 
 
+_PATTERNS = {name: carried for name, _asks, carried in _KINDS}
+# what a count is not: the digits of an address, a telephone number or a date ("how many took
+# part" is not answered by "문의: 044-300-1234" or "2026. 5. 18.")
+_NOT_COUNTS = tuple(_PATTERNS[name] for name in ("email", "phone", "date"))
+
+
 def carries(kind: str | None, sentence: str) -> bool:
     """Tell whether a sentence holds a fact of the kind (False for no kind)."""
-    for name, _asks, pattern in _KINDS:
-        if name == kind:
-            return bool(pattern.search(sentence))
-    return False
+    if kind is None or kind not in _PATTERNS:
+        return False
+    if kind == "count":
+        for other in _NOT_COUNTS:
+            sentence = other.sub(" ", sentence)
+    return bool(_PATTERNS[kind].search(sentence))
 
 
 # a sentence that speaks to an assistant instead of to people: documents are untrusted text,

@@ -84,6 +84,14 @@ def test_a_sentence_carries_a_kind_of_fact() -> None:
     assert not carries(None, "anything 2026")
     assert carries("count", "총 48명이 참가했다.")
     assert not carries("count", "한빛시는 2045년 탄소중립을 목표로 한다.")  # a year says when
+    # a telephone number, an address or a date holds digits, not a count
+    assert not carries("count", "청소년교류 담당 (062-410-3224, youth1@hanbit.example.org)")
+    assert not carries("count", "신청 기간: 2026. 3. 3.(화) ~ 3. 20.(금)")
+    assert carries("count", "2026. 3. 3.까지 20개 도시가 신청했다.")
+    # a span written in words: German as one word, the others as two
+    assert carries("duration", "Das vierwöchige Praktikum beginnt im Mai.")
+    assert carries("duration", "a two-week stay") and carries("duration", "두 달 동안 머문다")
+    assert not carries("duration", "한일 교류의 역사") and not carries("duration", "내가 한 일")
 
 
 def test_a_planted_instruction_is_found_with_the_orders_around_it() -> None:
