@@ -1,4 +1,4 @@
-"""Text analysis shared by answering threads: stemming from many threads at once."""
+"""Text analysis: stemming from many threads at once, and the language of a question."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import snowballstemmer
 
-from bot.nlp import Analyzer
+from bot.nlp import Analyzer, detect_language
 
 THREADS = 8
 # English and German words whose stems differ from the word in different ways (suffixes removed,
@@ -84,3 +84,20 @@ def test_stemming_from_eight_threads_gives_the_single_threaded_stems() -> None:
             if g != e
         ]
         assert not wrong, f"thread {thread}: {len(wrong)} wrong stems, e.g. {wrong[:3]}"
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        # German questions without "der/die/das": the function words that tell them from English
+        ("Wie lange bleiben unsere Auszubildenden beim Austausch in Hanbit?", "de"),
+        ("Um wie viel Uhr beginnt es?", "de"),
+        ("Wo findet das Forum statt?", "de"),
+        ("How long do our trainees stay in Hanbit?", "en"),
+        ("Who signed it in 2019?", "en"),
+        ("Thực tập sinh ở Hanbit bao lâu?", "vi"),
+        ("연수생은 한빛시에 얼마나 머무나요?", "ko"),
+    ],
+)
+def test_the_language_of_a_question(question: str, language: str) -> None:
+    assert detect_language(question) == language
