@@ -276,8 +276,9 @@ class HybridRetriever:
         the partner directory spelt as they spell them (Glossary.code_switch): one more text,
         only for a question that names a partner city or the home city, embedded in the same
         batch as the question (one call, not two). With `rendering_pull`, that vector is also
-        moved toward the glossary's renderings of the question's office words in the passages' script (English
-        for a Korean question, Korean for the others): the vector of each rendering is embedded
+        moved toward the glossary's renderings of the question's office words in the passages'
+        language (for a Korean question, Vietnamese for the Vietnamese passages, English for the
+X the vector of each rendering is embedded
         once per embedding space, in the batch of the first question of any process that needs
         it, and kept in the vector store (ChromaIndex.keep_renderings, read by every process at
         start), so a question costs no more embeddings than without the glossary.
@@ -285,21 +286,32 @@ class HybridRetriever:
         korean = detect_language(question) == "ko"
         switched = self.glossary.code_switch(question, hangul=not korean)
         texts = [question] if switched == question else [question, switched]
-        phrases = _rendered(translations, "en" if korean else "ko") if self.rendering_pull else []
-        missing = [p for p in phrases if p not in self._renderings]
+        others = [lang for lang in self.vectors.languages if (lang == "ko") != korean]
+        # the renderings each other-script collection is asked toward: its own language's where
+        # the glossary has them (a Korean question about Vietnamese passages: Vietnamese), else
+        # English's (a collection keyed "" or in a language the glossary does not write)
+        toward: dict[str, list[str]] = {}
+        if self.rendering_pull:
+            fallback = _rendered(translations, "en" if korean else "ko")
+            for lang in others:
+                toward[lang] = (_rendered(translations, lang) if korean else []) or fallback
+        wanted = list(dict.fromkeys(p for phrases in toward.values() for p in phrases))
+        missing = [p for p in wanted if p not in self._renderings]
         vectors = self.embedder.embed_queries(texts + missing)
         for phrase, vector in zip(missing, vectors[len(texts) :], strict=True):
             self._renderings[phrase] = vector
         if missing:
             self._keep(missing, vectors[len(texts) :])
-        own, other = vectors[0], vectors[len(texts) - 1]
-        if phrases:
-            toward = np.sum([_unit(self._renderings[p]) for p in phrases], axis=0)
-            other = other + self.rendering_pull * float(np.linalg.norm(other)) * _unit(toward)
-        return {
-            language: own if (language == "ko") == korean else other
-            for language in self.vectors.languages
-        }
+        own, switched_vector = vectors[0], vectors[len(texts) - 1]
+        out = {lang: own for lang in self.vectors.languages if lang not in others}
+        norm = float(np.linalg.norm(switched_vector))
+        for lang in others:
+            other = switched_vector
+            if toward.get(lang):
+                pull = np.sum([_unit(self._renderings[p]) for p in toward[lang]], axis=0)
+                other = other + self.rendering_pull * norm * _unit(pull)
+            out[lang] = other
+        return out
 
     def _keep(self, phrases: Sequence[str], vectors: np.ndarray) -> None:
         """Store new renderings' vectors for the other processes and the next start (the answer

@@ -275,3 +275,37 @@ def test_the_glossary_pull_adds_no_embedding_to_a_question_once_its_renderings_a
     retriever.retrieve("Per diem for overseas trips?", Asker.staff(), 3)
     assert embedded[-1] == ["Per diem for overseas trips?"]  # one call, one text
     assert len(embedded) == 2
+
+
+def test_a_korean_question_is_pulled_toward_each_collections_own_renderings(
+    tmp_path: Path, make_services, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "kb"
+    docs = {
+        "ko.md": ("ko", "국외출장 여비", "국외출장 공무원의 일비는 하루 미화 60달러로 한다."),
+        "en.md": ("en", "Travel rules", "The per diem for an overseas trip is USD 60 a day."),
+        "vi.md": ("vi", "Quy định công tác", "Phụ cấp ngày cho học viên là 300.000 đồng mỗi ngày."),
+    }
+    for name, (language, title, body) in docs.items():
+        front = f"---\ntitle: {title}\nvisibility: public\nlanguage: {language}\n---\n"
+        write(corpus / name, f"{front}# {title}\n\n{body}\n")
+    services: Services = make_services()
+    services.ingestor.ingest([corpus])
+    retriever = services.retriever
+    embedded: list[str] = []
+    real = retriever.embedder.embed_queries
+
+    def counting(texts: list[str]) -> np.ndarray:
+        embedded.extend(texts)
+        return real(texts)
+
+    monkeypatch.setattr(retriever.embedder, "embed_queries", counting)
+    vectors = retriever._query_vectors(
+        "일비는 얼마예요?",
+        retriever.glossary.translations({"일비"}, "ko", question="일비는 얼마예요?"),
+    )
+    # the Vietnamese passages are asked toward the Vietnamese rendering, the English toward the
+    # English one: two vectors for the two Latin-script collections, not one
+    assert "phụ cấp ngày" in embedded and "per diem" in embedded
+    assert not np.allclose(vectors["vi"], vectors["en"])
+    assert np.allclose(vectors["ko"], real(["일비는 얼마예요?"])[0])
