@@ -67,7 +67,8 @@ ASKED_KIND = 0.3
 
 def _german_nouns(question: str) -> set[str]:
     """Return the capitalised words of a German question that follow a determiner (directly or
-    after one lower-case word, an adjective): common nouns, not names."""
+    after one lower-case word, an adjective), or such a noun and "und" / "oder" ("die Kolleginnen
+    und Kollegen"): common nouns, not names ("zwischen Hanbit und München" keeps both)."""
     words = _WORD.findall(question)
     out = set()
     for i, word in enumerate(words):
@@ -78,7 +79,8 @@ def _german_nouns(question: str) -> set[str]:
         after_adjective = (
             len(before) == 2 and before[0] in _GERMAN_DETERMINERS and words[i - 1].islower()
         )
-        if after_determiner or after_adjective:
+        coordinated = len(before) == 2 and before[1] in ("und", "oder") and words[i - 2] in out
+        if after_determiner or after_adjective or coordinated:
             out.add(word)
     return out
 

@@ -162,7 +162,17 @@ def test_a_german_common_noun_no_document_uses_is_no_unknown_name(services: Serv
         "Wie lange bleiben die Lehrlinge aus Düsseldorf in Hanbit?", Asker.staff()
     )
     assert answer.grounded and "drei Wochen" in answer.text, answer.text
-    # a city no document mentions still is one
+    # nor is the noun after "und" beside one ("die Kolleginnen und Kollegen")
+    pair = services.answerer.answer(
+        "Wie lange bleiben die Lehrlinge und Kollegen aus Düsseldorf in Hanbit?", Asker.staff()
+    )
+    assert pair.grounded and "drei Wochen" in pair.text, pair.text
+    # a city no document mentions still is one, beside a name too ("Hanbit und München")
+    between = services.answerer.answer(
+        "Wann wurde die Zusatzvereinbarung zwischen Hanbit und München unterzeichnet?",
+        Asker.staff(),
+    )
+    assert not between.grounded, between.text
     other = services.answerer.answer(
         "Wann wurde die Zusatzvereinbarung mit München unterzeichnet?", Asker.staff()
     )
