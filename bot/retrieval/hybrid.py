@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -43,6 +44,8 @@ OTHER_CITY_PENALTY = 0.02
 # cosine with a Vietnamese or English passage is lower than with any Korean passage on the
 # topic, and a passage that holds its names and numbers would otherwise lose to those.
 BM25_WEIGHT = 0.03
+YEAR_BOOST = 0.02  # measured on the tuning sets, docs/benchmarks.md ("Years asked")
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 
 
 def rrf(rankings: Sequence[Sequence[str]], k: int = 60) -> dict[str, float]:
@@ -102,6 +105,7 @@ class HybridRetriever:
         rendering_weight: float = RENDERING_WEIGHT,
         rendering_pull: float = 0.0,
         bm25_weight: float = BM25_WEIGHT,
+        year_boost: float = YEAR_BOOST,
     ) -> None:
         self.store = store
         self.vectors = vectors
@@ -114,6 +118,7 @@ class HybridRetriever:
         self.rrf_k = rrf_k
         self.keyword_weight = keyword_weight
         self.bm25_weight = bm25_weight  # hybrid: weight of the BM25 score's share of the best
+        self.year_boost = year_boost  # what a passage giving every year the question names adds
         # documents another process ingested: looked for before a question (at most once a second)
         self.follower = follower
         # what a passage holding a glossary rendering of a question's word gets of its weight
@@ -197,7 +202,20 @@ class HybridRetriever:
                 for cid in candidates
             }
             ranked = sorted(scored.items(), key=lambda kv: -kv[1])
-        chunks = self.store.chunks([i for i, _ in ranked[: k * PER_DOCUMENT_POOL]])
+        pool = k * PER_DOCUMENT_POOL
+        chunks = self.store.chunks([i for i, _ in ranked[:pool]])
+        years = set(_YEAR.findall(question))
+        if years and self.year_boost:  # "the agreement of 2019": a passage that says 2019 first
+            ranked = (
+                sorted(
+                    (
+                        (cid, score + self.year_boost * _says_years(chunks.get(cid), years))
+                        for cid, score in ranked[:pool]
+                    ),
+                    key=lambda kv: -kv[1],
+                )
+                + ranked[pool:]
+            )
         ranked = _spread(ranked, chunks, k)
 
         sparse_by_id = dict(sparse)
@@ -363,6 +381,15 @@ def _rendered(translations: Sequence[Translation], language: str) -> list[str]:
 def _unit(vector: np.ndarray) -> np.ndarray:
     norm = float(np.linalg.norm(vector))
     return vector / norm if norm else vector
+
+
+def _says_years(chunk: Chunk | None, years: set[str]) -> bool:
+    """Tell whether a passage, with its document's title and date and its heading, gives every
+    year (the index text: "2019년" and "Mai 2019" both hold 2019)."""
+    if chunk is None:
+        return False
+    text = f"{chunk.doc.title} {chunk.doc.date} {chunk.heading} {chunk.text}"
+    return all(y in text for y in years)
 
 
 def _spread(

@@ -9,7 +9,15 @@ import pytest
 from bot.domain import Asker, Chunk, DocMeta, Role, Visibility
 from bot.retrieval.access import AccessScope
 from bot.retrieval.glossary import Glossary
-from bot.retrieval.hybrid import MIN_VISIBLE, PER_DOCUMENT, WIDE_N, HybridRetriever, _spread, rrf
+from bot.retrieval.hybrid import (
+    MIN_VISIBLE,
+    PER_DOCUMENT,
+    WIDE_N,
+    YEAR_BOOST,
+    HybridRetriever,
+    _spread,
+    rrf,
+)
 from bot.services import Services
 
 
@@ -166,3 +174,28 @@ def test_a_small_language_is_not_asked_again_with_the_filter_and_finds_the_same(
             }
         assert not set(filtered) & set(small)
     assert seen, "the filtered query would have been asked before"
+
+
+def test_a_passage_that_gives_the_year_asked_comes_first(
+    sample_services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "the partnership agreement of 2019": the 2024 supplementary agreement is nearer in meaning,
+    # the 2019 agreement is the one that says 2019
+    question = (
+        "Für wie viele Nächte übernimmt die Gaststadt laut dem Partnerschaftsvertrag von 2019 "
+        "höchstens die Unterkunft?"
+    )
+    retriever = sample_services.retriever
+    monkeypatch.setattr(retriever, "year_boost", 0.0)
+    without = retriever.retrieve(question, Asker.staff(), 5).hits
+    assert without[0].chunk.doc.source == "agreements/duesseldorf-zusatzvereinbarung-2024.md"
+    monkeypatch.setattr(retriever, "year_boost", YEAR_BOOST)
+    hits = retriever.retrieve(question, Asker.staff(), 5).hits
+    assert hits[0].chunk.doc.source == "agreements/duesseldorf-sister-city-agreement.md"
+    assert "2019" in f"{hits[0].chunk.doc.title} {hits[0].chunk.doc.date} {hits[0].chunk.text}"
+    # the years are read from the question only: the same question without one is unchanged
+    plain = question.replace(" von 2019", "")
+    monkeypatch.setattr(retriever, "year_boost", 0.0)
+    before = [h.chunk.id for h in retriever.retrieve(plain, Asker.staff(), 5).hits]
+    monkeypatch.setattr(retriever, "year_boost", YEAR_BOOST)
+    assert [h.chunk.id for h in retriever.retrieve(plain, Asker.staff(), 5).hits] == before
