@@ -50,6 +50,9 @@ _DE_WORDS = {
     "gibt",
     "es",
     "bei",
+    "viel",
+    "viele",
+    "lange",
     "beim",
     "vom",
     "zum",
@@ -58,8 +61,6 @@ _DE_WORDS = {
     "nach",
     "aus",
     "um",
-    "bis",
-    "seit",
     "oder",
     "auch",
     "noch",
@@ -71,9 +72,6 @@ _DE_WORDS = {
     "welches",
     "welchen",
     "welchem",
-    "viel",
-    "viele",
-    "lange",
     "einen",
     "einem",
     "einer",
@@ -96,6 +94,12 @@ _DE_WORDS = {
     "dürfen",
     "soll",
     "sollen",
+}
+# German words that tell a question is German but carry meaning for keyword search ("gilt bis",
+# "höchstens"): read by detect_language only, never dropped as stop words
+_DE_HINTS = {
+    "bis",
+    "seit",
     "gilt",
     "höchstens",
     "mindestens",
@@ -266,7 +270,7 @@ def detect_language(text: str) -> str:
     if vi >= 2 or (vi and any(w in _VI_WORDS for w in words)):
         return "vi"
     de_score = sum(1 for ch in lowered if ch in _DE_CHARS) + 2 * sum(
-        1 for w in words if w in _DE_WORDS
+        1 for w in words if w in _DE_WORDS or w in _DE_HINTS
     )
     en_score = 2 * sum(1 for w in words if w in _EN_STOP)
     if de_score > en_score:

@@ -13,7 +13,7 @@ from bot.domain import Answer, Asker, Citation, Hit, readable_heading
 from bot.i18n import language_name
 from bot.nlp import detect_language, has_hangul, index_text
 from bot.office import Office
-from bot.retrieval.hybrid import HybridRetriever, Retrieval
+from bot.retrieval.hybrid import HybridRetriever, Retrieval, says_years
 from bot.retrieval.hybrid import coverage as term_coverage
 
 # a capitalised word that does not open a sentence; Latin letters with Vietnamese/German accents
@@ -370,8 +370,13 @@ def quotes(
     kind = asked_kind(question)
     similarity = retriever.sentence_similarity(retrieval, hits) if question else []
     near = max((x for sims in similarity for x in sims), default=0.0)
+    # a question about "the 2025 MOU" is answered from the passages that give 2025, when any do
+    years = set(_YEAR.findall(question))
+    dated = {rank for rank, hit in enumerate(hits) if years and says_years(hit.chunk, years)}
     scored: list[tuple[float, int, int, str]] = []
     for rank, hit in enumerate(hits):
+        if dated and rank not in dated:
+            continue
         prior = 0.15 / (rank + 1)
         chunk = hit.chunk
         sims = similarity[rank] if rank < len(similarity) else []

@@ -84,7 +84,9 @@ _KINDS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
             re.I,
         ),
         re.compile(
-            r"\d[\d,.]*\s?(?:만|억|천)?\s?(?:원|달러|유로|엔|투그릭|won|krw|usd|eur|euro|dollars?|"
+            # a magnitude between the figure and its currency: "380 triệu won", "2 Mio. Euro"
+            r"\d[\d,.]*\s?(?:만|억|천|triệu|tỷ|nghìn|ngàn|thousand|million|billion|tausend|"
+            r"mio\.|millionen|mrd\.|milliarden)?\s?(?:원|달러|유로|엔|투그릭|won|krw|usd|eur|euro|dollars?|"
             r"yen|đồng|vnd)|(?:us\$|\$|€|¥|₩|usd|eur|krw)\s?\d",
             re.I,
         ),

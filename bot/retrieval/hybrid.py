@@ -209,7 +209,7 @@ class HybridRetriever:
             ranked = (
                 sorted(
                     (
-                        (cid, score + self.year_boost * _says_years(chunks.get(cid), years))
+                        (cid, score + self.year_boost * says_years(chunks.get(cid), years))
                         for cid, score in ranked[:pool]
                     ),
                     key=lambda kv: -kv[1],
@@ -383,7 +383,7 @@ def _unit(vector: np.ndarray) -> np.ndarray:
     return vector / norm if norm else vector
 
 
-def _says_years(chunk: Chunk | None, years: set[str]) -> bool:
+def says_years(chunk: Chunk | None, years: set[str]) -> bool:
     """Tell whether a passage, with its document's title and date and its heading, gives every
     year (the index text: "2019년" and "Mai 2019" both hold 2019)."""
     if chunk is None:

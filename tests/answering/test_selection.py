@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from bot.answering.extractive import quotes
 from bot.answering.selection import asked_kind, carries, instructions
-from bot.domain import Asker
+from bot.domain import Asker, Chunk, DocMeta, Hit, Visibility
+from bot.retrieval.hybrid import Retrieval
 from bot.services import Services
 from tests.conftest import services_over
 
@@ -83,6 +85,8 @@ def test_a_sentence_carries_a_kind_of_fact() -> None:
     assert not carries("share", "무수율은 크게 낮아졌다.")
     assert not carries(None, "anything 2026")
     assert carries("count", "총 48명이 참가했다.")
+    assert carries("amount", "Tổng kinh phí là 380 triệu won.")  # a magnitude before the currency
+    assert carries("amount", "insgesamt 2 Mio. Euro") and carries("amount", "USD 1.2 million")
     assert not carries("count", "한빛시는 2045년 탄소중립을 목표로 한다.")  # a year says when
     # a telephone number, an address or a date holds digits, not a count
     assert not carries("count", "청소년교류 담당 (062-410-3224, youth1@hanbit.example.org)")
@@ -177,3 +181,32 @@ def test_a_german_common_noun_no_document_uses_is_no_unknown_name(services: Serv
         "Wann wurde die Zusatzvereinbarung mit München unterzeichnet?", Asker.staff()
     )
     assert not other.grounded, other.text
+
+
+def test_a_question_naming_a_year_is_quoted_from_the_passage_that_gives_it(
+    services: Services,
+) -> None:
+    def hit(source: str, title: str, date: str, text: str) -> Hit:
+        meta = DocMeta(source=source, title=title, visibility=Visibility.PUBLIC, date=date)
+        return Hit(Chunk(source, meta, 0, title, text, (text,), "en"), 1.0)
+
+    question = "What total budget does Hanbit plan for the 2025 MOU?"
+    retrieval = Retrieval(
+        [
+            # first by meaning: a budget of another year's document
+            hit(
+                "minutes.md",
+                "Minutes, March 2026",
+                "2026-03-12",
+                "The budget request is USD 600,000.",
+            ),
+            hit("mou.md", "MOU (2025)", "2025-06-17", "The total budget is 380 triệu won."),
+        ],
+        0.5,
+        {},
+    )
+    quoted = quotes(services.retriever, retrieval, question)
+    assert [q[3] for q in quoted] == ["The total budget is 380 triệu won."]
+    # no passage gives the year: all are quoted from, as before
+    retrieval.hits[1] = hit("mou.md", "MOU", "", "The total budget is 380 triệu won.")
+    assert len(quotes(services.retriever, retrieval, question)) == 2
