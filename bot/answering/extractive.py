@@ -13,12 +13,11 @@ from bot.domain import Answer, Asker, Citation, Hit, readable_heading
 from bot.i18n import language_name
 from bot.nlp import detect_language, has_hangul, index_text
 from bot.office import Office
-from bot.retrieval.hybrid import HybridRetriever, Retrieval, says_years
+from bot.retrieval.hybrid import YEAR, HybridRetriever, Retrieval, says_years
 from bot.retrieval.hybrid import coverage as term_coverage
 
 # a capitalised word that does not open a sentence; Latin letters with Vietnamese/German accents
 _PROPER = re.compile(r"(?<!^)(?<![.?!:]\s)(?<!\n)\b([A-ZÀ-ÝĐ][\wÀ-ỹ'-]+)")
-_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 _HANGUL_END = re.compile(r"[\uac00-\ud7a3]$")
 # German common nouns (Auszubildenden, Verwaltungsleistungen, Mitbringsel): long words with a
 # noun's ending, or any word with a suffix only nouns have; a city or a person is seldom spelt so
@@ -202,7 +201,7 @@ class EvidenceJudge:
             )
         )
         best_text = index_text(f"{best.doc.title} {best.doc.date} {best.heading} {best.text}")
-        years = sorted(set(_YEAR.findall(question)))
+        years = sorted(set(YEAR.findall(question)))
         missing_years = tuple(y for y in years if y not in best_text)
         margin = retrieval.best_dense - self.min_relevance
         if unknown or missing_years:
@@ -371,7 +370,7 @@ def quotes(
     similarity = retriever.sentence_similarity(retrieval, hits) if question else []
     near = max((x for sims in similarity for x in sims), default=0.0)
     # a question about "the 2025 MOU" is answered from the passages that give 2025, when any do
-    years = set(_YEAR.findall(question))
+    years = set(YEAR.findall(question))
     dated = {rank for rank, hit in enumerate(hits) if years and says_years(hit.chunk, years)}
     scored: list[tuple[float, int, int, str]] = []
     for rank, hit in enumerate(hits):

@@ -45,7 +45,8 @@ OTHER_CITY_PENALTY = 0.02
 # topic, and a passage that holds its names and numbers would otherwise lose to those.
 BM25_WEIGHT = 0.03
 YEAR_BOOST = 0.02  # measured on the tuning sets, docs/benchmarks.md ("Years asked")
-_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+# a year a question names ("the 2019 agreement", "2025년 포럼")
+YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 
 
 def rrf(rankings: Sequence[Sequence[str]], k: int = 60) -> dict[str, float]:
@@ -204,7 +205,7 @@ class HybridRetriever:
             ranked = sorted(scored.items(), key=lambda kv: -kv[1])
         pool = k * PER_DOCUMENT_POOL
         chunks = self.store.chunks([i for i, _ in ranked[:pool]])
-        years = set(_YEAR.findall(question))
+        years = set(YEAR.findall(question))
         if years and self.year_boost:  # "the agreement of 2019": a passage that says 2019 first
             ranked = (
                 sorted(
