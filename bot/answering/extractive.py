@@ -18,6 +18,25 @@ from bot.retrieval.hybrid import coverage as term_coverage
 
 # a capitalised word that does not open a sentence; Latin letters with Vietnamese/German accents
 _PROPER = re.compile(r"(?<!^)(?<![.?!:]\s)(?<!\n)\b([A-ZÀ-ÝĐ][\wÀ-ỹ'-]+)")
+# capitalised in English, but no city's name: the languages and the nationalities of the office's
+# partners (not "Chinese": a city of a country with no partner is still asked for by it)
+_NATIONALITIES = frozenset(
+    {
+        "korean",
+        "koreans",
+        "german",
+        "germans",
+        "vietnamese",
+        "mongolian",
+        "mongolians",
+        "japanese",
+        "american",
+        "americans",
+        "english",
+        "european",
+        "asian",
+    }
+)
 _HANGUL_END = re.compile(r"[\uac00-\ud7a3]$")
 # German common nouns (Auszubildenden, Verwaltungsleistungen, Mitbringsel): long words with a
 # noun's ending, or any word with a suffix only nouns have; a city or a person is seldom spelt so
@@ -182,6 +201,8 @@ class EvidenceJudge:
             if (best.language == "ko" or not has_hangul(name))
             # German capitalises every noun: one that looks like a common noun is no name
             and not (language == "de" and (_GERMAN_NOUN.search(name) or name in nouns))
+            # nor is a language or a nationality ("Korean time", "the German side")
+            and name.lower() not in _NATIONALITIES
         ]
         # in the question's own language a name is written as the passages write it, so the
         # passages the answer quotes must mention it; across languages, some document must.
@@ -196,7 +217,7 @@ class EvidenceJudge:
                 name,
                 language,
                 found
-                if (strict and not name.isupper()) or self._rendered(name, language)
+                if not name.isupper() and (strict or self._rendered(name, language))
                 else None,
             )
         )
@@ -248,7 +269,8 @@ class EvidenceJudge:
         terms = analyzer.terms(name, language)
         if not terms:
             return False
-        variants = set(glossary.expand(terms))
+        # Kiwi may split a name alone ("교통카드" -> 교통, 카드) that it keeps whole in a sentence
+        variants = set(glossary.expand([*terms, "".join(terms)]))
         # a Korean name with a particle Kiwi did not split ("비엔호아랑"): try without it
         variants.update(
             t[:-cut] for t in terms for cut in (1, 2) if _HANGUL_END.search(t) and len(t) - cut >= 2

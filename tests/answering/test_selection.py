@@ -34,7 +34,7 @@ DOCS = {
         "---\ntitle: Zusatzvereinbarung 2024\nvisibility: public\nlanguage: de\n---\n"
         "# Geltung\n\nDie Zusatzvereinbarung wurde am 14. März 2024 in Düsseldorf unterzeichnet. "
         "Sie gilt bis zum 31. Dezember 2027 und verlängert sich danach stillschweigend. "
-        "Beide Städte benennen je eine Ansprechperson. "
+        "Beide Städte benennen je eine Ansprechperson für das MOU. "
         "Die Auszubildenden aus Düsseldorf bleiben jeweils drei Wochen in Hanbit.\n"
     ),
     "notes.md": (
@@ -210,3 +210,21 @@ def test_a_question_naming_a_year_is_quoted_from_the_passage_that_gives_it(
     # no passage gives the year: all are quoted from, as before
     retrieval.hits[1] = hit("mou.md", "MOU", "", "The total budget is 380 triệu won.")
     assert len(quotes(services.retriever, retrieval, question)) == 2
+
+
+def test_a_nationality_or_an_acronym_is_no_unknown_name(
+    services: Services, sample_services: Services
+) -> None:
+    # "Korean" is no city the documents lack, though the passage never writes it
+    question = "What time Korean time is the March call with Düsseldorf on the joint fund renewal?"
+    korean = sample_services.answerer.answer(question, Asker.staff())
+    assert korean.grounded and "16:00" in korean.text, korean.text
+    # an acronym the glossary renders (MOU = 양해각서) is looked for in the whole index, not only
+    # in the passages quoted: the Korean budget line answers without naming the MOU
+    question = "비엔호아 MOU 교통카드 자문 예산은 얼마예요?"
+    retrieval = services.retriever.retrieve(question, Asker.staff(), 5)
+    retrieval.hits[:] = [h for h in retrieval.hits if h.chunk.doc.source == "budget.md"]
+    evidence = services.answerer.judge.judge(question, retrieval)
+    assert evidence.grounded and not evidence.unknown_names, evidence
+    answer = services.answerer.answer(question, Asker.staff())
+    assert answer.grounded and "1억 900만 원" in answer.text, answer.text
