@@ -291,16 +291,16 @@ class HybridRetriever:
     ) -> dict[str, np.ndarray]:
         """Return the question's vector for the passages of each language.
 
-                Passages in the other script (Hangul or Latin letters) are asked with the city names of
-                the partner directory spelt as they spell them (Glossary.code_switch): one more text,
-                only for a question that names a partner city or the home city, embedded in the same
-                batch as the question (one call, not two). With `rendering_pull`, that vector is also
-                moved toward the glossary's renderings of the question's office words in the passages'
-                language (for a Korean question, Vietnamese for the Vietnamese passages, English for the
-        X the vector of each rendering is embedded
-                once per embedding space, in the batch of the first question of any process that needs
-                it, and kept in the vector store (ChromaIndex.keep_renderings, read by every process at
-                start), so a question costs no more embeddings than without the glossary.
+        Passages in the other script (Hangul or Latin letters) are asked with the city names of
+        the partner directory spelt as they spell them (Glossary.code_switch): one more text,
+        only for a question that names a partner city or the home city, embedded in the same
+        batch as the question (one call, not two). With `rendering_pull`, that vector is also
+        moved toward the glossary's renderings of the question's office words in the passages'
+        language (a Korean question: Vietnamese ones for the Vietnamese passages, English ones
+        for the English; a question in Latin letters: Korean ones): the vector of each rendering
+        is embedded once per embedding space, in the batch of the first question of any process
+        that needs it, and kept in the vector store (ChromaIndex.keep_renderings, read by every
+        process at start), so a question costs no more embeddings than without the glossary.
         """
         korean = detect_language(question) == "ko"
         switched = self.glossary.code_switch(question, hangul=not korean)
