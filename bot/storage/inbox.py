@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Integer, String, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
@@ -104,6 +105,33 @@ class Inbox:
         except IntegrityError:
             return False
         return True
+
+    def store_many(self, updates: list[tuple[int, dict[str, Any], int | None]]) -> set[int]:
+        """Store (update id, body, sender) updates in one statement and one transaction; return
+        the ids stored now (the others were stored before: Telegram delivered them again)."""
+        if not updates:
+            return set()
+        now = utcnow()
+        rows = [
+            {
+                "bot_id": self.bot_id,
+                "update_id": update_id,
+                "body": body,
+                "sender": sender,
+                "received_at": now,
+                "attempts": 0,
+            }
+            for update_id, body, sender in updates
+        ]
+        with self.db.session() as s:
+            make = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+            stored = s.scalars(
+                make(InboxRow)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["bot_id", "update_id"])
+                .returning(InboxRow.update_id)
+            )
+            return set(stored)
 
     def claim(
         self, owner: str, limit: int, lease: timedelta = LEASE, now: datetime | None = None
