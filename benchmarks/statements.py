@@ -35,7 +35,9 @@ STAFF, ADMIN = 100, 1
 
 def answered(emu: BotApiEmulator, since: int) -> int:
     """Return how many answers (messages with vote buttons) the bot sent since a mark."""
-    return sum(1 for r in emu.sent[since:] if r["method"] == "sendMessage" and r.get("reply_markup"))
+    return sum(
+        1 for r in emu.sent[since:] if r["method"] == "sendMessage" and r.get("reply_markup")
+    )
 
 
 def measure(data: Path, url: str | None, users: int, rounds: int, questions: list[str]) -> Tally:
@@ -127,16 +129,18 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     n = args.users * args.questions
-    sources = sorted({s for t in results.values() for s in t.statements} | {
-        s for t in results.values() for s in t.commits
-    })
+    sources = sorted(
+        {s for t in results.values() for s in t.statements}
+        | {s for t in results.values() for s in t.commits}
+    )
     head = " | ".join(f"{d}: statements | {d}: commits" for d in results)
     print(f"per answered question ({n} questions, {args.users} users)\n")
     print(f"| source | {head} |")
     print("|---|" + "---|---|" * len(results))
     for source in sorted(sources, key=lambda s: -max(t.statements[s] for t in results.values())):
         cells = " | ".join(
-            f"{t.statements[source] / n:.2f} | {t.commits[source] / n:.2f}" for t in results.values()
+            f"{t.statements[source] / n:.2f} | {t.commits[source] / n:.2f}"
+            for t in results.values()
         )
         print(f"| {source} | {cells} |")
     totals = " | ".join(

@@ -58,6 +58,8 @@ class InboxQueue(asyncio.Queue[object]):
         self.store_before_confirming = False
         self._received: list[Update] = []
         self._storing = asyncio.Lock()
+        # handled updates the claim loop is to mark done (with its next claim), and their waiters
+        self._handled: list[tuple[int, asyncio.Future[None]]] = []
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -130,26 +132,67 @@ class InboxQueue(asyncio.Queue[object]):
             self._started.add(update.update_id)
 
     async def done(self, update: object) -> None:
-        """Mark an update handled (whatever its handler did: an error is not retried forever)."""
+        """Mark an update handled (whatever its handler did: an error is not retried forever).
+
+        While the claim loop runs, it marks it, in the transaction of its next claim (one
+        transaction for the updates done meanwhile and what their room lets it claim); this
+        returns once that is committed.
+        """
         if isinstance(update, Update):
+            if self._loop_task is not None and not self._stopping:
+                marked = asyncio.get_running_loop().create_future()
+                self._handled.append((update.update_id, marked))
+                self._wake.set()  # the sender's next update may be claimed now
+                await marked  # (and the claim that came with it was made)
+                return
             await asyncio.to_thread(self.inbox.done, update.update_id)
             self._in_hand.discard(update.update_id)
             self._started.discard(update.update_id)
             self._wake.set()  # the sender's next update may be claimed now
 
     async def _claim_loop(self, bot: Bot) -> None:
+        try:
+            await self._claims(bot)
+        finally:
+            await self._mark_finished(claim=False)  # what was handled while it stopped
+
+    async def _mark_finished(self, claim: bool, room: int = 0) -> list[dict[str, Any]]:
+        """Mark the handled updates done and (with `claim`) claim up to `room`, in one
+        transaction; tell their waiters. Return the bodies claimed."""
+        finished, self._handled = self._handled, []
+        ids = [update_id for update_id, _ in finished]
+        try:
+            if claim:
+                bodies = await asyncio.to_thread(
+                    self.inbox.claim, self.owner, room, self.lease, None, ids
+                )
+            else:
+                bodies = []
+                if ids:
+                    await asyncio.to_thread(self.inbox.done_many, ids)
+        except BaseException as exc:
+            for _, marked in finished:
+                if not marked.done():
+                    marked.set_exception(exc)
+            raise
+        for update_id, marked in finished:
+            self._in_hand.discard(update_id)
+            self._started.discard(update_id)
+            if not marked.done():
+                marked.set_result(None)
+        return bodies
+
+    async def _claims(self, bot: Bot) -> None:
         renewed = time.monotonic()
         while not self._stopping:
             self._wake.clear()  # a wake-up while claiming is kept for the wait below
             full = False
             try:
-                room = self.capacity - len(self._in_hand)
-                busy = len(self._in_hand) >= self.capacity // 2 and room < self.refill
-                bodies = (
-                    []
-                    if busy
-                    else await asyncio.to_thread(self.inbox.claim, self.owner, room, self.lease)
-                )
+                # the updates handled and not yet marked are room already
+                holding = len(self._in_hand) - len(self._handled)
+                room = self.capacity - holding
+                busy = holding >= self.capacity // 2 and room < self.refill
+                bodies = await self._mark_finished(claim=not busy, room=room)
                 full = bool(bodies) and len(bodies) == room
                 if self._stopping:  # told to stop while claiming: give these back at once
                     ids = [int(b["update_id"]) for b in bodies]

@@ -34,7 +34,7 @@ SOURCES = {
     "storage/inbox.py:store_many": "inbox: store",
     "storage/inbox.py:claim": "inbox: claim",
     "storage/inbox.py:done": "inbox: done",
-    "storage/inbox.py:done_many": "inbox: done",
+    "storage/inbox.py:_mark_done": "inbox: done",
     "storage/inbox.py:renew": "inbox: renew",
     "accounts/service.py:touch": "user: touch",
     "ratelimit.py:check": "rate limit",
