@@ -162,8 +162,10 @@ def build_services(
             lanes=settings.query_lanes,
             lane_setup=engine_on_one_core,
         )
+    # the retriever's chunk reads are cached, kept at the documents' version by its follower
+    reading = store.with_read_cache()
     retriever = HybridRetriever(
-        store,
+        reading,
         vectors,
         keywords,
         questions,
@@ -175,7 +177,7 @@ def build_services(
         mode=settings.fusion,
         rrf_k=settings.rrf_k,
         keyword_weight=settings.keyword_weight,
-        follower=IndexFollower(store, keywords, vectors),
+        follower=IndexFollower(reading, keywords, vectors),
         rendering_pull=settings.glossary_pull,
     )
     retriever.load_renderings()  # the glossary renderings' vectors any process embedded

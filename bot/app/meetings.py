@@ -187,6 +187,10 @@ class Meetings(UseCases):
 
     def awaits_title(self, actor: Actor) -> bool:
         """Tell whether the actor's open /meet waits for a typed title."""
+        if self.service is None or actor.user_id not in self.svc.accounts.staff_ids:
+            # only staff open a /meet (`_staff_service`): nobody else's text is read for one,
+            # and their questions skip the look at the flows
+            return False
         flow = self.flows.current(actor.user_id, KIND)
         return flow is not None and flow.state.get("step") == "title"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import delete, select, update
@@ -36,11 +38,84 @@ def chroma_metadata(chunk: Chunk) -> dict[str, str]:
     }
 
 
+# chunks a store's read cache keeps at most (the most recently read; a few KB each)
+CHUNK_CACHE_SIZE = 4096
+
+
+class ChunkCache:
+    """Chunks read from the database, by id, as of one documents' version.
+
+    Filled only with what was read while the cache stayed at one version: a read that began
+    before the version moved (an ingest here, or one another process made that a version check
+    noticed) is not kept, so nothing read before a change is served after it was noticed.
+    """
+
+    def __init__(self, size: int = CHUNK_CACHE_SIZE) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, Chunk] = OrderedDict()
+        self._version: int | None = None  # the version the entries are of (None: keep nothing)
+        self._generation = 0  # raised at every change of version: fills of older reads refused
+
+    def observe(self, version: int) -> None:
+        """Note the documents' version as just read from the database; forget older chunks."""
+        with self._lock:
+            if version != self._version:
+                self._entries.clear()
+                self._version = version
+                self._generation += 1
+
+    def invalidate(self) -> None:
+        """Forget every chunk (this process changed the documents); keep none until the next
+        version is observed."""
+        with self._lock:
+            self._entries.clear()
+            self._version = None
+            self._generation += 1
+
+    def get(self, ids: Sequence[str]) -> tuple[dict[str, Chunk], list[str], int]:
+        """Return (the chunks held, the ids not held, the generation to fill them under)."""
+        found: dict[str, Chunk] = {}
+        missing: list[str] = []
+        with self._lock:
+            for chunk_id in ids:
+                chunk = self._entries.get(chunk_id) if self._version is not None else None
+                if chunk is None:
+                    missing.append(chunk_id)
+                else:
+                    self._entries.move_to_end(chunk_id)
+                    found[chunk_id] = chunk
+            return found, missing, self._generation
+
+    def fill(self, chunks: dict[str, Chunk], generation: int) -> None:
+        """Keep chunks read under `generation`, unless the version moved since."""
+        with self._lock:
+            if generation != self._generation or self._version is None:
+                return
+            self._entries.update(chunks)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
 class KnowledgeStore:
     """Reads and writes documents and chunks; knows nothing of indexes or models."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, cache: ChunkCache | None = None) -> None:
         self.db = db
+        # the read cache of `with_read_cache()` views: shared with them so that a change made
+        # through any of them (or this store) forgets it at once
+        self._cache = cache or ChunkCache()
+
+    def with_read_cache(self) -> KnowledgeStore:
+        """Return a view of this store whose `chunks` reads are cached by chunk id.
+
+        For the retriever (and its IndexFollower, whose version checks keep the cache): the
+        cache holds chunks of the documents' version the view last read (`version`,
+        `sparse_snapshot`); a change made in this process forgets it at once, one made by
+        another process when the next version check sees it (IndexFollower: at most once a
+        second, before a question, as for the keyword index). Ingest keeps the plain store.
+        """
+        return CachedKnowledgeStore(self.db, self._cache)
 
     def hashes(self) -> dict[str, tuple[str, str]]:
         """Return source -> (content hash, root folder) of every ingested document."""
@@ -89,6 +164,7 @@ class KnowledgeStore:
                 )
                 for c in chunks
             )
+        self._cache.invalidate()  # after the commit: a read from now on sees the new chunks
 
     def remove(self, sources: Iterable[str]) -> list[str]:
         """Delete documents and return the ids of the chunks they had."""
@@ -99,6 +175,7 @@ class KnowledgeStore:
                 s.execute(delete(ChunkRow).where(ChunkRow.source == source))
                 s.execute(delete(DocumentRow).where(DocumentRow.source == source))
             _bump(s)
+        self._cache.invalidate()
         return removed
 
     def chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
@@ -202,6 +279,31 @@ class KnowledgeStore:
 
         with self.db.session() as s:
             return int(s.scalar(select(func.count()).select_from(ChunkRow)) or 0)
+
+
+class CachedKnowledgeStore(KnowledgeStore):
+    """A store whose chunk reads are cached as of the documents' version it last read."""
+
+    def chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        """Fetch chunks by id: the ones held from the cache, the others from the database."""
+        found, missing, generation = self._cache.get(ids)
+        if missing:
+            read = super().chunks(missing)
+            self._cache.fill(read, generation)
+            found.update(read)
+        return {i: found[i] for i in ids if i in found}
+
+    def version(self) -> int:
+        """Return the documents' version (and forget cached chunks of an older one)."""
+        version = super().version()
+        self._cache.observe(version)
+        return version
+
+    def sparse_snapshot(self) -> tuple[int, list[SparseEntry]]:
+        """Return the documents' version and every chunk's keyword entry (see KnowledgeStore)."""
+        version, entries = super().sparse_snapshot()
+        self._cache.observe(version)
+        return version, entries
 
 
 def _version(s: Session) -> int:

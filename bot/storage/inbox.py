@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Integer, String, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
@@ -105,17 +106,55 @@ class Inbox:
             return False
         return True
 
+    def store_many(self, updates: list[tuple[int, dict[str, Any], int | None]]) -> set[int]:
+        """Store (update id, body, sender) updates in one statement and one transaction; return
+        the ids stored now (the others were stored before: Telegram delivered them again)."""
+        if not updates:
+            return set()
+        now = utcnow()
+        rows = [
+            {
+                "bot_id": self.bot_id,
+                "update_id": update_id,
+                "body": body,
+                "sender": sender,
+                "received_at": now,
+                "attempts": 0,
+            }
+            for update_id, body, sender in updates
+        ]
+        with self.db.session() as s:
+            make = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+            stored = s.scalars(
+                make(InboxRow)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["bot_id", "update_id"])
+                .returning(InboxRow.update_id)
+            )
+            return set(stored)
+
     def claim(
-        self, owner: str, limit: int, lease: timedelta = LEASE, now: datetime | None = None
+        self,
+        owner: str,
+        limit: int,
+        lease: timedelta = LEASE,
+        now: datetime | None = None,
+        done: list[int] | None = None,
     ) -> list[dict[str, Any]]:
         """Claim up to `limit` updates for `owner`; return their bodies, oldest first.
 
         An update can be claimed when it is not done, nobody's lease holds it, and no earlier
         update of its sender is still not done (in hand elsewhere, or waiting its turn).
+        `done`: updates handled, marked done first in the same transaction (so the next update
+        of their senders can be claimed by it).
         """
-        if limit < 1:
+        if limit < 1 and not done:
             return []
         now = now or utcnow()
+        if limit < 1:
+            with self.db.session() as s:
+                self._mark_done(s, done or [], now)
+            return []
         c, e = aliased(InboxRow, name="c"), aliased(InboxRow, name="e")
         earlier = (
             select(e.update_id)
@@ -134,6 +173,8 @@ class Inbox:
             .limit(limit)
         )
         with self.db.session() as s:
+            if done:
+                self._mark_done(s, done, now)
             chosen: Any = candidates
             if s.get_bind().dialect.name == "postgresql":
                 # candidates another claimant is taking right now are passed over, not waited for;
@@ -205,11 +246,21 @@ class Inbox:
     def done(self, update_id: int) -> None:
         """Mark an update handled."""
         with self.db.session() as s:
-            s.execute(
-                update(InboxRow)
-                .where(InboxRow.bot_id == self.bot_id, InboxRow.update_id == update_id)
-                .values(done_at=utcnow(), claimed_until=None)
-            )
+            self._mark_done(s, [update_id], utcnow())
+
+    def done_many(self, update_ids: list[int]) -> None:
+        """Mark updates handled, in one statement."""
+        if update_ids:
+            with self.db.session() as s:
+                self._mark_done(s, update_ids, utcnow())
+
+    def _mark_done(self, s: Any, update_ids: list[int], now: datetime) -> None:
+        s.execute(
+            update(InboxRow)
+            .where(InboxRow.bot_id == self.bot_id, InboxRow.update_id.in_(update_ids))
+            .values(done_at=now, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
 
     def pending(self) -> list[dict[str, Any]]:
         """Return the bodies of this bot's updates received but not handled, oldest first."""

@@ -30,7 +30,7 @@ from bot.config import Settings, webhook_path
 from bot.services import Services, build_services
 from bot.storage.inbox import Inbox
 from bot.telegram import handlers as h
-from bot.telegram.inbox import InboxApplication, InboxQueue
+from bot.telegram.inbox import InboxApplication, InboxQueue, StoreBeforeConfirming
 from bot.telegram.ordering import PerSenderUpdateProcessor
 from bot.telegram.outbox import TelegramOutbox
 
@@ -113,7 +113,8 @@ class HintsGiveWay(AIORateLimiter):
 def build_application(settings: Settings, services: Services) -> Application:
     """Wire the handlers onto a PTB Application that talks to the configured Bot API URL."""
     assert settings.telegram_bot_token is not None
-    app = (
+    queue = inbox_queue(settings, services)
+    builder = (
         Application.builder()
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_api_base_url)
@@ -122,10 +123,15 @@ def build_application(settings: Settings, services: Services) -> Application:
         .concurrent_updates(PerSenderUpdateProcessor(16))
         .post_init(_post_init)
         .application_class(InboxApplication)
-        .update_queue(inbox_queue(settings, services))  # stored before Telegram hears it arrived
+        .update_queue(queue)  # stored before Telegram hears it arrived
         .post_stop(_post_stop)
-        .build()
     )
+    if not settings.telegram_webhook_url:
+        # long polling: a getUpdates batch is stored in one transaction, before the next
+        # getUpdates confirms it (a webhook's update is stored before its 200, one by one)
+        queue.store_before_confirming = True
+        builder = builder.get_updates_request(StoreBeforeConfirming(queue))
+    app = builder.build()
     outbox = TelegramOutbox(app.bot)
     app.bot_data["outbox"] = outbox
     app.bot_data["app"] = App(services, outbox)

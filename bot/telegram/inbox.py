@@ -16,9 +16,11 @@ import contextlib
 import logging
 import time
 from datetime import timedelta
+from typing import Any
 
 from telegram import Bot, Update
 from telegram.ext import Application
+from telegram.request import HTTPXRequest
 
 from bot.storage.inbox import HANDLING, Inbox
 
@@ -52,13 +54,27 @@ class InboxQueue(asyncio.Queue[object]):
         self._in_hand: set[int] = set()  # claimed by this process and not done
         self._started: set[int] = set()  # of those, the ones a handler has begun
         self._wake = asyncio.Event()
+        # long polling: updates received and not stored yet, stored before the next getUpdates
+        self.store_before_confirming = False
+        self._received: list[Update] = []
+        self._storing = asyncio.Lock()
+        # handled updates the claim loop is to mark done (with its next claim), and their waiters
+        self._handled: list[tuple[int, asyncio.Future[None]]] = []
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
 
     async def put(self, item: object) -> None:
-        """Store an update (the claim loop queues it); anything else is queued as it is."""
+        """Store an update (the claim loop queues it); anything else is queued as it is.
+
+        With `store_before_confirming` (long polling), an update is only noted here and stored
+        with the rest of its getUpdates batch, in one transaction, by `store_received`, which
+        the next getUpdates (the one that confirms the batch to Telegram) awaits first.
+        """
         if not isinstance(item, Update):
             await super().put(item)  # PTB's own signals
+            return
+        if self.store_before_confirming:
+            self._received.append(item)
             return
         stored = await asyncio.to_thread(
             self.inbox.store, item.update_id, item.to_dict(), _sender(item)
@@ -66,6 +82,26 @@ class InboxQueue(asyncio.Queue[object]):
         if not stored:
             log.info("update %s was received before: not stored again", item.update_id)
         self._wake.set()
+
+    async def store_received(self) -> None:
+        """Store the updates long polling received since the last call, in one transaction.
+
+        Called before each getUpdates (`StoreBeforeConfirming`): the offset it sends confirms
+        them to Telegram, so it is sent only once they are stored; if storing fails the request
+        fails with them still noted, and PTB's retry of the request stores them again first.
+        """
+        async with self._storing:
+            batch = list(self._received)
+            if not batch:
+                return
+            stored = await asyncio.to_thread(
+                self.inbox.store_many, [(u.update_id, u.to_dict(), _sender(u)) for u in batch]
+            )
+            del self._received[: len(batch)]
+            again = [u.update_id for u in batch if u.update_id not in stored]
+            if again:
+                log.info("updates %s were received before: not stored again", again)
+            self._wake.set()
 
     def start(self, bot: Bot) -> None:
         """Start claiming (also what a killed process left, once its leases ran out)."""
@@ -96,26 +132,67 @@ class InboxQueue(asyncio.Queue[object]):
             self._started.add(update.update_id)
 
     async def done(self, update: object) -> None:
-        """Mark an update handled (whatever its handler did: an error is not retried forever)."""
+        """Mark an update handled (whatever its handler did: an error is not retried forever).
+
+        While the claim loop runs, it marks it, in the transaction of its next claim (one
+        transaction for the updates done meanwhile and what their room lets it claim); this
+        returns once that is committed.
+        """
         if isinstance(update, Update):
+            if self._loop_task is not None and not self._stopping:
+                marked = asyncio.get_running_loop().create_future()
+                self._handled.append((update.update_id, marked))
+                self._wake.set()  # the sender's next update may be claimed now
+                await marked  # (and the claim that came with it was made)
+                return
             await asyncio.to_thread(self.inbox.done, update.update_id)
             self._in_hand.discard(update.update_id)
             self._started.discard(update.update_id)
             self._wake.set()  # the sender's next update may be claimed now
 
     async def _claim_loop(self, bot: Bot) -> None:
+        try:
+            await self._claims(bot)
+        finally:
+            await self._mark_finished(claim=False)  # what was handled while it stopped
+
+    async def _mark_finished(self, claim: bool, room: int = 0) -> list[dict[str, Any]]:
+        """Mark the handled updates done and (with `claim`) claim up to `room`, in one
+        transaction; tell their waiters. Return the bodies claimed."""
+        finished, self._handled = self._handled, []
+        ids = [update_id for update_id, _ in finished]
+        try:
+            if claim:
+                bodies = await asyncio.to_thread(
+                    self.inbox.claim, self.owner, room, self.lease, None, ids
+                )
+            else:
+                bodies = []
+                if ids:
+                    await asyncio.to_thread(self.inbox.done_many, ids)
+        except BaseException as exc:
+            for _, marked in finished:
+                if not marked.done():
+                    marked.set_exception(exc)
+            raise
+        for update_id, marked in finished:
+            self._in_hand.discard(update_id)
+            self._started.discard(update_id)
+            if not marked.done():
+                marked.set_result(None)
+        return bodies
+
+    async def _claims(self, bot: Bot) -> None:
         renewed = time.monotonic()
         while not self._stopping:
             self._wake.clear()  # a wake-up while claiming is kept for the wait below
             full = False
             try:
-                room = self.capacity - len(self._in_hand)
-                busy = len(self._in_hand) >= self.capacity // 2 and room < self.refill
-                bodies = (
-                    []
-                    if busy
-                    else await asyncio.to_thread(self.inbox.claim, self.owner, room, self.lease)
-                )
+                # the updates handled and not yet marked are room already
+                holding = len(self._in_hand) - len(self._handled)
+                room = self.capacity - holding
+                busy = holding >= self.capacity // 2 and room < self.refill
+                bodies = await self._mark_finished(claim=not busy, room=room)
                 full = bool(bodies) and len(bodies) == room
                 if self._stopping:  # told to stop while claiming: give these back at once
                     ids = [int(b["update_id"]) for b in bodies]
@@ -137,6 +214,22 @@ class InboxQueue(asyncio.Queue[object]):
                 continue  # more may be waiting
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_s)
+
+
+class StoreBeforeConfirming(HTTPXRequest):
+    """The getUpdates request (PTB's default for it: one connection) that first stores what the
+    previous getUpdates returned (`InboxQueue.store_received`): its offset confirms those."""
+
+    def __init__(self, queue: InboxQueue, **options: Any) -> None:
+        super().__init__(connection_pool_size=1, **options)
+        self.queue = queue
+
+    async def do_request(
+        self, url: str, method: str, *args: Any, **kwargs: Any
+    ) -> tuple[int, bytes]:
+        """Store the received updates, then send the request."""
+        await self.queue.store_received()
+        return await super().do_request(url, method, *args, **kwargs)
 
 
 class InboxApplication(Application):

@@ -39,6 +39,8 @@ import tornado.web
 from telegram import Update
 from telegram.ext import Application, ExtBot
 
+from bot.telegram.inbox import InboxQueue
+
 log = logging.getLogger(__name__)
 READY_CACHE_S = 1.0  # a balancer probing every second costs one small query a second
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -228,6 +230,9 @@ async def serve(
     until SIGTERM or SIGINT, then stop it gracefully: no new updates are taken, every update
     taken is handled."""
     readiness = server.readiness
+    if isinstance(app.update_queue, InboxQueue):
+        # each update stored before its 200, one by one (no getUpdates confirms a batch here)
+        app.update_queue.store_before_confirming = False
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in STOP_SIGNALS:
