@@ -11,7 +11,7 @@ from typing import Protocol
 from bot.answering.selection import asked_kind, carries, instructions
 from bot.domain import Answer, Asker, Citation, Hit, readable_heading
 from bot.i18n import language_name
-from bot.nlp import detect_language, has_hangul, index_text
+from bot.nlp import detect_language, has_hangul
 from bot.office import Office
 from bot.retrieval.hybrid import YEAR, HybridRetriever, Retrieval, says_years
 from bot.retrieval.hybrid import coverage as term_coverage
@@ -221,9 +221,8 @@ class EvidenceJudge:
                 else None,
             )
         )
-        best_text = index_text(f"{best.doc.title} {best.doc.date} {best.heading} {best.text}")
         years = sorted(set(YEAR.findall(question)))
-        missing_years = tuple(y for y in years if y not in best_text)
+        missing_years = tuple(y for y in years if not says_years(best, {y}))
         margin = retrieval.best_dense - self.min_relevance
         if unknown or missing_years:
             grounded = False

@@ -70,9 +70,16 @@ def insert_missing(
     PostgreSQL's `ON CONFLICT DO NOTHING` and SQLite's `ON CONFLICT DO NOTHING`: two processes
     creating the same row at once both succeed, and both then find the one row.
     """
-    dialect = session.get_bind().dialect.name
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(make(table).values(**values).on_conflict_do_nothing(index_elements=keys))
+    session.execute(
+        dialect_insert(session, table).values(**values).on_conflict_do_nothing(index_elements=keys)
+    )
+
+
+def dialect_insert(session: Session, table: type[Base]) -> Any:
+    """Return the database's own INSERT for the table (PostgreSQL's or SQLite's: both have
+    `ON CONFLICT` and `RETURNING`, which the generic one lacks)."""
+    make = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return make(table)
 
 
 def _upsert(
@@ -82,10 +89,10 @@ def _upsert(
     keys: Sequence[str],
     update: Mapping[str, Any],
 ) -> Any:
-    dialect = session.get_bind().dialect.name
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (
-        make(table).values(**values).on_conflict_do_update(index_elements=keys, set_=dict(update))
+        dialect_insert(session, table)
+        .values(**values)
+        .on_conflict_do_update(index_elements=keys, set_=dict(update))
     )
 
 

@@ -27,11 +27,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Integer, String, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
-from bot.storage.db import Base, Database, TZDateTime, utcnow
+from bot.storage.db import Base, Database, TZDateTime, dialect_insert, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +97,7 @@ class Inbox:
 
     def store(self, update_id: int, body: dict[str, Any], sender: int | None = None) -> bool:
         """Store an update; return False if it was stored before (Telegram delivered it again)."""
-        try:
-            with self.db.session() as s:
-                s.add(InboxRow(bot_id=self.bot_id, update_id=update_id, body=body, sender=sender))
-        except IntegrityError:
-            return False
-        return True
+        return update_id in self.store_many([(update_id, body, sender)])
 
     def store_many(self, updates: list[tuple[int, dict[str, Any], int | None]]) -> set[int]:
         """Store (update id, body, sender) updates in one statement and one transaction; return
@@ -124,9 +117,8 @@ class Inbox:
             for update_id, body, sender in updates
         ]
         with self.db.session() as s:
-            make = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
             stored = s.scalars(
-                make(InboxRow)
+                dialect_insert(s, InboxRow)
                 .values(rows)
                 .on_conflict_do_nothing(index_elements=["bot_id", "update_id"])
                 .returning(InboxRow.update_id)
@@ -148,12 +140,11 @@ class Inbox:
         `done`: updates handled, marked done first in the same transaction (so the next update
         of their senders can be claimed by it).
         """
-        if limit < 1 and not done:
-            return []
         now = now or utcnow()
         if limit < 1:
-            with self.db.session() as s:
-                self._mark_done(s, done or [], now)
+            if done:
+                with self.db.session() as s:
+                    self._mark_done(s, done, now)
             return []
         c, e = aliased(InboxRow, name="c"), aliased(InboxRow, name="e")
         earlier = (
