@@ -22,6 +22,20 @@ _NUMBER_WORD = (
     r"한|두|세|네|다섯|여섯|일곱|여덟|아홉|열|"
     r"một|hai|ba|bốn|năm|sáu|bảy|tám|chín|mười"
 )
+# a capitalised name of two to four words ("Katrin Vogel", "Trần Văn Hùng"), Latin script with
+# Vietnamese and German letters; one word for a place after "in" / "at" ("in Portland")
+_UP = "A-ZÀ-ÖØ-ÞĐƠƯ\u1e00-\u1efe"
+_LOW = "a-zß-öø-ÿđơư\u1e01-\u1eff\u0300-\u036f"
+_NAME1 = rf"[{_UP}][{_LOW}]+"
+_NAME = rf"{_NAME1}(?:[ -]{_NAME1}){{1,3}}"
+# what a person is called by their office, in the four languages
+_ROLE = (
+    r"mayor|director|manager|officer|chair(?:man|woman|person)?|coordinator|head|deputy|"
+    r"president|secretary|interpreter|speaker|contact|signed by|bürgermeister(?:in)?|"
+    r"oberbürgermeister(?:in)?|leiter(?:in)?|referent(?:in)?|dolmetscher(?:in)?|"
+    r"ansprechperson(?:en)?|chủ tịch|giám đốc|trưởng phòng|phó|phiên dịch|người liên hệ|"
+    r"위원장|시장|국장|과장|실장|부실장|팀장|담당자?|통역사?|발표자|연사|좌장|서명"
+)
 # (kind, what in a question asks for it, what in a sentence carries it); the first that asks wins
 _KINDS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     (
@@ -42,6 +56,8 @@ _KINDS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
         "share",
         re.compile(
             r"percent|percentage|\bshare\b|\brate\b|비율|퍼센트|%|prozent|anteil|quote|"
+            # Korean rates: 손실률, 이용률, 참여율, 증가율 (not 법률, 효율, 자율, 조율)
+            r"(?<!법)률|(?:비|가|여|소|유|수|급)율|"
             r"phần trăm|tỷ lệ|tỉ lệ",
             re.I,
         ),
@@ -92,6 +108,38 @@ _KINDS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
         ),
     ),
     (
+        # a count of people: its answer has a people's counter ("약 420명", "18 from Bien Hoa",
+        # "142 registered participants", "5 thành viên"), not just any number
+        "headcount",
+        re.compile(
+            r"몇\s?명|인원|참석자 수|참가자 수|"
+            r"how many (?:\w+ ){0,2}(?:people|persons|participants|attendees|residents|visitors|"
+            r"students|delegates|officials|staff|employees|trainees|members|young|youths?|"
+            r"teenagers|volunteers|experts|speakers|interpreters|engineers|came|attended|joined|"
+            r"took part|registered)|number of (?:people|participants|attendees)|"
+            r"wie viele (?:\w+ ){0,2}(?:personen|menschen|leute|teilnehm\w*|einwohner\w*|besucher\w*|"
+            r"jugendliche\w*|beschäftigte\w*|mitarbeit\w*|auszubildende\w*|gäste|mitglieder|"
+            r"expert\w*|delegierte\w*|kam|kamen|nahmen)|"
+            r"bao nhiêu (?:\w+ ){0,2}(?:người|đại biểu|học viên|thành viên|cán bộ|chuyên gia|khách)|"
+            r"mấy người",
+            re.I,
+        ),
+        re.compile(
+            r"\d\s?(?:여\s?)?명|"
+            r"\d[\d,.]*\+?\s+(?:\w+\s){0,2}(?:people|persons|participants|attendees|residents|"
+            r"visitors|students|delegates|officials|staff|employees|trainees|members|youths?|"
+            r"volunteers|experts|speakers|engineers|registered|from\s[A-Z])|"
+            r"\d[\d.]*\s+(?:\w+\s)?(?:personen|menschen|teilnehm|einwohner|besucher|jugendliche|"
+            r"beschäftigte|mitarbeit|auszubildende|gäste|mitglieder|expert|delegierte)|"
+            r"\d[\d.]*\s+(?:người|đại biểu|học viên|thành viên|cán bộ|chuyên gia|khách)|"
+            r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|zwei|drei|vier|fünf|"
+            r"sechs|zehn|zwölf|hai|ba|bốn|năm|mười)\s+(?:\w+\s)?(?:people|persons|participants|"
+            r"officials|staff|employees|trainees|members|engineers|experts|delegates|students|"
+            r"personen|teilnehm\w*|beschäftigte|auszubildende|người|cán bộ|học viên)",
+            re.I,
+        ),
+    ),
+    (
         "count",
         re.compile(r"how many|number of|몇|wie viele|anzahl|bao nhiêu|mấy", re.I),
         # a number that is not a year on its own ("2045년" says when, not how many)
@@ -99,6 +147,43 @@ _KINDS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
             r"(?<![\d.,])(?!(?:19|20)\d\d(?![\d,.]))\d|"
             r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|twelve|fourteen|twenty)\b",
             re.I,
+        ),
+    ),
+    (
+        "person",
+        re.compile(
+            r"\bwho(?:m|se)?\b|which (?:person|official|officer|interpreter|speaker)|contact person|"
+            r"누구|누가|담당자|성함|\bwer\b|\bwen\b|\bwem\b|wessen|ansprechp|"
+            r"(?:là|do|của|với|cho|gặp|liên hệ)\s+ai\b|\bai\s+(?:là|ký|phụ trách|đã|sẽ)|người nào",
+            re.I,
+        ),
+        re.compile(
+            # a title before a name, a name after a role or a label, a Korean name with its
+            # title, a name with its role in brackets or after a comma, a contact's address
+            rf"(?:Mr|Ms|Mrs|Dr|Prof|Herr|Frau|[ÔôBb][nà]g?)\.?\s+{_NAME}|"
+            rf"(?i:{_ROLE})\s*[:,(]?\s*{_NAME}|{_NAME}\s*(?:\(|,\s*)(?i:[^)]{{0,40}}?{_ROLE})|"
+            rf"(?:^|[:(]\s*|[-–]\s){_NAME}\s*(?:\(|,|$)|"
+            r"[가-힣]{2,4}\s?(?:시장|부시장|과장|국장|팀장|주무관|사무관|위원장|부위원장|대표|교수|"
+            r"원장|센터장|실장|부실장|통역사|씨)(?![가-힣])|[\w.+-]+@[\w-]+\.[\w.]+",
+        ),
+    ),
+    (
+        "place",
+        re.compile(
+            r"\bwhere\b|which (?:city|venue|place|room|country|hotel)|what venue|location|어디|"
+            r"어느 (?:곳|장소|도시|나라)|장소|위치|\bwo\b|wohin|welche[rnms]? (?:stadt|ort|raum)|"
+            r"\bort\b|ở đâu|\bđâu\b|địa điểm|nơi nào|thành phố nào",
+            re.I,
+        ),
+        re.compile(
+            # a venue's label or noun, a name after "in / at / tại", an address to send to
+            r"(?i:venue|location|장소|위치|소재|\bort\b|veranstaltungsort|địa điểm|"
+            r"city hall|\broom\b|\bhall\b|center|centre|hotel|university|museum|library|"
+            r"rathaus|saal|zentrum|universität|khách sạn|trung tâm|hội trường|phòng họp)|"
+            r"(?:시청|청사|회의실|센터|호텔|대학교|공원|기념관|박물관|도서관|광장|공항|발전소|사무소|"
+            r"연수원)(?![가-힣])|"
+            rf"\b(?:in|at|im|am|tại|ở)\s+(?:the\s+|der\s+|dem\s+)?{_NAME1}|"
+            r"[\w.+-]+@[\w-]+\.[\w.]+|https?://\S+|\bwww\.\S+",
         ),
     ),
 )
@@ -115,6 +200,7 @@ def asked_kind(question: str) -> str | None:
 _PATTERNS = {name: carried for name, _asks, carried in _KINDS}
 # what a count is not: the digits of an address, a telephone number or a date ("how many took
 # part" is not answered by "문의: 044-300-1234" or "2026. 5. 18.")
+_ENUMERATOR = re.compile(r"^\s*(?:[-•·*]\s*)?\(?\d{1,2}[.)](?!\d)|제\s?\d+\s?[조항호]")
 _NOT_COUNTS = tuple(_PATTERNS[name] for name in ("email", "phone", "date"))
 
 
@@ -122,7 +208,9 @@ def carries(kind: str | None, sentence: str) -> bool:
     """Tell whether a sentence holds a fact of the kind (False for no kind)."""
     if kind is None or kind not in _PATTERNS:
         return False
-    if kind == "count":
+    if kind in ("count", "headcount"):
+        # a list's number ("1. HWC will accept …", "2) …", "제3조") is no count
+        sentence = _ENUMERATOR.sub(" ", sentence)
         for other in _NOT_COUNTS:
             sentence = other.sub(" ", sentence)
     return bool(_PATTERNS[kind].search(sentence))

@@ -60,16 +60,28 @@ def services(tmp_path_factory: pytest.TempPathFactory, embedder: Any, analyzer: 
 @pytest.mark.parametrize(
     ("question", "kind"),
     [
-        ("How many people took part?", "count"),
-        ("참가자는 몇 명이었어요?", "count"),
+        ("How many people took part?", "headcount"),
+        ("참가자는 몇 명이었어요?", "headcount"),
+        ("Wie viele Einwohner nahmen teil?", "headcount"),
+        ("How many buses run the pilot?", "count"),
+        ("버스 몇 대로 해요?", "count"),
         ("Wann wurde sie unterzeichnet?", "date"),
         ("Hội thảo diễn ra khi nào?", "date"),
         ("What's the contact e-mail?", "email"),
         ("비율이 얼마나 돼요?", "share"),
+        ("열손실률은 얼마예요?", "share"),  # a Korean rate, before "얼마" asks an amount
+        ("법률 자문 비용은 얼마예요?", "amount"),
         ("Wie viel kostet das?", "amount"),
-        ("Who signed the agreement?", None),
+        ("Who signed the agreement?", "person"),
+        ("리버턴 연락창구는 누구예요?", "person"),
+        ("Wer ist die Ansprechperson?", "person"),
         # "giá" (price) is a word, not the start of giám đốc (director) or đánh giá's neighbours
-        ("Giám đốc công ty cấp nước Biên Hòa là ai?", None),
+        ("Giám đốc công ty cấp nước Biên Hòa là ai?", "person"),
+        ("What is the AI policy?", None),  # English "AI" is not Vietnamese "ai" (who)
+        ("중재는 어디서 해요?", "place"),
+        ("Where is the forum held?", "place"),
+        ("Wo findet das Treffen statt?", "place"),
+        ("What does the agreement cover?", None),
         ("Giá vé là bao nhiêu?", "amount"),
     ],
 )
@@ -96,6 +108,24 @@ def test_a_sentence_carries_a_kind_of_fact() -> None:
     assert carries("duration", "Das vierwöchige Praktikum beginnt im Mai.")
     assert carries("duration", "a two-week stay") and carries("duration", "두 달 동안 머문다")
     assert not carries("duration", "한일 교류의 역사") and not carries("duration", "내가 한 일")
+    # a list's number is no count; a count of people has a people's counter
+    assert not carries("count", "2. 비엔호아 공동협력기금 협상 (9월 서명 목표)")
+    assert carries("headcount", "| 10. 30.(수) | 방재훈련 참관(주민 약 420명 참가) |")
+    assert carries("headcount", "- Participants: 142 registered participants, 18 from Bien Hoa")
+    assert carries("headcount", "Hội đồng phỏng vấn gồm 5 thành viên.")
+    assert not carries("headcount", "제설 차량 86대를 민간 위탁으로 운영한다.")
+    # a person: a title or a role beside a name, a Korean name with its title, a contact line
+    assert carries("person", "- City of Riverton: Ms. Emily Hart, Sister Cities Program Manager")
+    assert carries("person", "- 베트남 비엔호아시 인민위원회 위원장 Trần Văn Hùng")
+    assert carries("person", "- 한빛시: 국제교류과 유럽팀 김서연 주무관")
+    assert carries("person", "- Korean–Vietnamese: Tran Ngoc Anh (Hanbit resident since 2012)")
+    assert not carries("person", "Sister City Agreement between the City of Hanbit and Düsseldorf")
+    assert not carries("person", "The agreement was signed on 22 September 2017.")
+    # a place: a name after "in" / "at", a venue's noun or label, an address to send to
+    assert carries("place", "The draft provides for arbitration in Portland, Oregon.")
+    assert carries("place", "• 장소: 한빛시청 본관 7층 국제회의실")
+    assert carries("place", "Die Bewerbung geht an hospitation@duesseldorf.example.org.")
+    assert not carries("place", "The drone survey costs about KRW 3,000 per metre.")
 
 
 def test_a_planted_instruction_is_found_with_the_orders_around_it() -> None:
