@@ -349,7 +349,7 @@ class ExtractiveAnswerer:
         assistant is never quoted. When every quote is in another language than the question,
         a line in the asker's language says which.
         """
-        hits = retrieval.hits[:3]
+        hits = retrieval.hits
         if chosen is None:  # (the judge may have chosen them already: Evidence.quoted)
             chosen = quotes(self.retriever, retrieval, question, self.max_sentences)
         if not chosen:
@@ -371,6 +371,18 @@ class ExtractiveAnswerer:
         return text
 
 
+def _quotable(retrieval: Retrieval, kind: str | None) -> list[int]:
+    """Return the ranks of the hits an answer may quote: the top three, and when a kind of fact
+    is asked, the next passages of the best one's document (a table row or a contact line of the
+    document found may rank under its prose; only their sentences of that kind are quoted)."""
+    hits = retrieval.hits
+    ranks = list(range(min(3, len(hits))))
+    if kind is not None and hits:
+        source = hits[0].chunk.doc.source
+        ranks.extend(r for r in range(3, min(5, len(hits))) if hits[r].chunk.doc.source == source)
+    return ranks
+
+
 def quotes(
     retriever: HybridRetriever,
     retrieval: Retrieval,
@@ -386,23 +398,24 @@ def quotes(
     selection.asked_kind) and its passage's rank. A sentence that instructs an assistant is
     never quoted.
     """
-    hits = retrieval.hits[:3]
     kind = asked_kind(question)
+    ranks = _quotable(retrieval, kind)
+    hits = [retrieval.hits[rank] for rank in ranks]
     similarity = retriever.sentence_similarity(retrieval, hits) if question else []
     near = max((x for sims in similarity for x in sims), default=0.0)
     # a question about "the 2025 MOU" is answered from the passages that give 2025, when any do
     years = set(YEAR.findall(question))
-    dated = {rank for rank, hit in enumerate(hits) if years and says_years(hit.chunk, years)}
+    dated = {rank for rank, hit in zip(ranks, hits) if years and says_years(hit.chunk, years)}
     scored: list[tuple[float, int, int, str]] = []
-    for rank, hit in enumerate(hits):
+    for at, (rank, hit) in enumerate(zip(ranks, hits)):
         if dated and rank not in dated:
             continue
         prior = 0.15 / (rank + 1)
         chunk = hit.chunk
-        sims = similarity[rank] if rank < len(similarity) else []
+        sims = similarity[at] if at < len(similarity) else []
         planted = instructions(chunk.sentences)
         for pos, sentence in enumerate(chunk.sentences):
-            if pos in planted:
+            if pos in planted or (rank >= 3 and not carries(kind, sentence)):
                 continue
             terms = set(chunk.sentence_terms[pos]) if pos < len(chunk.sentence_terms) else set()
             overlap = retrieval.coverage(terms)  # its words, or their renderings

@@ -46,11 +46,17 @@ _KINDS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     (
         "phone",
         re.compile(
-            r"phone|telephone|\bcall\b|extension|\bext\b|전화|내선|연락처|telefon|durchwahl|"
+            r"phone|telephone|number to call|extension|\bext\b|전화|내선|연락처|telefon|durchwahl|"
             r"điện thoại|số máy",
             re.I,
         ),
-        re.compile(r"\+?\d[\d\s().-]{5,}\d|내선\s*\d+|\bext\.?\s*\d+", re.I),
+        # "+49-211-555-2840", "062-410-3224", "0211 555-2846", "(02) 123-4567", "내선 3207" (not a
+        # date's "2026. 8. 17.")
+        re.compile(
+            r"\+\d[\d\s()-]{6,}\d|\(?\d{2,4}\)?[\s-]\d{3,4}-\d{4}|(?:내선|ext\.?|durchwahl|"
+            r"telefon|tel\.?|phone|số máy)\s*:?\s*\d{3,}",
+            re.I,
+        ),
     ),
     (
         "share",

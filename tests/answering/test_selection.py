@@ -68,6 +68,7 @@ def services(tmp_path_factory: pytest.TempPathFactory, embedder: Any, analyzer: 
         ("Wann wurde sie unterzeichnet?", "date"),
         ("Hội thảo diễn ra khi nào?", "date"),
         ("What's the contact e-mail?", "email"),
+        ("What's the notice no. for the host family call?", None),  # a call for applications
         ("비율이 얼마나 돼요?", "share"),
         ("열손실률은 얼마예요?", "share"),  # a Korean rate, before "얼마" asks an amount
         ("법률 자문 비용은 얼마예요?", "amount"),
@@ -126,6 +127,11 @@ def test_a_sentence_carries_a_kind_of_fact() -> None:
     assert carries("place", "• 장소: 한빛시청 본관 7층 국제회의실")
     assert carries("place", "Die Bewerbung geht an hospitation@duesseldorf.example.org.")
     assert not carries("place", "The drone survey costs about KRW 3,000 per metre.")
+    # a telephone number has its groups; a date's digits are none
+    assert carries("phone", "Frau Lea Hoffmann, Telefon 0211 555-2846")
+    assert carries("phone", "+49-211-555-2840") and carries("phone", "(내선 3207)")
+    assert not carries("phone", "홈스테이 기간: 2026. 8. 17.(월) ~ 8. 26.(수)")
+    assert not carries("phone", "등록일 2026-04-27")
 
 
 def test_a_planted_instruction_is_found_with_the_orders_around_it() -> None:
@@ -258,3 +264,34 @@ def test_a_nationality_or_an_acronym_is_no_unknown_name(
     assert evidence.grounded and not evidence.unknown_names, evidence
     answer = services.answerer.answer(question, Asker.staff())
     assert answer.grounded and "1억 900만 원" in answer.text, answer.text
+
+
+def test_a_fact_of_the_asked_kind_is_quoted_from_a_lower_passage_of_the_best_document(
+    services: Services,
+) -> None:
+    def hit(source: str, text: str) -> Hit:
+        meta = DocMeta(source=source, title=source, visibility=Visibility.PUBLIC)
+        return Hit(Chunk(source, meta, 0, source, text, (text,), "en"), 1.0)
+
+    question = "How many residents took part in the joint drill?"
+    retrieval = Retrieval(
+        [
+            hit("report.md", "The joint drill was the most useful part of the visit."),
+            hit("report.md", "Residents should take part in drills at home as well."),
+            hit("other.md", "The drill season starts in winter."),
+            hit("other.md", "About 90 residents took part in another city's drill."),
+            # the schedule's row, under the prose of the same document
+            hit("report.md", "30 October: the joint drill (about 420 residents took part)"),
+        ],
+        0.5,
+        {},
+    )
+    quoted = quotes(services.retriever, retrieval, question)
+    assert (4, "30 October: the joint drill (about 420 residents took part)") in [
+        (q[1], q[3]) for q in quoted
+    ]
+    # another document's passage under the top three is not quoted
+    assert 3 not in [q[1] for q in quoted]
+    # nor, without a kind asked, is a lower passage at all
+    quoted = quotes(services.retriever, retrieval, "Tell me about the joint drill")
+    assert {q[1] for q in quoted} <= {0, 1, 2}
