@@ -405,9 +405,13 @@ def quotes(
     near = max((x for sims in similarity for x in sims), default=0.0)
     # a question about "the 2025 MOU" is answered from the passages that give 2025, when any do
     years = set(YEAR.findall(question))
-    dated = {rank for rank, hit in zip(ranks, hits) if years and says_years(hit.chunk, years)}
+    dated = {
+        rank
+        for rank, hit in zip(ranks, hits, strict=True)
+        if years and says_years(hit.chunk, years)
+    }
     scored: list[tuple[float, int, int, str]] = []
-    for at, (rank, hit) in enumerate(zip(ranks, hits)):
+    for at, (rank, hit) in enumerate(zip(ranks, hits, strict=True)):
         if dated and rank not in dated:
             continue
         prior = 0.15 / (rank + 1)
