@@ -69,9 +69,21 @@ _MONEY = re.compile(
     r"kinh phí|chi phí|tiền|\bgiá\b|\bphí\b|lương|trợ cấp|ngân sách",
     re.IGNORECASE,
 )
-# a sum in a table cell or a note, without its currency: "Full day: 850,000", "5,200만", "50%"
-# (a share of a fee answers "how much of the fee"); not a count ("1,200명")
-_SUM = re.compile(r"(?<![\d.,])\d{1,3}(?:[,.]\d{3})+(?![\d\w])|\d\s?(?:만|억|천)(?!\w)|\d\s?%")
+# a sum in a table cell or a note, without its currency: "Full day: 850,000", "5,200만"; not a
+# count ("1,200명")
+_SUM = re.compile(r"(?<![\d.,])\d{1,3}(?:[,.]\d{3})+(?![\d\w])|\d\s?(?:만|억|천)(?!\w)")
+# a share answers "how much" only as a share of money ("50% of the fee"), not "70% of households"
+_SHARE = re.compile(r"\d\s?%")
+
+
+def _says_sum(sentence: str) -> bool:
+    """Tell whether a sentence gives a sum of money: with its currency, as a figure in a table
+    cell, or as a share of a fee or a cost."""
+    return (
+        carries("amount", sentence)
+        or bool(_SUM.search(sentence))
+        or bool(_SHARE.search(sentence) and _MONEY.search(sentence))
+    )
 # what the sentence a passage was found by adds to its claim to be quoted (keyword overlap: 0-1),
 # when the sentences' stored vectors are not at hand
 MATCHED_SENTENCE = 0.3
@@ -79,6 +91,10 @@ MATCHED_SENTENCE = 0.3
 # MEANING_SPAN (in cosine) farther away
 MEANING = 0.35
 MEANING_SPAN = 0.08
+# across languages e5-small's sentence cosines lie closer together and rank less surely (0.55 for
+# a keynote's sentence, 0.47 for the prize line asked about), so they fall off over a wider span,
+# leaving more to the words the question shares with the sentence through the glossary
+MEANING_SPAN_ACROSS = 0.15
 # what holding the kind of fact asked for (a number for "how many", a date for "when") adds
 ASKED_KIND = 0.3
 
@@ -238,7 +254,7 @@ class EvidenceJudge:
             # neighbours: the forum's 2026 budget line does not answer for 2025
             quoted = tuple(quotes(self.retriever, retrieval, question, self.max_sentences))
             missing_years = tuple(y for y in years if not _says_year(y, quoted, retrieval))
-            if money and not any(carries("amount", q[3]) or _SUM.search(q[3]) for q in quoted):
+            if money and not any(_says_sum(q[3]) for q in quoted):
                 missing_kind = "amount"
             grounded = not (missing_years or missing_kind)
         return Evidence(
@@ -410,6 +426,7 @@ def quotes(
         for rank, hit in zip(ranks, hits, strict=True)
         if years and says_years(hit.chunk, years)
     }
+    asked_in = detect_language(question) if question else ""
     scored: list[tuple[float, int, int, str]] = []
     for at, (rank, hit) in enumerate(zip(ranks, hits, strict=True)):
         if dated and rank not in dated:
@@ -423,10 +440,12 @@ def quotes(
                 continue
             terms = set(chunk.sentence_terms[pos]) if pos < len(chunk.sentence_terms) else set()
             overlap = retrieval.coverage(terms)  # its words, or their renderings
+            across = bool(asked_in) and chunk.language not in ("", asked_in)
+            span = MEANING_SPAN_ACROSS if across else MEANING_SPAN
             # a heading-only line ("제3조(비용)") says little on its own
             brevity = 0.5 if len(sentence) < 25 else 1.0
             if pos < len(sims):  # how near to the question, against the nearest sentence
-                meaning = MEANING * min(1.0, max(0.0, 1.0 - (near - sims[pos]) / MEANING_SPAN))
+                meaning = MEANING * min(1.0, max(0.0, 1.0 - (near - sims[pos]) / span))
             else:  # no stored vectors: the sentence the passage was found by
                 meaning = MATCHED_SENTENCE if pos == hit.sentence else 0.0
             fact = ASKED_KIND if carries(kind, sentence) else 0.0

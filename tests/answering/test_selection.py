@@ -295,3 +295,30 @@ def test_a_fact_of_the_asked_kind_is_quoted_from_a_lower_passage_of_the_best_doc
     # nor, without a kind asked, is a lower passage at all
     quoted = quotes(services.retriever, retrieval, "Tell me about the joint drill")
     assert {q[1] for q in quoted} <= {0, 1, 2}
+
+
+def test_across_languages_the_words_rendered_weigh_against_a_nearer_sentence(
+    sample_services: Services,
+) -> None:
+    # e5-small finds the keynote's sentence about the young climate group (0.55) nearer to the
+    # English question than the prize line (0.47); "first prize" is rendered 최우수상, and across
+    # languages meaning falls off over a wider span, so the prize line is quoted
+    answer = sample_services.answerer.answer(
+        "Which group's idea took first prize at the 2025 youth forum?", Asker.staff()
+    )
+    assert answer.grounded and "Cool Route" in answer.text, answer.text
+
+
+def test_a_share_answers_how_much_only_as_a_share_of_money(services: Services) -> None:
+    def hit(text: str) -> Hit:
+        meta = DocMeta(source="forum.md", title="Youth forum 2025", visibility=Visibility.PUBLIC)
+        return Hit(Chunk("forum.md", meta, 0, "Results", text, (text,), "en"), 1.0)
+
+    judge = services.answerer.judge
+    # "92%" of satisfaction is no sum of money: the catering cost is not in the documents
+    catering = Retrieval([hit("The forum's satisfaction rate was 92%.")], 0.6, {})
+    evidence = judge.judge("How much did the youth forum spend on catering?", catering)
+    assert not evidence.grounded and evidence.missing_kind == "amount", evidence
+    # a share of a fee answers what a cancellation costs
+    fee = Retrieval([hit("A cancellation costs 50% of the fee.")], 0.6, {})
+    assert judge.judge("How much does a late cancellation cost?", fee).grounded
