@@ -84,6 +84,8 @@ def _says_sum(sentence: str) -> bool:
         or bool(_SUM.search(sentence))
         or bool(_SHARE.search(sentence) and _MONEY.search(sentence))
     )
+
+
 # what the sentence a passage was found by adds to its claim to be quoted (keyword overlap: 0-1),
 # when the sentences' stored vectors are not at hand
 MATCHED_SENTENCE = 0.3
