@@ -126,7 +126,7 @@ def _says_year(
 ) -> bool:
     """Tell whether a quoted sentence, or the title, date or heading of its passage, gives the year."""
     for _claim, rank, _pos, sentence in quoted:
-        chunk = retrieval.hits[rank].chunk
+        chunk = retrieval.passages[rank].chunk
         if year in sentence or year in f"{chunk.doc.title} {chunk.doc.date} {chunk.heading}":
             return True
     return False
@@ -337,7 +337,7 @@ class ExtractiveAnswerer:
         language = detect_language(question)
         if not evidence.grounded:
             return decline(question, language, started, evidence, self.office)
-        citations = citations_for(retrieval.hits)
+        citations = citations_for(retrieval.passages)
         text = self.compose(retrieval, question, evidence.quoted)
         return Answer(
             question=question,
@@ -367,7 +367,7 @@ class ExtractiveAnswerer:
         assistant is never quoted. When every quote is in another language than the question,
         a line in the asker's language says which.
         """
-        hits = retrieval.hits
+        hits = retrieval.passages
         if chosen is None:  # (the judge may have chosen them already: Evidence.quoted)
             chosen = quotes(self.retriever, retrieval, question, self.max_sentences)
         if not chosen:
@@ -390,14 +390,18 @@ class ExtractiveAnswerer:
 
 
 def _quotable(retrieval: Retrieval, kind: str | None) -> list[int]:
-    """Return the ranks of the hits an answer may quote: the top three, and when a kind of fact
-    is asked, the next passages of the best one's document (a table row or a contact line of the
-    document found may rank under its prose; only their sentences of that kind are quoted)."""
-    hits = retrieval.hits
-    ranks = list(range(min(3, len(hits))))
-    if kind is not None and hits:
-        source = hits[0].chunk.doc.source
-        ranks.extend(r for r in range(3, min(5, len(hits))) if hits[r].chunk.doc.source == source)
+    """Return the ranks of the passages an answer may quote: the top three hits, and when a kind
+    of fact is asked, the best one's document's other passages among the hits and those held
+    back for other documents (a table row or a contact line of the document found may rank under
+    its prose; only their sentences of that kind are quoted)."""
+    # (not for a sum of money: a document's other passages give sums of other things, and the
+    # judge would take one for the sum asked)
+    passages = retrieval.hits if kind == "amount" else retrieval.passages
+    top = min(3, len(retrieval.hits))
+    ranks = list(range(top))
+    if kind is not None and passages:
+        source = passages[0].chunk.doc.source
+        ranks.extend(r for r in range(top, len(passages)) if passages[r].chunk.doc.source == source)
     return ranks
 
 
@@ -418,7 +422,9 @@ def quotes(
     """
     kind = asked_kind(question)
     ranks = _quotable(retrieval, kind)
-    hits = [retrieval.hits[rank] for rank in ranks]
+    passages = retrieval.passages
+    hits = [passages[rank] for rank in ranks]
+    top = min(3, len(retrieval.hits))  # past these, only sentences of the kind asked
     similarity = retriever.sentence_similarity(retrieval, hits) if question else []
     near = max((x for sims in similarity for x in sims), default=0.0)
     # a question about "the 2025 MOU" is answered from the passages that give 2025, when any do
@@ -438,7 +444,7 @@ def quotes(
         sims = similarity[at] if at < len(similarity) else []
         planted = instructions(chunk.sentences)
         for pos, sentence in enumerate(chunk.sentences):
-            if pos in planted or (rank >= 3 and not carries(kind, sentence)):
+            if pos in planted or (rank >= top and not carries(kind, sentence)):
                 continue
             terms = set(chunk.sentence_terms[pos]) if pos < len(chunk.sentence_terms) else set()
             overlap = retrieval.coverage(terms)  # its words, or their renderings

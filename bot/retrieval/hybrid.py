@@ -32,6 +32,8 @@ MIN_VISIBLE = 10
 # At most this many of the top passages come from one document while other documents wait.
 PER_DOCUMENT = 2
 PER_LANGUAGE = 0.6  # share of the top k one language may fill while others wait
+# the best document's passages past PER_DOCUMENT an answer may still quote (Retrieval.held)
+HELD = 1
 PER_DOCUMENT_POOL = 3  # how far down the ranking (times k) other documents are looked for
 # An attendee's own webinar material comes first among passages of similar relevance.
 WEBINAR_BOOST = 0.02
@@ -80,6 +82,14 @@ class Retrieval:
     # what a text holding only a rendering of a question's word gets of that word's weight
     translations: tuple[Translation, ...] = ()
     rendering_weight: float = 0.0
+    # the best document's next passages, which PER_DOCUMENT kept out of the hits for other
+    # documents (in rank order, at most HELD): an answer may quote a fact from them
+    held: tuple[Hit, ...] = ()
+
+    @property
+    def passages(self) -> list[Hit]:
+        """Return the hits, then the held passages: what an answer may quote, numbered so."""
+        return [*self.hits, *self.held]
 
     def coverage(self, terms: set[str] | frozenset[str]) -> float:
         """Return the share of the question's term weight a text with these terms carries,
@@ -217,23 +227,30 @@ class HybridRetriever:
                 )
                 + ranked[pool:]
             )
-        ranked = _spread(ranked, chunks, k)
+        spread = _spread(ranked, chunks, k)
 
         sparse_by_id = dict(sparse)
-        hits = []
-        for chunk_id, score in ranked[:k]:
+
+        def hit(chunk_id: str, score: float) -> Hit | None:
             chunk = chunks.get(chunk_id)
             if chunk is None or not self._visible(scope, chunk):
-                continue
-            hits.append(
-                Hit(
-                    chunk,
-                    score,
-                    dense.get(chunk_id),
-                    sparse_by_id.get(chunk_id),
-                    units.get(chunk_id),
-                )
+                return None
+            return Hit(
+                chunk, score, dense.get(chunk_id), sparse_by_id.get(chunk_id), units.get(chunk_id)
             )
+
+        hits = [h for h in (hit(cid, score) for cid, score in spread[:k]) if h is not None]
+        held: list[Hit] = []
+        if hits:
+            best, shown = hits[0].chunk.doc.source, {h.chunk.id for h in hits}
+            for cid, score in ranked[:pool]:
+                chunk = chunks.get(cid)
+                if chunk is not None and chunk.doc.source == best and cid not in shown:
+                    passage = hit(cid, score)
+                    if passage is not None:
+                        held.append(passage)
+                if len(held) == HELD:
+                    break
         return Retrieval(
             hits,
             max(dense.values(), default=0.0),
@@ -241,6 +258,7 @@ class HybridRetriever:
             query_vectors,
             tuple(translations),
             self.rendering_weight,
+            tuple(held),
         )
 
     def _coverage(

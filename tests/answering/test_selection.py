@@ -322,3 +322,40 @@ def test_a_share_answers_how_much_only_as_a_share_of_money(services: Services) -
     # a share of a fee answers what a cancellation costs
     fee = Retrieval([hit("A cancellation costs 50% of the fee.")], 0.6, {})
     assert judge.judge("How much does a late cancellation cost?", fee).grounded
+
+
+def test_a_passage_held_back_for_other_documents_may_still_be_quoted(
+    sample_services: Services,
+) -> None:
+    # two passages of one document come first (PER_DOCUMENT); the agreement's signing block is
+    # its third, held back for other documents, and gives the date asked
+    question = "Wann wurde die Zusatzvereinbarung unterzeichnet?"
+    retrieval = sample_services.retriever.retrieve(question, Asker.staff(), 5)
+    held = [h.chunk.heading for h in retrieval.held]
+    assert len(retrieval.held) == 1 and held[0].endswith("Unterzeichnung"), held
+    assert all(h.chunk.doc.source == retrieval.hits[0].chunk.doc.source for h in retrieval.held)
+    answer = sample_services.answerer.answer(question, Asker.staff())
+    assert "8. Oktober 2024" in answer.text, answer.text
+    assert any(c.heading.endswith("Unterzeichnung") for c in answer.cited), answer.cited
+
+
+def test_a_sum_of_money_is_not_quoted_from_a_held_passage(services: Services) -> None:
+    def hit(text: str) -> Hit:
+        meta = DocMeta(source="report.md", title="Report", visibility=Visibility.PUBLIC)
+        return Hit(Chunk("report.md", meta, 0, "Report", text, (text,), "en"), 1.0)
+
+    # the document's other passages give sums of other things: not an answer to "how much"
+    retrieval = Retrieval(
+        [hit("The visit took place in October.")],
+        0.6,
+        {},
+        held=(hit("Each group gets up to 30,000 yen a year for equipment."),),
+    )
+    question = "How much did the visit cost Hanbit in total?"
+    assert [q[1] for q in quotes(services.retriever, retrieval, question)] == [0]
+    assert not services.answerer.judge.judge(question, retrieval).grounded
+    # a date may be quoted from it
+    retrieval = Retrieval(
+        [hit("The visit was useful.")], 0.6, {}, held=(hit("It took place on 28 October 2024."),)
+    )
+    assert 1 in [q[1] for q in quotes(services.retriever, retrieval, "When was the visit?")]
