@@ -6,28 +6,32 @@ is limited once, not once per process.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import (
     Index,
     Integer,
     String,
+    bindparam,
     delete,
     func,
     insert,
-    literal,
     or_,
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.storage.db import Base, Database, TZDateTime, insert_missing, upsert, utcnow
+from bot.storage.db import Base, Database, TZDateTime, insert_missing, utcnow
+
+log = logging.getLogger(__name__)
 
 
 class RateLimiter:
@@ -121,40 +125,83 @@ class SharedRateLimiter:
         self.limit = limit
         self.window = timedelta(seconds=window)
         self.clock = clock
+        self._swept: datetime | None = None  # when this process last forgot old events
+        self._sweep_lock = threading.Lock()
+        self._statements: dict[str, tuple[Any, Any, Any]] = {}  # by dialect, built once
+
+    def _built(self, dialect: str) -> tuple[Any, Any, Any]:
+        """Return the check's statements for this database (built once, run with bound values:
+        building and hashing them again for every question was most of the check's Python)."""
+        built = self._statements.get(dialect)
+        if built is not None:
+            return built
+        keys: Any = RateKeyRow.__table__
+        events: Any = RateEventRow.__table__
+        make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        hold = make(keys).values(key=bindparam("key"), checked_at=bindparam("now"))
+        hold = hold.on_conflict_do_update(
+            index_elements=["key"], set_={"checked_at": hold.excluded.checked_at}
+        )
+        name, cutoff = bindparam("key", type_=String(64)), bindparam("cutoff", type_=TZDateTime)
+        held = (
+            select(events.c.id)
+            .where(events.c.key == name, events.c.at > cutoff)
+            .limit(self.limit)
+            .subquery()
+        )
+        room = select(func.count()).select_from(held).scalar_subquery() < self.limit
+        add = (
+            insert(events)
+            .from_select(
+                ["key", "at"], select(name, bindparam("now", type_=TZDateTime)).where(room)
+            )
+            .returning(events.c.id)  # (psycopg's rowcount of an INSERT ... SELECT is -1)
+        )
+        first = select(func.min(events.c.at)).where(events.c.key == name, events.c.at > cutoff)
+        built = self._statements[dialect] = (hold, add, first)
+        return built
 
     def check(self, key: Hashable) -> float:
         """Record an event if allowed and return 0; otherwise return seconds until one is allowed.
 
-        Three statements when allowed (a fourth, the earliest event's time, when refused): make
+        Two statements when allowed (a third, the earliest event's time, when refused): make
         the key's row or touch it, which holds it (a row lock on PostgreSQL, the write lock on
-        SQLite) so that two processes checking one sender count one after the other; forget the
-        events out of the window; add this one only if fewer than `limit` are left.
+        SQLite) so that two processes checking one sender count one after the other; add this
+        event only if fewer than `limit` of the key's events are in the window. Events out of the
+        window are not counted; they are forgotten for every key at once, at most once a window
+        in each process (`sweep`), not at every check.
         """
         name, now = str(key)[:64], self.clock()
+        cutoff = now - self.window
+        self.sweep(now)
         with self.db.session() as s:
-            upsert(s, RateKeyRow, {"key": name, "checked_at": now}, ["key"], {"checked_at": now})
-            s.execute(
-                delete(RateEventRow).where(
-                    RateEventRow.key == name, RateEventRow.at <= now - self.window
-                )
-            )
-            held = (
-                select(RateEventRow.id).where(RateEventRow.key == name).limit(self.limit).subquery()
-            )
-            room = select(func.count()).select_from(held).scalar_subquery() < self.limit
-            added = s.execute(
-                insert(RateEventRow)
-                .from_select(
-                    ["key", "at"],
-                    select(literal(name, String(64)), literal(now, TZDateTime)).where(room),
-                )
-                .returning(RateEventRow.id)  # (psycopg's rowcount of an INSERT ... SELECT is -1)
-            ).first()
-            if added is not None:
+            hold, add, first = self._built(s.get_bind().dialect.name)
+            conn = s.connection()
+            conn.execute(hold, {"key": name, "now": now})
+            values = {"key": name, "now": now, "cutoff": cutoff}
+            if conn.execute(add, values).first() is not None:
                 return 0.0
-            first = s.scalar(select(func.min(RateEventRow.at)).where(RateEventRow.key == name))
-            assert first is not None  # `limit` events are in the window, the row held
-            return max(0.0, (first + self.window - now).total_seconds())
+            earliest = conn.execute(first, values).scalar()
+            assert earliest is not None  # `limit` events are in the window, the row held
+            return max(0.0, (earliest + self.window - now).total_seconds())
+
+    def sweep(self, now: datetime | None = None) -> int:
+        """Forget every key's events out of the window, if this process has not done so for a
+        window (its own statement and transaction, held by no key's row); return how many."""
+        now = now or self.clock()
+        with self._sweep_lock:
+            if self._swept is not None and now - self._swept < self.window:
+                return 0
+            self._swept = now
+        try:
+            with self.db.session() as s:
+                gone = s.execute(delete(RateEventRow).where(RateEventRow.at <= now - self.window))
+                return int(gone.rowcount)  # type: ignore[attr-defined]
+        except Exception:  # nothing is counted wrongly meanwhile: old events are never counted
+            log.warning("could not forget old rate-limit events; tried again next window")
+            with self._sweep_lock:
+                self._swept = None
+            return 0
 
     def told(self, key: Hashable) -> bool:
         """Tell whether `key` was already told of a refusal this window; if not, note it now."""

@@ -26,7 +26,17 @@ from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, String, delete, or_, select, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Integer,
+    String,
+    bindparam,
+    delete,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from bot.storage.db import Base, Database, TZDateTime, dialect_insert, utcnow
@@ -73,6 +83,7 @@ class Inbox:
         self.db = db
         self.bot_id = bot_id
         self.keep = keep
+        self._built: dict[tuple[str, str], Any] = {}  # statements by use and dialect
 
     def adopt(self) -> int:
         """Take over the updates stored before the inbox was per bot (once: the first bot to
@@ -146,60 +157,90 @@ class Inbox:
                 with self.db.session() as s:
                     self._mark_done(s, done, now)
             return []
-        c, e = aliased(InboxRow, name="c"), aliased(InboxRow, name="e")
+        with self.db.session() as s:
+            if done:
+                self._mark_done(s, done, now)
+            claim, give_up = self._claim_statements(s.get_bind().dialect.name)
+            rows = (
+                s.connection()
+                .execute(
+                    claim,
+                    {
+                        "bot": self.bot_id,
+                        "now": now,
+                        "until": now + lease,
+                        "owner": owner,
+                        "limit": limit,
+                    },
+                )
+                .all()
+            )
+            given_up = [r.update_id for r in rows if r.attempts > MAX_ATTEMPTS]
+            if given_up:
+                log.error("updates %s were claimed %d times: given up", given_up, MAX_ATTEMPTS)
+                s.connection().execute(give_up, {"bot": self.bot_id, "now": now, "ids": given_up})
+        return [
+            r.body for r in sorted(rows, key=lambda r: r.update_id) if r.attempts <= MAX_ATTEMPTS
+        ]
+
+    def _claim_statements(self, dialect: str) -> tuple[Any, Any]:
+        """Return the claim's UPDATE and the give-up's for this database, built once and run with
+        bound values (building them again for every claim was most of its Python)."""
+        built = self._built.get(("claim", dialect))
+        if built is not None:
+            return built
+        table: Any = InboxRow.__table__
+        c, e = table.alias("c"), table.alias("e")
+        bot, now = bindparam("bot", type_=BigInteger), bindparam("now", type_=TZDateTime)
         earlier = (
-            select(e.update_id)
+            select(e.c.update_id)
             .where(
-                e.bot_id == c.bot_id,
-                e.sender == c.sender,
-                e.done_at.is_(None),
-                e.update_id < c.update_id,
+                e.c.bot_id == c.c.bot_id,
+                e.c.sender == c.c.sender,
+                e.c.done_at.is_(None),
+                e.c.update_id < c.c.update_id,
             )
             .exists()
         )
         candidates = (
-            select(c.update_id)
-            .where(c.bot_id == self.bot_id, c.done_at.is_(None), _free(c, now), ~earlier)
-            .order_by(c.update_id)
-            .limit(limit)
+            select(c.c.update_id)
+            .where(c.c.bot_id == bot, c.c.done_at.is_(None), _free(c.c, now), ~earlier)
+            .order_by(c.c.update_id)
+            .limit(bindparam("limit", type_=Integer))
         )
-        with self.db.session() as s:
-            if done:
-                self._mark_done(s, done, now)
-            chosen: Any = candidates
-            if s.get_bind().dialect.name == "postgresql":
-                # candidates another claimant is taking right now are passed over, not waited for;
-                # picked once, in a materialised CTE: as a subquery of `IN` PostgreSQL may run the
-                # LIMIT again for each row it updates, and one claim took every pending update
-                picked = (
-                    candidates.with_for_update(skip_locked=True)
-                    .cte("picked")
-                    .prefix_with("MATERIALIZED")
-                )
-                chosen = select(picked.c.update_id)
-            rows = s.execute(
-                update(InboxRow)
-                .where(
-                    InboxRow.bot_id == self.bot_id,
-                    InboxRow.update_id.in_(chosen),
-                    InboxRow.done_at.is_(None),
-                    _free(InboxRow, now),  # checked again on the row itself: one claimant wins
-                )
-                .values(claimed_by=owner, claimed_until=now + lease, attempts=InboxRow.attempts + 1)
-                .returning(InboxRow.update_id, InboxRow.body, InboxRow.attempts)
-                .execution_options(synchronize_session=False)
-            ).all()
-            given_up = [r.update_id for r in rows if r.attempts > MAX_ATTEMPTS]
-            if given_up:
-                log.error("updates %s were claimed %d times: given up", given_up, MAX_ATTEMPTS)
-                s.execute(
-                    update(InboxRow)
-                    .where(InboxRow.bot_id == self.bot_id, InboxRow.update_id.in_(given_up))
-                    .values(done_at=now, claimed_until=None)
-                )
-        return [
-            r.body for r in sorted(rows, key=lambda r: r.update_id) if r.attempts <= MAX_ATTEMPTS
-        ]
+        chosen: Any = candidates
+        if dialect == "postgresql":
+            # candidates another claimant is taking right now are passed over, not waited for;
+            # picked once, in a materialised CTE: as a subquery of `IN` PostgreSQL may run the
+            # LIMIT again for each row it updates, and one claim took every pending update
+            picked = (
+                candidates.with_for_update(skip_locked=True)
+                .cte("picked")
+                .prefix_with("MATERIALIZED")
+            )
+            chosen = select(picked.c.update_id)
+        claim = (
+            update(table)
+            .where(
+                table.c.bot_id == bot,
+                table.c.update_id.in_(chosen),
+                table.c.done_at.is_(None),
+                _free(table.c, now),  # checked again on the row itself: one claimant wins
+            )
+            .values(
+                claimed_by=bindparam("owner", type_=String(80)),
+                claimed_until=bindparam("until", type_=TZDateTime),
+                attempts=table.c.attempts + 1,
+            )
+            .returning(table.c.update_id, table.c.body, table.c.attempts)
+        )
+        give_up = (
+            update(table)
+            .where(table.c.bot_id == bot, table.c.update_id.in_(bindparam("ids", expanding=True)))
+            .values(done_at=now, claimed_until=None)
+        )
+        built = self._built[("claim", dialect)] = (claim, give_up)
+        return built
 
     def renew(self, owner: str, update_ids: list[int], lease: timedelta = LEASE) -> int:
         """Extend `owner`'s leases on updates it still works on; return how many it holds."""
@@ -246,12 +287,8 @@ class Inbox:
                 self._mark_done(s, update_ids, utcnow())
 
     def _mark_done(self, s: Any, update_ids: list[int], now: datetime) -> None:
-        s.execute(
-            update(InboxRow)
-            .where(InboxRow.bot_id == self.bot_id, InboxRow.update_id.in_(update_ids))
-            .values(done_at=now, claimed_until=None)
-            .execution_options(synchronize_session=False)
-        )
+        _, give_up = self._claim_statements(s.get_bind().dialect.name)  # the same UPDATE
+        s.connection().execute(give_up, {"bot": self.bot_id, "now": now, "ids": update_ids})
 
     def pending(self) -> list[dict[str, Any]]:
         """Return the bodies of this bot's updates received but not handled, oldest first."""
@@ -270,6 +307,6 @@ class Inbox:
             return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _free(row: Any, now: datetime) -> Any:
+def _free(row: Any, now: Any) -> Any:
     """Return the condition that no live lease holds the row."""
     return or_(row.claimed_until.is_(None), row.claimed_until <= now)

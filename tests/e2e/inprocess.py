@@ -38,6 +38,7 @@ SOURCES = {
     "storage/inbox.py:renew": "inbox: renew",
     "accounts/service.py:touch": "user: touch",
     "ratelimit.py:check": "rate limit",
+    "ratelimit.py:sweep": "rate limit: old events forgotten (once a window)",
     "knowledge/store.py:chunks": "chunks read",
     "knowledge/store.py:version": "knowledge version",
     "knowledge/store.py:_version": "knowledge version",
