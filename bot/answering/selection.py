@@ -158,9 +158,13 @@ _KINDS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     (
         "person",
         re.compile(
-            r"\bwho(?:m|se)?\b|which (?:person|official|officer|interpreter|speaker)|contact person|"
-            r"누구|누가|담당자|성함|\bwer\b|\bwen\b|\bwem\b|wessen|ansprechp|"
-            r"(?:là|do|của|với|cho|gặp|liên hệ)\s+ai\b|\bai\s+(?:là|ký|phụ trách|đã|sẽ)|người nào",
+            # (not "who pays": the answer is a city or a party, not a person to reach)
+            r"\bwho(?:m|se)?\b(?!\s+(?:pays?|paid|covers?|bears?|funds?|finances?|foots?)\b)|"
+            r"which (?:person|official|officer|interpreter|speaker)|contact person|"
+            r"누구(?!\s?(?:부담|돈|비용))|누가(?!\s?(?:내|부담|지불|지급|대요|대나|책임))|담당자|성함|"
+            r"\bwer\b(?!\s+(?:zahlt|bezahlt|trägt|übernimmt|finanziert)\b)|\bwen\b|\bwem\b|wessen|"
+            r"ansprechp|(?:là|do|của|với|cho|gặp|liên hệ)\s+ai\b(?!\s+(?:chi trả|trả|chịu|thanh toán))|"
+            r"\bai\s+(?:là|ký|phụ trách|đã|sẽ)|người nào",
             re.I,
         ),
         re.compile(
