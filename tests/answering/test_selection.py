@@ -113,29 +113,42 @@ def test_a_sentence_carries_a_kind_of_fact() -> None:
     assert carries("duration", "Das vierwöchige Praktikum beginnt im Mai.")
     assert carries("duration", "a two-week stay") and carries("duration", "두 달 동안 머문다")
     assert not carries("duration", "한일 교류의 역사") and not carries("duration", "내가 한 일")
+
+
+# (kind, sentence, whether it carries that kind)
+CARRIED = [
     # a list's number is no count; a count of people has a people's counter
-    assert not carries("count", "2. 비엔호아 공동협력기금 협상 (9월 서명 목표)")
-    assert carries("headcount", "| 10. 30.(수) | 방재훈련 참관(주민 약 420명 참가) |")
-    assert carries("headcount", "- Participants: 142 registered participants, 18 from Bien Hoa")
-    assert carries("headcount", "Hội đồng phỏng vấn gồm 5 thành viên.")
-    assert not carries("headcount", "제설 차량 86대를 민간 위탁으로 운영한다.")
+    ("count", "2. 비엔호아 공동협력기금 협상 (9월 서명 목표)", False),
+    ("headcount", "| 10. 30.(수) | 방재훈련 참관(주민 약 420명 참가) |", True),
+    ("headcount", "- Participants: 142 registered participants, 18 from Bien Hoa", True),
+    ("headcount", "Hội đồng phỏng vấn gồm 5 thành viên.", True),
+    ("headcount", "제설 차량 86대를 민간 위탁으로 운영한다.", False),
     # a person: a title or a role beside a name, a Korean name with its title, a contact line
-    assert carries("person", "- City of Riverton: Ms. Emily Hart, Sister Cities Program Manager")
-    assert carries("person", "- 베트남 비엔호아시 인민위원회 위원장 Trần Văn Hùng")
-    assert carries("person", "- 한빛시: 국제교류과 유럽팀 김서연 주무관")
-    assert carries("person", "- Korean–Vietnamese: Tran Ngoc Anh (Hanbit resident since 2012)")
-    assert not carries("person", "Sister City Agreement between the City of Hanbit and Düsseldorf")
-    assert not carries("person", "The agreement was signed on 22 September 2017.")
+    ("person", "- City of Riverton: Ms. Emily Hart, Sister Cities Program Manager", True),
+    ("person", "- 베트남 비엔호아시 인민위원회 위원장 Trần Văn Hùng", True),
+    ("person", "- 한빛시: 국제교류과 유럽팀 김서연 주무관", True),
+    ("person", "- Korean–Vietnamese: Tran Ngoc Anh (Hanbit resident since 2012)", True),
+    ("person", "Sister City Agreement between the City of Hanbit and Düsseldorf", False),
+    ("person", "The agreement was signed on 22 September 2017.", False),
     # a place: a name after "in" / "at", a venue's noun or label, an address to send to
-    assert carries("place", "The draft provides for arbitration in Portland, Oregon.")
-    assert carries("place", "• 장소: 한빛시청 본관 7층 국제회의실")
-    assert carries("place", "Die Bewerbung geht an hospitation@duesseldorf.example.org.")
-    assert not carries("place", "The drone survey costs about KRW 3,000 per metre.")
+    ("place", "The draft provides for arbitration in Portland, Oregon.", True),
+    ("place", "• 장소: 한빛시청 본관 7층 국제회의실", True),
+    ("place", "Die Bewerbung geht an hospitation@duesseldorf.example.org.", True),
+    ("place", "The drone survey costs about KRW 3,000 per metre.", False),
     # a telephone number has its groups; a date's digits are none
-    assert carries("phone", "Frau Lea Hoffmann, Telefon 0211 555-2846")
-    assert carries("phone", "+49-211-555-2840") and carries("phone", "(내선 3207)")
-    assert not carries("phone", "홈스테이 기간: 2026. 8. 17.(월) ~ 8. 26.(수)")
-    assert not carries("phone", "등록일 2026-04-27")
+    ("phone", "Frau Lea Hoffmann, Telefon 0211 555-2846", True),
+    ("phone", "+49-211-555-2840", True),
+    ("phone", "(내선 3207)", True),
+    ("phone", "홈스테이 기간: 2026. 8. 17.(월) ~ 8. 26.(수)", False),
+    ("phone", "등록일 2026-04-27", False),
+]
+
+
+@pytest.mark.parametrize(("kind", "sentence", "carried"), CARRIED)
+def test_a_sentence_carries_a_person_a_place_a_headcount(
+    kind: str, sentence: str, carried: bool
+) -> None:
+    assert carries(kind, sentence) is carried
 
 
 def test_a_planted_instruction_is_found_with_the_orders_around_it() -> None:
