@@ -151,7 +151,9 @@ class LLMAnswerer:
         merged = merge(retrieval, other, self.extractive.top_k)
         # grounded by either search: each was judged on its own words
         judged = [e for e in (evidence, other_evidence) if e.grounded] or [evidence, other_evidence]
-        return merged, max(judged, key=lambda e: e.best_dense)
+        # the judge's quotes are numbered in its own search's passages, not the merged ones: a
+        # fallback answer chooses them again from what it cites
+        return merged, replace(max(judged, key=lambda e: e.best_dense), quoted=None)
 
     def answer(self, question: str, asker: Asker) -> Answer:
         """Answer with the model; decline without calling it when retrieval found nothing near."""

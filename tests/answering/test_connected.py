@@ -201,3 +201,20 @@ def test_a_models_translation_is_its_first_line_or_nothing(
     from bot.answering.translation import _clean
 
     assert _clean(reply, "What is the 2026 budget?") == expected
+
+
+def test_a_fallback_after_the_translated_search_quotes_with_the_merged_numbers(
+    connected,
+) -> None:  # type: ignore[no-untyped-def]
+    # the judge chose its quotes (a year is asked) in one search's passages; the answer cites the
+    # merged ones, so every [n] must name the passage its sentence is quoted from
+    with FakeOpenAI(
+        cite_the_fact, pieces=3, cut_after=0, translations={QUESTION: TRANSLATION}
+    ) as fake:
+        services = connected(fake)
+        answer = services.answerer.answer_streaming(QUESTION, Asker(), lambda _: None)  # type: ignore[attr-defined]
+    assert answer.mode == "extractive-fallback" and FACT in answer.text, answer.text
+    by_n = {c.n: c for c in answer.citations}
+    for sentence, marks in re.findall(r"(.+?) \[(\d+)\]", answer.text.split("\n")[-1]):
+        assert int(marks) in by_n, (marks, answer.citations)
+        assert sentence.strip()[-20:] in by_n[int(marks)].text, (sentence, by_n[int(marks)].text)
