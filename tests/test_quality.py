@@ -52,6 +52,10 @@ BLIND = {
     # tree of 2026-12-02 at 01:55 UTC with every choice of the night made: hit@1 0.770, answer
     # hit 0.680, across 0.648, decline accuracy 0.533 (8 of 15), false declines 0.049 (6 of 122)
     "eval-blind4.jsonl": (0.75, 0.66, 0.62, 0.065, 0.46),
+    # 135 questions written from the documents alone (docs/eval-blind5.md), run once, on the
+    # final tree of 2026-12-02 at 02:10 UTC (7da84db): hit@1 0.731, answer hit 0.689, across
+    # 0.605, decline accuracy 0.312 (5 of 16), false declines 0.092 (11 of 119)
+    "eval-blind5.jsonl": (0.71, 0.67, 0.58, 0.11, 0.25),
 }
 
 
