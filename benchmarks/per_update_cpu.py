@@ -4,8 +4,8 @@ Each call runs as the bot runs it (its own session and transaction) on a fresh d
 figure is the process's CPU time per call after 50 warm-up calls. Run it from two checkouts
 (e.g. `git archive main` and a branch) to compare.
 
-Usage: `python benchmarks/per_update_cpu.py [--calls 2000] [--database-url URL]` (default: a
-SQLite file in a temp dir; a PostgreSQL URL must name an empty database).
+Usage: `python benchmarks/per_update_cpu.py [--calls 2000] [--postgresql]` (default: a SQLite
+file in a temp dir; `--postgresql`: a database of a throwaway cluster, tests/postgres.py).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from bot.followup.escalation import EscalationService, Reason  # noqa: E402
 from bot.followup.feedback import FeedbackService  # noqa: E402
 from bot.followup.webinars import WebinarService  # noqa: E402
 from bot.schema import open_database  # noqa: E402
+from tests.postgres import PostgresCluster  # noqa: E402
 
 
 def timed(name: str, calls: int, call: Callable[[int], object]) -> None:
@@ -43,9 +44,21 @@ def timed(name: str, calls: int, call: Callable[[int], object]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--database-url", default="")
+    parser.add_argument("--postgresql", action="store_true")
     args = parser.parse_args()
-    url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.sqlite3'}"
+    cluster = PostgresCluster().start() if args.postgresql else None
+    try:
+        url = (
+            cluster.new_database() if cluster else f"sqlite:///{Path(tempfile.mkdtemp()) / 'b.db'}"
+        )
+        run(url, args.calls)
+    finally:
+        if cluster:
+            cluster.stop()
+
+
+def run(url: str, n: int) -> None:
+    """Time each kind of call `n` times on the database at `url`."""
     db = open_database(url)
     accounts = AccountService(db, [1, 2], [1])
     feedback, webinars, escalations = FeedbackService(db), WebinarService(db), EscalationService(db)
@@ -54,7 +67,6 @@ def main() -> None:
         for n in range(1, 4)
     )
     answer, asker = Answer("How often?", "Every year [1].", cited, True, "en"), Asker(Role.PUBLIC)
-    n = args.calls
     timed("touch", n, lambda i: accounts.touch(1000 + i % 40, "Ann", "ann", "en"))
     timed("person", n, lambda i: accounts.person(1 + i % 2))
     timed("log", n, lambda i: feedback.log(1000 + i % 40, 1000 + i % 40, asker, answer))
