@@ -7,20 +7,27 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from bot.accounts.models import GroupRow, InviteRow, UserRow
 from bot.domain import Asker, CityNames, Role, UnknownCity
 from bot.i18n import LANGUAGES
-from bot.storage.db import Database, insert_missing, upsert_returning, utcnow
+from bot.storage.db import Database, built_upsert, dialect_of, insert_missing, utcnow
 
 Clock = Callable[[], datetime]
 
 
 # every registered partner official, by city
 _PARTNERS = select(UserRow).where(UserRow.partner_city.is_not(None)).order_by(UserRow.partner_city)
+_USERS: Any = UserRow.__table__
+# one user's row, built once and run with the id bound (for every update, and for each staff
+# member an escalation is posted to)
+_USER = select(*_USERS.c).where(_USERS.c.user_id == bindparam("user_id"))
+# what a user's message updates on their row (the rest is set when the row is made)
+_SEEN = ("first_name", "username", "telegram_language", "last_seen")
 
 
 class GroupLevel(StrEnum):
@@ -111,9 +118,10 @@ class AccountService:
         }
         with self.db.session() as s:
             # one statement: made if new, else updated (two processes at once: one row, both
-            # updates), and read back
+            # updates), and read back; built once, run with the values bound
+            upsert = built_upsert(dialect_of(s), UserRow, ("user_id",), _SEEN)
             values = {"user_id": user_id, "first_seen": now, **seen}
-            return self._person(upsert_returning(s, UserRow, values, ["user_id"], seen))
+            return self._person(s.connection().execute(upsert, values).one())
 
     def _user(self, session: Session, user_id: int) -> UserRow:
         """Return the user's row, made now if the bot has never met them.
@@ -132,10 +140,10 @@ class AccountService:
     def person(self, user_id: int) -> Person:
         """Return who a user is (public if the bot has never met them)."""
         with self.db.session() as s:
-            row = s.get(UserRow, user_id)
+            row = s.connection().execute(_USER, {"user_id": user_id}).first()
             return self._person(row or UserRow(user_id=user_id))
 
-    def _person(self, row: UserRow) -> Person:
+    def _person(self, row: UserRow | Row[Any]) -> Person:
         if row.user_id in self.staff_ids:
             role, partner = Role.STAFF, None
         elif row.partner_city:

@@ -8,14 +8,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     ForeignKey,
     Integer,
+    Row,
     String,
     Text,
+    bindparam,
     false,
     or_,
     select,
@@ -25,7 +28,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.followup.feedback import QuestionRow
-from bot.storage.db import Base, Database, TZDateTime, utcnow
+from bot.storage.db import (
+    Base,
+    Database,
+    TZDateTime,
+    built_insert,
+    built_upsert,
+    dialect_of,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +112,11 @@ class EscalationPostRow(Base):
     )
 
 
+_ESCALATIONS: Any = EscalationRow.__table__
+_COLUMNS = tuple(c.name for c in _ESCALATIONS.c)  # a new item is read back whole
+_KNOWN = select(_ESCALATIONS.c.id).where(_ESCALATIONS.c.id == bindparam("id", type_=Integer))
+
+
 class EscalationError(Exception):
     """A queue action that cannot be done; `reason` is an i18n key."""
 
@@ -166,7 +182,9 @@ def _one(s: Session, row: EscalationRow, is_new: bool = False) -> EscalationItem
     return _items(s, [row], is_new)[0]
 
 
-def _item(row: EscalationRow, posts: list[tuple[int, int]], is_new: bool) -> EscalationItem:
+def _item(
+    row: EscalationRow | Row[Any], posts: list[tuple[int, int]], is_new: bool
+) -> EscalationItem:
     return EscalationItem(
         id=row.id,
         webinar=row.webinar,
@@ -218,23 +236,25 @@ class EscalationService:
             if existing is not None:
                 return existing
         try:
+            values = {
+                "webinar": webinar or None,
+                "user_id": user_id,
+                "chat_id": chat_id,
+                "in_group": in_group,
+                "question": question,
+                "language": (language or "en")[:8],
+                "reason": reason.value,
+                "answer_id": answer_id,
+                "status": Status.OPEN.value,
+                "created_at": self.clock(),
+            }
             with self.db.session() as s:
-                row = EscalationRow(
-                    webinar=webinar or None,
-                    user_id=user_id,
-                    chat_id=chat_id,
-                    in_group=in_group,
-                    question=question,
-                    language=(language or "en")[:8],
-                    reason=reason.value,
-                    answer_id=answer_id,
-                    status=Status.OPEN.value,
-                    created_at=self.clock(),
-                )
-                s.add(row)
-                s.flush()
+                # one INSERT ... RETURNING built once, run with the row bound; a new item has no
+                # posts yet (nobody else knows its id before this transaction ends)
+                statement = built_insert(dialect_of(s), EscalationRow, _COLUMNS)
+                row = s.connection().execute(statement, values).one()
                 log.info("escalated %s (%s, webinar %s)", row.id, reason.value, webinar or "-")
-                return _one(s, row, is_new=True)
+                return _item(row, [], is_new=True)
         except IntegrityError:
             # a second 👎 raced the first one to the unique answer_id: the other insert won
             existing = self._by_answer(answer_id) if answer_id is not None else None
@@ -276,9 +296,15 @@ class EscalationService:
     def record_post(self, item_id: int, chat_id: int, message_id: int) -> None:
         """Remember a staff-chat message that shows the item, so replies to it find the item."""
         with self.db.session() as s:
-            if s.get(EscalationRow, item_id) is None:
+            connection = s.connection()
+            if connection.execute(_KNOWN, {"id": item_id}).first() is None:
                 raise EscalationError("escalation_unknown")
-            s.merge(EscalationPostRow(chat_id=chat_id, message_id=message_id, item_id=item_id))
+            # the post's row made, or (a message id seen again) pointed at this item: built once
+            keys, moved = ("chat_id", "message_id"), ("item_id",)
+            post = built_upsert(dialect_of(s), EscalationPostRow, keys, moved)
+            connection.execute(
+                post, {"chat_id": chat_id, "message_id": message_id, "item_id": item_id}
+            )
 
     def find_by_post(self, chat_id: int, message_id: int) -> EscalationItem | None:
         """Return the item a staff-chat message shows (whatever its status), or None."""

@@ -11,7 +11,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.domain import Answer, Asker
-from bot.storage.db import Base, Database, TZDateTime, utcnow
+from bot.storage.db import Base, Database, TZDateTime, built_insert, dialect_of, utcnow
 
 
 class QuestionRow(Base):
@@ -64,23 +64,24 @@ class FeedbackService:
             }
             for c in answer.citations
         ]
+        values = {
+            "user_id": user_id,
+            "chat_id": chat_id,
+            "role": asker.role.value,
+            "partner": asker.partner,
+            "webinar": asker.webinar,
+            "question": answer.question,
+            "answer": answer.text,
+            "grounded": answer.grounded,
+            "language": answer.language,
+            "sources": sources,
+            "created_at": self.clock(),
+        }
         with self.db.session() as s:
-            row = QuestionRow(
-                user_id=user_id,
-                chat_id=chat_id,
-                role=asker.role.value,
-                partner=asker.partner,
-                webinar=asker.webinar,
-                question=answer.question,
-                answer=answer.text,
-                grounded=answer.grounded,
-                language=answer.language,
-                sources=sources,
-                created_at=self.clock(),
-            )
-            s.add(row)
-            s.flush()
-            return int(row.id)
+            # one INSERT ... RETURNING built once, run with the row bound (the ORM's add and
+            # flush built and tracked the row again for every answer)
+            statement = built_insert(dialect_of(s), QuestionRow, ("id",))
+            return int(s.connection().execute(statement, values).scalar_one())
 
     def vote(self, answer_id: int, user_id: int, value: int) -> bool:
         """Record a vote by the person who asked; return False for someone else's answer."""

@@ -13,9 +13,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
-from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String, Text, func, select
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    func,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.domain import Asker, Role, Visibility
@@ -59,6 +70,19 @@ class AttendeeRow(Base):
     joined_at: Mapped[datetime] = mapped_column(TZDateTime)  # last time the link was opened
     # orders a user's registrations even when the clock does not move (tests, same second)
     join_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+_WEBINARS: Any = WebinarRow.__table__
+_ATTENDEES: Any = AttendeeRow.__table__
+# the webinar a user registered for last, with whether it is closed: checked for every question,
+# so built once and run with the user bound
+_ATTENDING = (
+    select(_WEBINARS.c.code, _WEBINARS.c.closed_at)
+    .join(_ATTENDEES, _ATTENDEES.c.webinar == _WEBINARS.c.code)
+    .where(_ATTENDEES.c.user_id == bindparam("user_id", type_=BigInteger))
+    .order_by(_ATTENDEES.c.join_seq.desc(), _ATTENDEES.c.joined_at.desc())
+    .limit(1)
+)
 
 
 class WebinarError(Exception):
@@ -228,13 +252,7 @@ class WebinarService:
         The webinar is the one `webinar_of` names, read with it in one query.
         """
         with self.db.session() as s:
-            found = s.execute(
-                select(WebinarRow.code, WebinarRow.closed_at)
-                .join(AttendeeRow, AttendeeRow.webinar == WebinarRow.code)
-                .where(AttendeeRow.user_id == user_id)
-                .order_by(AttendeeRow.join_seq.desc(), AttendeeRow.joined_at.desc())
-                .limit(1)
-            ).first()
+            found = s.connection().execute(_ATTENDING, {"user_id": user_id}).first()
         if found is None:
             return None, False
         code, closed_at = found

@@ -6,6 +6,7 @@ the schema is made and upgraded by the Alembic revisions in bot/migrations (bot/
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import socket
@@ -78,8 +79,44 @@ def insert_missing(
 def dialect_insert(session: Session, table: type[Base]) -> Any:
     """Return the database's own INSERT for the table (PostgreSQL's or SQLite's: both have
     `ON CONFLICT` and `RETURNING`, which the generic one lacks)."""
-    make = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    return make(table)
+    return _insert_of(session.get_bind().dialect.name)(table)
+
+
+def _insert_of(dialect: str) -> Any:
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def dialect_of(session: Session) -> str:
+    """Return the name of the session's database (the key of the statements built once)."""
+    return session.get_bind().dialect.name
+
+
+@functools.cache
+def built_upsert(
+    dialect: str, table: type[Base], keys: tuple[str, ...], update: tuple[str, ...]
+) -> Any:
+    """`upsert_returning` built once per database and table, to run on the session's connection
+    with the row's values bound (`connection.execute(statement, values)`): the row is inserted,
+    or the one with the same `keys` gets the inserted values of the `update` columns (the
+    same `ON CONFLICT DO UPDATE`), and is returned as it is now (a Core row: every column).
+
+    Building and hashing the statement again for every call was most of its Python.
+    """
+    columns: Any = table.__table__.c
+    statement = _insert_of(dialect)(table.__table__)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys), set_={name: statement.excluded[name] for name in update}
+    )
+    return statement.returning(*columns)
+
+
+@functools.cache
+def built_insert(dialect: str, table: type[Base], returning: tuple[str, ...]) -> Any:
+    """An INSERT of one row built once per database and table, to run on the session's
+    connection with the row's values bound; it returns the `returning` columns (a generated
+    id), in place of the ORM's add and flush."""
+    columns: Any = table.__table__.c
+    return _insert_of(dialect)(table.__table__).returning(*(columns[n] for n in returning))
 
 
 def _upsert(
