@@ -26,10 +26,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.storage.db import Base, Database, TZDateTime, insert_missing, utcnow
+from bot.storage.db import Base, Database, TZDateTime, insert_for, insert_missing, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +136,7 @@ class SharedRateLimiter:
             return built
         keys: Any = RateKeyRow.__table__
         events: Any = RateEventRow.__table__
-        make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        make = insert_for(dialect)
         hold = make(keys).values(key=bindparam("key"), checked_at=bindparam("now"))
         hold = hold.on_conflict_do_update(
             index_elements=["key"], set_={"checked_at": hold.excluded.checked_at}

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import DateTime, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -51,9 +51,6 @@ class Base(DeclarativeBase):
     """Declarative base of every table."""
 
 
-RowT = TypeVar("RowT", bound=Base)
-
-
 def process_name() -> str:
     """Return a name for this process that no other process, here or elsewhere, shares.
 
@@ -79,10 +76,11 @@ def insert_missing(
 def dialect_insert(session: Session, table: type[Base]) -> Any:
     """Return the database's own INSERT for the table (PostgreSQL's or SQLite's: both have
     `ON CONFLICT` and `RETURNING`, which the generic one lacks)."""
-    return _insert_of(session.get_bind().dialect.name)(table)
+    return insert_for(session.get_bind().dialect.name)(table)
 
 
-def _insert_of(dialect: str) -> Any:
+def insert_for(dialect: str) -> Any:
+    """Return the `insert` of the database named (PostgreSQL's or SQLite's)."""
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
@@ -95,7 +93,7 @@ def dialect_of(session: Session) -> str:
 def built_upsert(
     dialect: str, table: type[Base], keys: tuple[str, ...], update: tuple[str, ...]
 ) -> Any:
-    """`upsert_returning` built once per database and table, to run on the session's connection
+    """An upsert built once per database and table, to run on the session's connection
     with the row's values bound (`connection.execute(statement, values)`): the row is inserted,
     or the one with the same `keys` gets the inserted values of the `update` columns (the
     same `ON CONFLICT DO UPDATE`), and is returned as it is now (a Core row: every column).
@@ -103,7 +101,7 @@ def built_upsert(
     Building and hashing the statement again for every call was most of its Python.
     """
     columns: Any = table.__table__.c
-    statement = _insert_of(dialect)(table.__table__)
+    statement = insert_for(dialect)(table.__table__)
     statement = statement.on_conflict_do_update(
         index_elements=list(keys), set_={name: statement.excluded[name] for name in update}
     )
@@ -116,45 +114,7 @@ def built_insert(dialect: str, table: type[Base], returning: tuple[str, ...]) ->
     connection with the row's values bound; it returns the `returning` columns (a generated
     id), in place of the ORM's add and flush."""
     columns: Any = table.__table__.c
-    return _insert_of(dialect)(table.__table__).returning(*(columns[n] for n in returning))
-
-
-def _upsert(
-    session: Session,
-    table: type[Base],
-    values: Mapping[str, Any],
-    keys: Sequence[str],
-    update: Mapping[str, Any],
-) -> Any:
-    return (
-        dialect_insert(session, table)
-        .values(**values)
-        .on_conflict_do_update(index_elements=keys, set_=dict(update))
-    )
-
-
-def upsert(
-    session: Session,
-    table: type[Base],
-    values: Mapping[str, Any],
-    keys: Sequence[str],
-    update: Mapping[str, Any],
-) -> None:
-    """Insert a row, or set `update` on the one with the same `keys`, in one statement
-    (`ON CONFLICT DO UPDATE` on both databases; the row is held for the transaction either way)."""
-    session.execute(_upsert(session, table, values, keys, update))
-
-
-def upsert_returning(
-    session: Session,
-    table: type[RowT],
-    values: Mapping[str, Any],
-    keys: Sequence[str],
-    update: Mapping[str, Any],
-) -> RowT:
-    """`upsert`, returning the row as it is now (one statement: `RETURNING`)."""
-    statement = _upsert(session, table, values, keys, update).returning(table)
-    return session.scalars(statement, execution_options={"populate_existing": True}).one()
+    return insert_for(dialect)(table.__table__).returning(*(columns[n] for n in returning))
 
 
 class Database:
