@@ -22,7 +22,7 @@ from bot.followup.feedback import FeedbackService, QuestionRow
 from bot.followup.webinars import WebinarService
 from bot.ratelimit import SharedRateLimiter
 from bot.schema import open_database
-from bot.storage.db import Database
+from bot.storage.db import Database, built_insert, built_upsert
 from bot.storage.inbox import Inbox
 
 
@@ -86,7 +86,11 @@ def test_a_claim_and_its_done_build_no_statement_after_the_first(
 @pytest.fixture
 def constructed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Count every SELECT, INSERT, UPDATE and DELETE constructed anywhere (the ORM's own
-    included), whatever module builds it; clauses cloned from a built one are not counted."""
+    included), whatever module builds it; clauses cloned from a built one are not counted.
+    The shared statements of bot/storage/db.py are built once per process: forgotten first, so
+    that what a test's first call builds does not depend on the tests run before it."""
+    built_upsert.cache_clear()
+    built_insert.cache_clear()
     built: list[str] = []
     for kind in (Select, Insert, Update, Delete):
         original: Callable[..., Any] = kind.__init__
