@@ -649,9 +649,19 @@ def test_a_429_from_telegram_is_waited_out_and_the_answer_still_arrives(
 
 
 def test_questions_beyond_the_per_user_limit_get_a_friendly_message(data_dir: Path) -> None:
-    with BotApiEmulator(token=TOKEN, bot_username="exchange_test_bot") as emu:
+    # another bot on the module's database: with the module bot's token, its process could
+    # claim these updates from the shared inbox and answer them to the module's emulator (seen
+    # once in a full run: nothing sent here in 60 s); an inbox is per bot
+    token = "654321:LIMIT"
+    with BotApiEmulator(token=token, bot_username="exchange_limit_bot") as emu:
         emu.user(PUBLIC, "Pat", "en")
-        proc = start_bot(emu, data_dir, RATE_LIMIT_QUESTIONS="2", RATE_LIMIT_WINDOW_S="600")
+        proc = start_bot(
+            emu,
+            data_dir,
+            TELEGRAM_BOT_TOKEN=token,
+            RATE_LIMIT_QUESTIONS="2",
+            RATE_LIMIT_WINDOW_S="600",
+        )
         try:
             for _ in range(3):
                 emu.send_text(PUBLIC, "How often is the Riverton agreement reviewed?")
