@@ -186,8 +186,10 @@ def sections_from_lines(lines: list[Line]) -> list[Section]:
     buf: list[str] = []
 
     def flush() -> None:
-        text = "\n".join(buf).strip()
-        if text:
+        # blank lines go, but not the first line's indent: a plain-text table's header is
+        # aligned with its rule of dashes by the spaces it starts with
+        text = re.sub(r"\A(?:[ \t]*\n)+", "", "\n".join(buf).rstrip())
+        if text.strip():
             sections.append(Section(tuple(h for _, h in path), text))
         buf.clear()
 

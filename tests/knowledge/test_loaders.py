@@ -10,6 +10,7 @@ import pytest
 
 from bot.domain import Visibility
 from bot.knowledge.loaders import LoadError, is_supported, load
+from bot.nlp import Analyzer
 from tests.conftest import KNOWLEDGE, write
 
 
@@ -355,3 +356,24 @@ def test_a_first_line_used_as_title_is_cut_at_a_word(tmp_path: Path) -> None:
     doc = load(write(tmp_path / "x.txt", sentence + "\n"), "x.txt", Visibility.PUBLIC)
     assert doc.meta.title.endswith("…") and len(doc.meta.title) <= 121
     assert sentence.startswith(doc.meta.title[:-1])
+
+
+def test_a_plain_text_table_that_opens_a_section_keeps_its_columns(
+    tmp_path: Path, analyzer: Analyzer
+) -> None:
+    # the header is the section's first line: with its indent stripped, every column was cut
+    # two places early ("구분 … 정: 국외 출장; 산 기한 … 제: …")
+    path = write(
+        tmp_path / "jichim.txt",
+        "국제교류 예산 집행 지침\n\n4. 정산 기한\n\n"
+        "  구분                      정산 기한               제출 서류\n"
+        "  ------------------------  ----------------------  ----------------------------\n"
+        "  국외 출장                 귀국 후 10일 이내       출장 결과보고서, 영수증\n"
+        "  공동사업 분담금(외화)     송금 후 7일 이내        송금 확인서, 상대 도시 수령증\n",
+    )
+    (section,) = load(path, path.name, Visibility.INTERNAL).sections
+    assert analyzer.split_sentences(section.text) == [
+        "구분: 국외 출장; 정산 기한: 귀국 후 10일 이내; 제출 서류: 출장 결과보고서, 영수증 / "
+        "구분: 공동사업 분담금(외화); 정산 기한: 송금 후 7일 이내; "
+        "제출 서류: 송금 확인서, 상대 도시 수령증"
+    ]
