@@ -380,6 +380,11 @@ _MARKER = re.compile(
     r"^(?:\d{1,2}|[가-하]|[a-zA-Z]|[ivxIVX]{1,4})[.)]$"
 )  # "2." "가." a list's number
 _GOES_ON_LOWER = re.compile(r"^[a-zäöüßđ\d(]")
+# a Korean date (year, month and perhaps day, each with its point) goes on with the Korean words
+# after it on its line ("2025. 12. 16. 시의회 의결", "2026. 5. 중"); a Korean sentence ends on a
+# verb, not on a date. Not before a label ("장소: …"), which starts a line's next field.
+_KO_DATE = re.compile(r"(?:^|[\s(])\d{4}\.\s?\d{1,2}\.(?:\s?\d{1,2}\.)?$")
+_KO_GOES_ON = re.compile(r"^(?:[\uac00-\ud7a3]|[(~])(?![^\s:]{2,}:)")
 
 
 def _rejoin(pieces: list[str]) -> list[str]:
@@ -395,6 +400,8 @@ def _rejoin(pieces: list[str]) -> list[str]:
 
 def _cut_too_early(before: str, after: str) -> bool:
     if _ABBREV.search(before) or _MARKER.match(before):
+        return True
+    if _KO_DATE.search(before) and _KO_GOES_ON.match(after):
         return True
     day = _DAY_DOT.search(before)
     if day is None:

@@ -86,6 +86,18 @@ def test_terms_are_korean_morphemes_and_stemmed_words(analyzer: Analyzer) -> Non
             ["신청 기간: 2026. 5. 18.(월) ~ 6. 5.(금) 18:00까지이다.", "설명회는 따로 연다."],
         ),
         (
+            "- 근거: 2026년도 본예산 (2025. 12. 16. 시의회 의결)\n\n"
+            "기금이 2027. 12. 31. 만료 예정이다. 2026. 5. 중 협의한다.\n\n"
+            "기간: 2026. 7. 22. 장소: 한빛시청",
+            [
+                "- 근거: 2026년도 본예산 (2025. 12. 16. 시의회 의결)",
+                "기금이 2027. 12. 31. 만료 예정이다.",
+                "2026. 5. 중 협의한다.",
+                "기간: 2026. 7. 22.",
+                "장소: 한빛시청",
+            ],
+        ),
+        (
             "Die Vereinbarung gilt bis zum 31. Dezember 2027. Sie wurde am 14. März unterzeichnet.",
             [
                 "Die Vereinbarung gilt bis zum 31. Dezember 2027.",
@@ -113,7 +125,15 @@ def test_terms_are_korean_morphemes_and_stemmed_words(analyzer: Analyzer) -> Non
             ["3. 항공권 구매", "가. 항공권은 30일 전까지 산다."],
         ),
     ],
-    ids=["korean-date", "german-date", "german-ordinal", "vietnamese", "english", "korean-list"],
+    ids=[
+        "korean-date",
+        "korean-date-words",
+        "german-date",
+        "german-ordinal",
+        "vietnamese",
+        "english",
+        "korean-list",
+    ],
 )
 def test_dates_ordinals_and_abbreviations_do_not_end_a_sentence(
     analyzer: Analyzer, text: str, sentences: list[str]
