@@ -364,12 +364,14 @@ def _load_html(path: Path) -> tuple[dict[str, Any], list[Line]]:
         or soup
     )
     for table in root.find_all("table"):
-        rows = []
-        for tr in table.find_all("tr"):
-            cells = [c.get_text(" ", strip=True) for c in tr.find_all(["th", "td"])]
-            if any(cells):
-                rows.append(" | ".join(cells))
+        rows = _html_rows(table)
         table.replace_with(soup.new_string("\n\n" + "\n\n".join(rows) + "\n\n"))
+    for dl in root.find_all("dl"):
+        # a definition list ("공고번호 / 한빛시 공고 제2026-812호"): each term with its values
+        fields = _labelled(
+            [(i.name == "dt", i.get_text(" ", strip=True)) for i in dl(["dt", "dd"])]
+        )
+        dl.replace_with(soup.new_string("\n\n" + "\n\n".join(fields) + "\n\n"))
     for heading in root.find_all(["h1", "h2", "h3", "h4", "h5", "h6"]):
         text = heading.get_text(" ", strip=True)
         heading.replace_with(soup.new_string(f"\n\x01{heading.name[1]}\x01{text}\n"))
@@ -385,6 +387,34 @@ def _load_html(path: Path) -> tuple[dict[str, Any], list[Line]]:
         else:
             lines.append((None, line.strip()))
     return meta, lines
+
+
+def _labelled(items: list[tuple[bool, str]]) -> list[str]:
+    """Join (is a label, text) items as "label: value, value" pairs."""
+    pairs: list[list[str]] = []
+    for is_label, text in items:
+        if is_label or not pairs:
+            pairs.append([text])
+        elif text:
+            pairs[-1].append(text)
+    return [": ".join(filter(None, (p[0], ", ".join(p[1:])))) for p in pairs if any(p)]
+
+
+def _html_rows(table: Any) -> list[str]:
+    """Say a web page's table as lines: a table with a header row as "a | b" rows (the first
+    is the header, as the other loaders give tables), and one whose rows are labelled by their
+    own header cells (a notice's "등록일 | 2026-04-27 | 조회수 | 1,284") as a "label: value" line
+    for each label."""
+    rows = [tr.find_all(["th", "td"]) for tr in table.find_all("tr")]
+    rows = [r for r in rows if any(c.get_text(strip=True) for c in r)]
+    labelled = not any(all(c.name == "th" for c in r) for r in rows) and any(
+        r[0].name == "th" for r in rows
+    )
+    lines = []
+    for row in rows:
+        cells = [(c.name == "th", c.get_text(" ", strip=True)) for c in row]
+        lines += _labelled(cells) if labelled else [" | ".join(t for _, t in cells)]
+    return lines
 
 
 def _clean_web_title(title: str) -> str:

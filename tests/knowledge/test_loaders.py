@@ -377,3 +377,24 @@ def test_a_plain_text_table_that_opens_a_section_keeps_its_columns(
         "구분: 공동사업 분담금(외화); 정산 기한: 송금 후 7일 이내; "
         "제출 서류: 송금 확인서, 상대 도시 수령증"
     ]
+
+
+def test_a_web_pages_labelled_fields_keep_their_labels(tmp_path: Path, analyzer: Analyzer) -> None:
+    # a notice's fields as a definition list and as a table whose rows are labelled by their own
+    # header cells: each label stays with its value (they were cut into lone words, and the
+    # table's first row was read as a header for the others)
+    html = """<html><body><div id="contents"><h3>홈스테이 가정 모집 공고</h3>
+    <dl><dt>공고번호</dt><dd>한빛시 공고 제2026-812호</dd><dt>담당부서</dt><dd>국제교류과</dd></dl>
+    <table><tr><th>등록일</th><td>2026-04-27</td><th>조회수</th><td>1,284</td></tr>
+    <tr><th>문의</th><td>국제교류과</td><td>031-8000-3214</td></tr></table>
+    <table><tr><th>항목</th><th>금액</th></tr><tr><th>지원금</th><td>30만 원</td></tr></table>
+    </div></body></html>"""
+    doc = load(write(tmp_path / "notice.html", html), "notice.html", Visibility.PUBLIC)
+    assert analyzer.split_sentences(doc.sections[0].text) == [
+        "공고번호: 한빛시 공고 제2026-812호",
+        "담당부서: 국제교류과",
+        "등록일: 2026-04-27",
+        "조회수: 1,284",
+        "문의: 국제교류과, 031-8000-3214",
+        "항목: 지원금; 금액: 30만 원",  # a header row: the columns' names, as before
+    ]
