@@ -44,6 +44,21 @@ _KINDS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
         re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+"),
     ),
     (
+        # a document's reference: a notice's number ("한빛시 공고 제2026-812호", "Nr. 12/2026")
+        "reference",
+        re.compile(
+            r"(?:notice|reference|file|case|document|announcement)\s(?:no\b|number)|"
+            r"(?:공고|문서|접수|등록)\s?번호|aktenzeichen|geschäftszeichen|"
+            r"(?:bekanntmachungs|referenz|vorgangs)nummer|số hiệu|số (?:thông báo|văn bản|công văn)",
+            re.I,
+        ),
+        re.compile(
+            r"제\s?\d[\d-]*\s?호|\b(?:no|nr|số)\.?\s?\d+[-/]\d+|"
+            r"(?:공고|문서|접수|등록)\s?번호\s*:?\s*\S*\d|(?:aktenzeichen|az\.)\s*:?\s*\S*\d",
+            re.I,
+        ),
+    ),
+    (
         "phone",
         re.compile(
             r"phone|telephone|number to call|extension|\bext\b|전화|내선|연락처|telefon|durchwahl|"
@@ -70,6 +85,21 @@ _KINDS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
         re.compile(r"\d\s?%|퍼센트|prozent|percent|phần trăm", re.I),
     ),
     (
+        # a time of day ("what time is the call": 16:00 KST, 오후 4시, 8 Uhr, 14h30)
+        "time",
+        re.compile(
+            r"what time|at which time|몇\s?시(?!간)|um wie viel uhr|wie spät|uhrzeit|mấy giờ|"
+            r"giờ nào",
+            re.I,
+        ),
+        re.compile(
+            r"(?<![\d:])(?:[01]?\d|2[0-4]):[0-5]\d(?!\d)|(?:오전|오후)\s?\d{1,2}\s?시|\d{1,2}\s?시(?:\s?\d{1,2}\s?분)?"
+            r"(?![간작대])|\b\d{1,2}(?:\.\d{2})?\s?uhr\b|\b\d{1,2}\s?(?:a\.m\.|p\.m\.|am\b|pm\b)|"
+            r"\b\d{1,2}h\d{2}\b|\b\d{1,2}\s?giờ",
+            re.I,
+        ),
+    ),
+    (
         "date",
         re.compile(
             r"\bwhen\b|what date|which date|what year|which year|since when|언제|며칠|몇\s?년|"
@@ -86,7 +116,9 @@ _KINDS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     (
         "duration",
         re.compile(
-            r"how long|기간|얼마(?:나|동안)\s?(?:걸|머무|체류|하)|wie lange|dauer|bao lâu", re.I
+            r"how long|기간|얼마(?:나|동안)\s?(?:걸|머무|체류|하)|몇\s?(?:시간|주|개월|달)|wie lange|"
+            r"dauer|bao lâu",
+            re.I,
         ),
         re.compile(
             rf"(?:\d+\s?|(?<!\w)(?:{_NUMBER_WORD})[\s-](?!일))(?:일|주|개월|달|년|시간|박|days?|"

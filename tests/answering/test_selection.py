@@ -68,7 +68,15 @@ def services(tmp_path_factory: pytest.TempPathFactory, embedder: Any, analyzer: 
         ("Wann wurde sie unterzeichnet?", "date"),
         ("Hội thảo diễn ra khi nào?", "date"),
         ("What's the contact e-mail?", "email"),
-        ("What's the notice no. for the host family call?", None),  # a call for applications
+        # a call for applications asks for no telephone: the notice's number is its reference
+        ("What's the notice no. for the host family call?", "reference"),
+        ("홈스테이 공고 번호가 뭐예요?", "reference"),
+        ("Welches Aktenzeichen hat die Bekanntmachung?", "reference"),
+        ("What time Korean time is the March call?", "time"),
+        ("회의는 몇 시에 시작해요?", "time"),
+        ("몇 시간 걸려요?", "duration"),
+        ("Cuộc họp bắt đầu lúc mấy giờ?", "time"),
+        ("Um wie viel Uhr beginnt das Treffen?", "time"),
         ("비율이 얼마나 돼요?", "share"),
         ("열손실률은 얼마예요?", "share"),  # a Korean rate, before "얼마" asks an amount
         ("법률 자문 비용은 얼마예요?", "amount"),
@@ -141,6 +149,16 @@ CARRIED = [
     ("phone", "(내선 3207)", True),
     ("phone", "홈스테이 기간: 2026. 8. 17.(월) ~ 8. 26.(수)", False),
     ("phone", "등록일 2026-04-27", False),
+    # a time of day has its hour ("50:50" is a split, "3시간" a span)
+    ("time", "- 2026. 3. 19.(목) 16:00 KST 실무 화상회의", True),
+    ("time", "설명회는 오후 2시에 시작한다.", True),
+    ("time", "Die Sitzung beginnt um 8 Uhr.", True),
+    ("time", "양 도시 50:50 분담", False),
+    ("time", "이동에 3시간 걸린다.", False),
+    # a document's reference number, not the file named after it or an article
+    ("reference", "공고번호: 한빛시 공고 제2026-812호", True),
+    ("reference", "첨부파일: 2026-812_홈스테이_신청서.hwpx", False),
+    ("reference", "제3조(경비)", False),
 ]
 
 
