@@ -384,7 +384,7 @@ _GOES_ON_LOWER = re.compile(r"^[a-zäöüßđ\d(]")
 # after it on its line ("2025. 12. 16. 시의회 의결", "2026. 5. 중"); a Korean sentence ends on a
 # verb, not on a date. Not before a label ("장소: …"), which starts a line's next field.
 _KO_DATE = re.compile(r"(?:^|[\s(])\d{4}\.\s?\d{1,2}\.(?:\s?\d{1,2}\.)?$")
-_KO_GOES_ON = re.compile(r"^(?:[\uac00-\ud7a3]|[(~])(?![^\s:]{2,}:)")
+_KO_GOES_ON = re.compile(r"^(?![^\s:]{2,}:)(?:[\uac00-\ud7a3]|[(~])")
 
 
 def _rejoin(pieces: list[str]) -> list[str]:
@@ -422,6 +422,11 @@ _DASH_RULE = re.compile(r"^\s*-{3,}(?:\s+-{3,})+\s*$")
 _ITEM = re.compile(
     r"^(\s*)(?:[-*•·▪○●□■◦ㅇ※▶►]|\d{1,2}[.)]|\(\d{1,2}\)|[가-하][.)]|제\s*\d+\s*조)\s"
 )
+
+# a line that is a labelled field ("From: Song Ha-eun", "수신: 수신자 참조", "Für die Stadt
+# Hanbit: Park Jeong-hoon"): like a list item, it starts a paragraph (a memo's header lines
+# have no full stops), not a time ("16:00") or an address ("https://…")
+_LABEL = re.compile(r"^\s*[^\W\d_][^:：.!?]{0,30}[:：]\s+\S")
 
 
 def _cells(line: str) -> list[str]:
@@ -517,7 +522,7 @@ def _blocks(text: str) -> list[tuple[str, bool]]:
         if not line.strip():
             flush()
         else:
-            item = _ITEM.match(line)
+            item = _ITEM.match(line) or _LABEL.match(line)
             indent = len(line) - len(line.lstrip())
             if item and (item_indent is None or indent <= item_indent):
                 flush()  # a new item (or the first): an indented one stays with its parent

@@ -488,7 +488,9 @@ def _load_docx(path: Path) -> tuple[dict[str, Any], list[Line]]:
                 continue
             style = (para.style.name if para.style is not None else "") or ""
             level = _docx_heading_level(style)
-            lines.append((level, text))
+            # a paragraph is a paragraph: a blank line after it keeps a list item without a
+            # full stop ("Format: online …") from running on into the next one
+            lines += [(level, text), (None, "")]
         elif tag == "tbl":
             table = Table(child, document)
             for row in table.rows:

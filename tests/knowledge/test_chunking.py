@@ -141,6 +141,22 @@ def test_dates_ordinals_and_abbreviations_do_not_end_a_sentence(
     assert analyzer.split_sentences(text) == sentences
 
 
+def test_labelled_lines_are_fields_of_their_own(analyzer: Analyzer) -> None:
+    # a memo's header has no full stops: its lines ran on into one sentence
+    text = (
+        "To: Director, International Exchange Division\nFrom: Song Ha-eun, Legal Affairs Officer\n"
+        "Status: INTERNAL, not for\ndisclosure\n- 주최: 한빛시\n  주관: 한빛교통공사\n\n"
+        "The call starts at\n16:00 KST, see\nhttps://meet.hanbit.example.org: room 2."
+    )
+    assert analyzer.split_sentences(text) == [
+        "To: Director, International Exchange Division",
+        "From: Song Ha-eun, Legal Affairs Officer",
+        "Status: INTERNAL, not for disclosure",
+        "- 주최: 한빛시 / 주관: 한빛교통공사",  # indented under its item, it stays with it
+        "The call starts at 16:00 KST, see https://meet.hanbit.example.org: room 2.",
+    ]
+
+
 def test_a_list_item_keeps_its_indented_lines(analyzer: Analyzer) -> None:
     text = "- e-Asia 지식협력 기금\n  - 분야: 정보통신, 전자정부\n  - 규모: 402억\n- 다른 기금"
     assert analyzer.split_sentences(text) == [

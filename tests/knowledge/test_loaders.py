@@ -398,3 +398,22 @@ def test_a_web_pages_labelled_fields_keep_their_labels(tmp_path: Path, analyzer:
         "문의: 국제교류과, 031-8000-3214",
         "항목: 지원금; 금액: 30만 원",  # a header row: the columns' names, as before
     ]
+
+
+def test_docx_list_items_without_full_stops_are_sentences_of_their_own(
+    tmp_path: Path, analyzer: Analyzer
+) -> None:
+    # each paragraph was one line of a single paragraph: "… interpretation Organisers: …"
+    document = docx.Document()
+    document.add_heading("1. Event information", level=1)
+    for text in ("Format: online, English–Korean interpretation", "Attendance: 56 participants"):
+        document.add_paragraph(text, style="List Bullet")
+    document.add_paragraph("The recording is kept until 10 December 2025.")
+    path = tmp_path / "webinar.docx"
+    document.save(str(path))
+    (section,) = load(path, path.name, Visibility.PUBLIC).sections
+    assert analyzer.split_sentences(section.text) == [
+        "Format: online, English–Korean interpretation",
+        "Attendance: 56 participants",
+        "The recording is kept until 10 December 2025.",
+    ]
