@@ -426,7 +426,7 @@ _ITEM = re.compile(
 # a line that is a labelled field ("From: Song Ha-eun", "수신: 수신자 참조", "Für die Stadt
 # Hanbit: Park Jeong-hoon"): like a list item, it starts a paragraph (a memo's header lines
 # have no full stops), not a time ("16:00") or an address ("https://…")
-_LABEL = re.compile(r"^\s*[^\W\d_][^:：.!?]{0,30}[:：]\s+\S")
+LABELLED_LINE = re.compile(r"^\s*[^\W\d_][^:：.!?]{0,30}[:：]\s+\S")
 
 
 def _cells(line: str) -> list[str]:
@@ -522,7 +522,7 @@ def _blocks(text: str) -> list[tuple[str, bool]]:
         if not line.strip():
             flush()
         else:
-            item = _ITEM.match(line) or _LABEL.match(line)
+            item = _ITEM.match(line) or LABELLED_LINE.match(line)
             indent = len(line) - len(line.lstrip())
             if item and (item_indent is None or indent <= item_indent):
                 flush()  # a new item (or the first): an indented one stays with its parent

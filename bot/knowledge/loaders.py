@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from bot.domain import DocMeta, Section, Visibility
-from bot.nlp import normalize
+from bot.nlp import LABELLED_LINE, normalize
 
 SUPPORTED = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx", ".hwp", ".hwpx")
 SIDECAR_SUFFIX = ".meta.yaml"
@@ -456,6 +456,7 @@ def _join_pdf_lines(text: str) -> str:
             and not _PLAIN_HEADING.match(s)
             and not _PLAIN_HEADING.match(out[-1])
             and not s.startswith(("-", "•", "·", "*"))
+            and not LABELLED_LINE.match(s)  # "발표자: Sabine Kuhn" is a field of its own
         ):
             out[-1] = out[-1] + " " + s
         else:

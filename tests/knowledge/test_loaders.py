@@ -417,3 +417,17 @@ def test_docx_list_items_without_full_stops_are_sentences_of_their_own(
         "Attendance: 56 participants",
         "The recording is kept until 10 December 2025.",
     ]
+
+
+def test_a_pdfs_labelled_lines_are_not_joined_as_wrapped_text(
+    tmp_path: Path, analyzer: Analyzer
+) -> None:
+    # PDF lines are joined to undo wrapping; a field's label starts a line of its own
+    lines = ["Forum programme", "Talk 1: Digital resident services in", "Dusseldorf"]
+    path = tmp_path / "forum.pdf"
+    path.write_bytes(_pdf([*lines, "Speaker: Sabine Kuhn (digital officer)"]))
+    (section,) = load(path, path.name, Visibility.PUBLIC).sections
+    assert analyzer.split_sentences(section.text) == [
+        "Talk 1: Digital resident services in Dusseldorf",
+        "Speaker: Sabine Kuhn (digital officer)",
+    ]
