@@ -523,7 +523,7 @@ def _load_hwp(path: Path) -> tuple[dict[str, Any], list[Line]]:
 
 
 def _hwp_lines(text: str) -> list[Line]:
-    """Read lines as plain text does, with Markdown table rows as 'cell | cell' body lines.
+    """Read paragraphs as plain text does, with Markdown table rows as 'cell | cell' body lines.
 
     That is how the DOCX and HTML loaders give table rows. A row is never a heading (a row
     "1 | 홍길동 | 단장" looks like a numbered one), and the rule under the first row and rows of
@@ -534,7 +534,9 @@ def _hwp_lines(text: str) -> list[Line]:
     for line in text.splitlines():
         s = line.strip()
         if not (len(s) >= 2 and s.startswith("|") and s.endswith("|")):
-            kept.append(line)
+            # a line is a paragraph: a blank line after it keeps one without a full stop (a
+            # letterhead's "한빛시장", an address) from running on into the next
+            kept += [line, ""] if s else [line]
             continue
         cells = [c.strip().replace("\\|", "|") for c in _CELL_SPLIT.split(s[1:-1])]
         if all(_TABLE_RULE.fullmatch(c) for c in cells) or not any(cells):

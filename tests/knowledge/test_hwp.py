@@ -22,7 +22,7 @@ import pytest
 
 from bot.domain import Chunk, Visibility
 from bot.knowledge.chunking import chunk_document
-from bot.knowledge.loaders import load
+from bot.knowledge.loaders import _hwp_lines, load, sections_from_lines
 from bot.nlp import Analyzer
 from tests.conftest import KNOWLEDGE, ROOT
 
@@ -158,3 +158,16 @@ def test_the_sample_hwp_files_carry_nothing_of_the_example_file_they_were_writte
                 if entry[0] == "BinData":
                     # a blank pixel, not the example's photograph (15 KB) or icons (1 KB)
                     assert len(data) < 400, (path, entry)
+
+
+def test_a_hwp_paragraph_without_a_full_stop_does_not_run_on(analyzer: Analyzer) -> None:
+    # each HWP paragraph is a line of the parser's text: the letterhead's sign-off and the
+    # office's address ran on into one sentence with the fields around them
+    text = "한빛시장\n수신자: 국제교류과장\n시행: 자원순환과-2517 (2026. 4. 20.)\n우 61210 한빛시 시청로 100\n"
+    (section,) = sections_from_lines(_hwp_lines(text))
+    assert analyzer.split_sentences(section.text) == [
+        "한빛시장",
+        "수신자: 국제교류과장",
+        "시행: 자원순환과-2517 (2026. 4. 20.)",
+        "우 61210 한빛시 시청로 100",
+    ]
