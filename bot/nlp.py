@@ -384,6 +384,7 @@ _GOES_ON_LOWER = re.compile(r"^[a-zäöüßđ\d(]")
 # after it on its line ("2025. 12. 16. 시의회 의결", "2026. 5. 중"); a Korean sentence ends on a
 # verb, not on a date. Not before a label ("장소: …"), which starts a line's next field.
 _KO_DATE = re.compile(r"(?:^|[\s(])\d{4}\.\s?\d{1,2}\.(?:\s?\d{1,2}\.)?$")
+_KO_MONTH_PART = re.compile(r"^(?:초|중|말|경|중순|하순|상순)(?![가-힣])")
 _KO_GOES_ON = re.compile(r"^(?![^\s:]{2,}:)(?:[\uac00-\ud7a3]|[(~])")
 
 
@@ -403,6 +404,8 @@ def _cut_too_early(before: str, after: str) -> bool:
         return True
     if _KO_DATE.search(before) and _KO_GOES_ON.match(after):
         return True
+    if _KO_MONTH_PART.match(after) and re.search(r"(?:^|[\s,(])\d{1,2}\.$", before):
+        return True  # "10. 중": a month's middle, start or end
     day = _DAY_DOT.search(before)
     if day is None:
         return False
@@ -425,8 +428,9 @@ _ITEM = re.compile(
 
 # a line that is a labelled field ("From: Song Ha-eun", "수신: 수신자 참조", "Für die Stadt
 # Hanbit: Park Jeong-hoon"): like a list item, it starts a paragraph (a memo's header lines
-# have no full stops), not a time ("16:00") or an address ("https://…")
-LABELLED_LINE = re.compile(r"^\s*[^\W\d_][^:：.!?]{0,30}[:：]\s+\S")
+# have no full stops), not a time ("16:00"), an address ("https://…") or a wrapped line that
+# closes a bracket ("Kuhn): …")
+LABELLED_LINE = re.compile(r"^\s*[^\W\d_](?:[^:：.!?()]|\([^()]*\)){0,30}[:：]\s+\S")
 
 
 def _cells(line: str) -> list[str]:

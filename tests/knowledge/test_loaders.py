@@ -164,7 +164,8 @@ def test_sidecars_and_hidden_files_are_not_documents() -> None:
 
 def _pdf(lines: list[str]) -> bytes:
     """Return a one-page PDF showing the lines in Helvetica, with no Info dictionary."""
-    text = " 0 -20 Td ".join(f"({line}) Tj" for line in lines)
+    shown = [line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") for line in lines]
+    text = " 0 -20 Td ".join(f"({line}) Tj" for line in shown)
     content = f"BT /F1 12 Tf 72 780 Td {text} ET".encode("latin-1")
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
@@ -424,10 +425,14 @@ def test_a_pdfs_labelled_lines_are_not_joined_as_wrapped_text(
 ) -> None:
     # PDF lines are joined to undo wrapping; a field's label starts a line of its own
     lines = ["Forum programme", "Talk 1: Digital resident services in", "Dusseldorf"]
+    lines += ["Speaker: Sabine Kuhn (digital officer)", "Question: Do residents object?"]
+    lines += ["Answer (Sabine", "Kuhn): Privacy first."]
     path = tmp_path / "forum.pdf"
-    path.write_bytes(_pdf([*lines, "Speaker: Sabine Kuhn (digital officer)"]))
+    path.write_bytes(_pdf(lines))
     (section,) = load(path, path.name, Visibility.PUBLIC).sections
     assert analyzer.split_sentences(section.text) == [
         "Talk 1: Digital resident services in Dusseldorf",
         "Speaker: Sabine Kuhn (digital officer)",
+        "Question: Do residents object?",
+        "Answer (Sabine Kuhn): Privacy first.",  # a wrapped line closing a bracket is no field
     ]
