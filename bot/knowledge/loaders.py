@@ -430,28 +430,68 @@ def _load_pdf(path: Path) -> tuple[dict[str, Any], list[Line]]:
         reader = PdfReader(str(path), strict=False)
         if reader.is_encrypted:
             raise LoadError("PDF is encrypted")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        # the layout mode keeps a table's columns apart (the plain one gives a row as one run
+        # of words, "뒤셀도르프(독일) US$ 190 US$ 240", under a header that says nothing)
+        pages = [page.extract_text(extraction_mode="layout") or "" for page in reader.pages]
     except PdfReadError as exc:
         raise LoadError(f"corrupt PDF: {exc}") from exc
     meta: dict[str, Any] = {}
     info = reader.metadata
     if info and info.title:
         meta["title"] = str(info.title)
-    text = normalize("\n".join(pages))
-    return meta, _plain_lines(_join_pdf_lines(text))
+    lines, rows = _join_pdf_lines(_aligned_rows(normalize("\n".join(pages)).splitlines()))
+    return meta, _plain_lines("\n".join(lines), rows)
 
 
-def _join_pdf_lines(text: str) -> str:
-    """Undo PDF line wrapping: join a line to the next unless it ends a sentence or is a heading."""
-    out: list[str] = []
-    for line in text.splitlines():
-        s = line.strip()
-        if not s:
-            out.append("")
+# a gap between a table's columns as the layout mode shows them
+_COLUMN_GAP = re.compile(r"\S(?:\S| (?! ))*")
+TABLE_MIN_ROWS = 3
+COLUMN_SLACK = 6
+
+
+def _aligned_rows(lines: list[str]) -> list[tuple[str, bool]]:
+    """Read lines laid out as on the page: a run of at least TABLE_MIN_ROWS lines whose cells
+    (text between gaps of two or more spaces) start at the same columns (give or take
+    COLUMN_SLACK) is a table, given as
+    'cell | cell' rows (True); every other line is its words, single-spaced (False)."""
+    cells = [[(m.start(), m.group()) for m in _COLUMN_GAP.finditer(line)] for line in lines]
+
+    def aligned(a: list[tuple[int, str]], b: list[tuple[int, str]]) -> bool:
+        # (the layout mode places a proportional font's text a few columns off its point)
+        return len(a) == len(b) >= 2 and all(
+            abs(x - y) <= COLUMN_SLACK for (x, _), (y, _) in zip(a, b, strict=True)
+        )
+
+    out: list[tuple[str, bool]] = []
+    i = 0
+    while i < len(lines):
+        j = i + 1
+        while j < len(lines) and aligned(cells[i], cells[j]):
+            j += 1
+        if j - i >= TABLE_MIN_ROWS:
+            out += [(" | ".join(text for _, text in row), True) for row in cells[i:j]]
+            i = j
             continue
-        if (
+        out.append((" ".join(lines[i].split()), False))
+        i += 1
+    return out
+
+
+def _join_pdf_lines(lines: list[tuple[str, bool]]) -> tuple[list[str], frozenset[int]]:
+    """Undo PDF line wrapping: join a line to the next unless it ends a sentence or is a heading,
+    a table row (True) or a field; return the lines and which of them are table rows."""
+    out: list[str] = []
+    rows: set[int] = set()
+    for s, row in lines:
+        if row:
+            rows.add(len(out))
+            out.append(s)
+        elif not s:
+            out.append("")
+        elif (
             out
             and out[-1]
+            and len(out) - 1 not in rows
             and not out[-1].endswith((".", "!", "?", ":", "다.", "|"))
             and not _PLAIN_HEADING.match(s)
             and not _PLAIN_HEADING.match(out[-1])
@@ -461,7 +501,7 @@ def _join_pdf_lines(text: str) -> str:
             out[-1] = out[-1] + " " + s
         else:
             out.append(s)
-    return "\n".join(out)
+    return out, frozenset(rows)
 
 
 def _load_docx(path: Path) -> tuple[dict[str, Any], list[Line]]:

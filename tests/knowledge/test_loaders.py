@@ -162,10 +162,20 @@ def test_sidecars_and_hidden_files_are_not_documents() -> None:
 # --- titles of documents without metadata: the text's own name for itself, not the file name
 
 
-def _pdf(lines: list[str]) -> bytes:
-    """Return a one-page PDF showing the lines in Helvetica, with no Info dictionary."""
-    shown = [line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") for line in lines]
-    text = " 0 -20 Td ".join(f"({line}) Tj" for line in shown)
+def _shown(text: str) -> str:
+    return "(" + text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ") Tj"
+
+
+def _pdf(lines: list[str | tuple[str, ...]]) -> bytes:
+    """Return a one-page PDF showing the lines in Helvetica, with no Info dictionary; a tuple
+    is a table row, its cells 150 points apart."""
+
+    def shown(line: str | tuple[str, ...]) -> str:
+        if isinstance(line, str):
+            return _shown(line)
+        return " 150 0 Td ".join(map(_shown, line)) + f" {-150 * (len(line) - 1)} 0 Td"
+
+    text = " 0 -20 Td ".join(map(shown, lines))
     content = f"BT /F1 12 Tf 72 780 Td {text} ET".encode("latin-1")
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
@@ -435,4 +445,22 @@ def test_a_pdfs_labelled_lines_are_not_joined_as_wrapped_text(
         "Speaker: Sabine Kuhn (digital officer)",
         "Question: Do residents object?",
         "Answer (Sabine Kuhn): Privacy first.",  # a wrapped line closing a bracket is no field
+    ]
+
+
+def test_a_pdf_tables_columns_are_read_as_header_value_pairs(
+    tmp_path: Path, analyzer: Analyzer
+) -> None:
+    # the plain extraction gave each row as one run of words under a header that said nothing
+    rows = [("City", "Grade 5 and below", "Grade 4 and above")]
+    rows += [("Dusseldorf", "USD 190", "USD 240"), ("Riverton", "USD 210", "USD 260")]
+    path = tmp_path / "travel.pdf"
+    lines: list[str | tuple[str, ...]] = ["Travel rules", "4. Hotel ceilings per night", *rows]
+    path.write_bytes(_pdf([*lines, "A city that hosts the traveller pays no hotel."]))
+    (section,) = load(path, path.name, Visibility.INTERNAL).sections
+    assert section.heading == ("Travel rules", "4. Hotel ceilings per night")
+    assert analyzer.split_sentences(section.text) == [
+        "City: Dusseldorf; Grade 5 and below: USD 190; Grade 4 and above: USD 240 / "
+        "City: Riverton; Grade 5 and below: USD 210; Grade 4 and above: USD 260",
+        "A city that hosts the traveller pays no hotel.",
     ]
