@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -325,7 +326,8 @@ _HTML_DROP = [
 ]
 _HTML_DROP_HINT = re.compile(
     r"(^|[\s_-])(nav|navbar|menu|gnb|lnb|snb|breadcrumb|location|sidebar|side|footer|foot|header|"
-    r"cookie|consent|banner|share|sns|skip|quick|util|family-?site|popup|copyright|pagination)($|[\s_-])",
+    r"cookie|consent|banner|share|sns|skip|quick|util|family-?site|popup|copyright|pagination|"
+    r"satisfaction|survey|rating|feedback|poll)($|[\s_-])",
     re.I,
 )
 
@@ -338,6 +340,7 @@ def _load_html(path: Path) -> tuple[dict[str, Any], list[Line]]:
     title_tag = soup.find("title")
     if "title" not in meta and title_tag and title_tag.get_text(strip=True):
         meta["title"] = _clean_web_title(title_tag.get_text(" ", strip=True))
+    footer = _footer_lines(soup)
     for tag in soup(_HTML_DROP):
         tag.decompose()
     for tag in list(soup.find_all(True)):
@@ -386,7 +389,52 @@ def _load_html(path: Path) -> tuple[dict[str, Any], list[Line]]:
             lines.append((int(level), text))
         else:
             lines.append((None, line.strip()))
+    if footer:  # under the site's name ("… | 한빛시청"), else its first line
+        site = title_tag.get_text(" ", strip=True).split(" | ")[1:] if title_tag else []
+        lines += [(1, site[-1] if site else footer[0]), *((None, f) for f in footer)]
     return meta, lines
+
+
+_COPYRIGHT = re.compile(r"copyright|©|all rights reserved|무단.{0,6}금지", re.I)
+_FOOTER_HINT = re.compile(r"(^|[\s_-])(footer|foot)($|[\s_-])", re.I)
+
+
+def _footer_lines(soup: Any) -> list[str]:
+    """Return a page's footer as lines: the site's address, telephone and hours, without its
+    lists of links, its menus and its copyright (a page's menus and footer are dropped, but the
+    footer is often the only place that says how to reach the office)."""
+    from bs4 import Tag
+
+    feet = [
+        t
+        for t in soup.find_all(True)
+        if isinstance(t, Tag)
+        and (
+            t.name == "footer"
+            or _FOOTER_HINT.search(
+                " ".join([str(t.get("id") or ""), *map(str, t.get("class") or [])])
+            )
+        )
+    ]
+    lines: list[str] = []
+    for foot in feet:
+        if any(parent in feet for parent in foot.parents):
+            continue
+        foot = copy.copy(foot)
+        for tag in foot(["script", "style", "select", "form", "button", "nav", "iframe"]):
+            tag.decompose()
+        for listing in foot(["ul", "ol"]):
+            if all(item.find("a") for item in listing("li")):  # a list of links
+                listing.decompose()
+        for br in foot("br"):
+            br.replace_with("\n")
+        for block in foot(["p", "div", "address", "li", "strong", "dd"]):
+            block.append("\n")
+        for line in foot.get_text("").splitlines():
+            line = " ".join(line.split())
+            if line and not _COPYRIGHT.search(line) and line not in lines:
+                lines.append(line)
+    return lines
 
 
 def _labelled(items: list[tuple[bool, str]]) -> list[str]:

@@ -74,7 +74,10 @@ def test_saved_web_page_drops_menus_footer_and_scripts(tmp_path: Path) -> None:
     <table><tr><th>항목</th><th>금액</th></tr><tr><td>지원금</td><td>30만 원</td></tr></table></div>
     <aside class="sidebar">SIDEBAR_LINKS</aside>
     <div class="cookie-banner">COOKIE_TEXT</div>
-    <footer>Copyright FOOTER_TEXT 한빛시</footer></body></html>"""
+    <div class="satisfaction"><p>SURVEY_TEXT 만족하십니까?</p><label>매우 만족</label></div>
+    <footer><ul><li><a href="/privacy">FOOTER_LINK</a></li></ul>
+    <address>(61950) 한빛시 중앙로 100 | 대표전화 062-410-2114</address>
+    <p class="copyright">Copyright FOOTER_TEXT 한빛시</p></footer></body></html>"""
     doc = load(write(tmp_path / "page.html", html), "page.html", Visibility.PUBLIC)
     text = doc.text
     assert "모집 인원은 20가정입니다." in text
@@ -86,10 +89,15 @@ def test_saved_web_page_drops_menus_footer_and_scripts(tmp_path: Path) -> None:
         "SIDEBAR_LINKS",
         "COOKIE_TEXT",
         "FOOTER_TEXT",
+        "FOOTER_LINK",
+        "SURVEY_TEXT",
     ):
         assert junk not in text
     assert doc.meta.title == "공지사항"
     assert doc.sections[0].heading == ("홈스테이 가정 모집",)
+    # the footer's contact lines are the page's last section, under the site's name
+    assert doc.sections[-1].heading == ("한빛시청",)
+    assert doc.sections[-1].text == "(61950) 한빛시 중앙로 100 | 대표전화 062-410-2114"
 
 
 def test_docx_headings_and_tables_are_kept(tmp_path: Path) -> None:
