@@ -312,7 +312,9 @@ class Analyzer:
                 out.append(para)
                 continue
             pieces = []
-            for part in re.split(r"\s(?=[①-⑳])", " ".join(para.split())):  # ① ② clauses
+            # a statute's clauses "… 부담한다. ② …" (not an enumeration inside a sentence:
+            # "우선순위는 ① 홍보 ② 포럼 ③ 초청 순으로 한다.")
+            for part in re.split(r"(?<=[.!?])\s(?=[①-⑳])", " ".join(para.split())):
                 if _HANGUL.search(part):
                     with self._lock:
                         pieces += [s.text for s in self._kiwi.split_into_sents(part)]

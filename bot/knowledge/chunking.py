@@ -14,7 +14,7 @@ UNITS_VERSION = "title-sentence-1"
 # names how a document is cut into sentences (Analyzer.split_sentences): a file ingested by a
 # release that cut it otherwise counts as changed and is read again by the next ingest (and
 # how a flat format's headings are told from its numbered list items: loaders._numbered_items)
-SPLITTING_VERSION = "title-line-12"
+SPLITTING_VERSION = "title-line-13"
 
 
 # document languages whose Latin-script words are all stemmed alike (see chunk_document)

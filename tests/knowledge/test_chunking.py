@@ -142,6 +142,18 @@ def test_dates_ordinals_and_abbreviations_do_not_end_a_sentence(
     assert analyzer.split_sentences(text) == sentences
 
 
+def test_circled_numbers_cut_a_statutes_clauses_not_an_enumeration(analyzer: Analyzer) -> None:
+    text = (
+        "① 항공료는 파견하는 도시가 부담한다. ② 접수하는 도시는 숙박비를 부담한다.\n\n"
+        "감액 우선순위는\n① 홍보 및 기념품\n② 국제포럼·웨비나\n③ 해외 대표단 초청 순으로 한다."
+    )
+    assert analyzer.split_sentences(text) == [
+        "① 항공료는 파견하는 도시가 부담한다.",
+        "② 접수하는 도시는 숙박비를 부담한다.",
+        "감액 우선순위는 ① 홍보 및 기념품 ② 국제포럼·웨비나 ③ 해외 대표단 초청 순으로 한다.",
+    ]
+
+
 def test_labelled_lines_are_fields_of_their_own(analyzer: Analyzer) -> None:
     # a memo's header has no full stops: its lines ran on into one sentence
     text = (
