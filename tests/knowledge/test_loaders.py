@@ -208,6 +208,12 @@ def _pdf(lines: list[str | tuple[str, ...]]) -> bytes:
     return out
 
 
+def _sentences(analyzer: Analyzer, path: Path) -> list[str]:
+    """Return the sentences of a file that has one section."""
+    (section,) = load(path, path.name, Visibility.PUBLIC).sections
+    return analyzer.split_sentences(section.text)
+
+
 def _docx(path: Path, heading: str | None, paragraphs: list[str]) -> Path:
     document = docx.Document()  # python-docx's template has an empty core title
     if heading:
@@ -390,8 +396,7 @@ def test_a_plain_text_table_that_opens_a_section_keeps_its_columns(
         "  국외 출장                 귀국 후 10일 이내       출장 결과보고서, 영수증\n"
         "  공동사업 분담금(외화)     송금 후 7일 이내        송금 확인서, 상대 도시 수령증\n",
     )
-    (section,) = load(path, path.name, Visibility.INTERNAL).sections
-    assert analyzer.split_sentences(section.text) == [
+    assert _sentences(analyzer, path) == [
         "구분: 국외 출장; 정산 기한: 귀국 후 10일 이내; 제출 서류: 출장 결과보고서, 영수증 / "
         "구분: 공동사업 분담금(외화); 정산 기한: 송금 후 7일 이내; "
         "제출 서류: 송금 확인서, 상대 도시 수령증"
@@ -430,8 +435,7 @@ def test_docx_list_items_without_full_stops_are_sentences_of_their_own(
     document.add_paragraph("The recording is kept until 10 December 2025.")
     path = tmp_path / "webinar.docx"
     document.save(str(path))
-    (section,) = load(path, path.name, Visibility.PUBLIC).sections
-    assert analyzer.split_sentences(section.text) == [
+    assert _sentences(analyzer, path) == [
         "Format: online, English–Korean interpretation",
         "Attendance: 56 participants",
         "The recording is kept until 10 December 2025.",
@@ -447,8 +451,7 @@ def test_a_pdfs_labelled_lines_are_not_joined_as_wrapped_text(
     lines += ["Answer (Sabine", "Kuhn): Privacy first."]
     path = tmp_path / "forum.pdf"
     path.write_bytes(_pdf(lines))
-    (section,) = load(path, path.name, Visibility.PUBLIC).sections
-    assert analyzer.split_sentences(section.text) == [
+    assert _sentences(analyzer, path) == [
         "Talk 1: Digital resident services in Dusseldorf",
         "Speaker: Sabine Kuhn (digital officer)",
         "Question: Do residents object?",
