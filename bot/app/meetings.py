@@ -40,9 +40,22 @@ WEEKS = 4
 MAX_SLOT_BUTTONS = 8
 _LINK = re.compile(r"https?://\S+")
 _BUTTON = re.compile(r"m:([0-9]{1,9}):(p|d|w|s|t|ok|no):([\w-]{1,12})")
-# A sentence is a meeting request only when it names a meeting and a partner city.
+# A sentence is a meeting request only when it names a meeting and a partner city, and is not
+# a question about a meeting ("What time is the March call with Düsseldorf?", "뒤셀도르프 화상회의
+# 언제 했어요?": the documents answer those) unless it asks for one to be set up.
 MEETING_WORDS = re.compile(
     r"회의|미팅|화상|통화|meeting|call|video\s*conference|termin|cuộc họp", re.I
+)
+ASKS_ABOUT = re.compile(
+    r"^\s*(?:what|when|who|which|where|why|how|did|was|were|wann|wer|wie|welche\w*|wo|"
+    r"warum|hat|haben|fand)\b|\b(?:khi nào|bao giờ|mấy giờ|ai|gì|nào)\s*\??\s*$|"
+    r"언제|몇\s?시|무엇|뭐|어디|누구|누가|어떤|어느|왜|얼마|했(?:어|나|니|습니까|는지)",
+    re.I,
+)
+SETS_UP = re.compile(
+    r"\b(?:schedule|book|set up|arrange|organi[sz]e|plan|fix)\b|잡아|잡을|잡자|예약|만들어|"
+    r"vereinbar|planen|ansetzen|buchen|\bđặt\b|lên lịch|sắp xếp",
+    re.I,
 )
 
 
@@ -239,7 +252,7 @@ class Meetings(UseCases):
         service = self.service
         if service is None or actor.user_id not in self.svc.accounts.staff_ids:
             return False
-        if not MEETING_WORDS.search(text):
+        if not MEETING_WORDS.search(text) or (ASKS_ABOUT.search(text) and not SETS_UP.search(text)):
             return False
         # accents and case as the directory's resolver ignores them (Dusseldorf, BIEN HOA)
         folded = fold_letters(text)

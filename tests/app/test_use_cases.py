@@ -191,6 +191,20 @@ def test_a_staff_meeting_sentence_is_a_meeting_not_a_question(build: Any) -> Non
     assert out.buttons and all(b.data.startswith("m:") for row in out.buttons for b in row)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What time is the March call with Riverton, Korean time?",
+        "리버턴과의 화상회의는 언제 했어요?",
+        "Wann ist der nächste Termin mit Riverton?",
+    ],
+)
+def test_a_staff_question_about_a_meeting_is_a_question(build: Any, text: str) -> None:
+    # a meeting word and a partner city made it a meeting request that lacked its date
+    out = build().text(staff(), text).messages[0]
+    assert out.answer is not None, out.text
+
+
 def test_the_question_rules_hold_for_every_front_end(build: Any) -> None:
     app = build()
     public = Actor(PUBLIC, PUBLIC)
