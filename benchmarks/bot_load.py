@@ -2,7 +2,7 @@
 
 Reports answers per second and reply latency (question sent → answer received) with the offline
 extractive answerer, for several variants of the bot side by side in one run (each its own
-`exchange-bot run` on the same data dir, one after another): by default each question embeds
+`exchange-bot run` on its own copy of one ingested data dir, one after another): by default each question embeds
 itself (QUERY_LANES=0), two query lanes without batching, and two lanes with micro-batching;
 `--baseline DIR` adds the code of another checkout (e.g. `git archive main`) run the same way.
 Usage: `python benchmarks/bot_load.py [--users 40] [--questions 5] [--rates 0 15]
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -174,10 +175,14 @@ def main() -> int:
             emu.user(uid, f"U{uid}", "en")
         for _ in range(args.repeat):
             for name, extra in variants:
-                start: Callable[[], subprocess.Popen[bytes]] = lambda extra=extra: start_bot(  # noqa: E731
-                    emu, data, RATE_LIMIT_QUESTIONS="1000", LOG_LEVEL="WARNING", **extra
+                # each run on its own copy of the ingested store: a run's escalations, rate
+                # events and answer log would otherwise be the next one's (a process reposts
+                # the pending escalations older than an hour when it starts)
+                run_data = Path(tempfile.mkdtemp(prefix="bot-load-run-")) / "data"
+                shutil.copytree(data, run_data)
+                proc = start_bot(
+                    emu, run_data, RATE_LIMIT_QUESTIONS="1000", LOG_LEVEL="WARNING", **extra
                 )
-                proc = start()
                 try:
                     for rate in args.rates:
                         # the bot's CPU, and this process's (the emulator's threads and the
@@ -199,6 +204,7 @@ def main() -> int:
                         )
                 finally:
                     stop_bot(proc)
+                    shutil.rmtree(run_data.parent, ignore_errors=True)
     return 0
 
 
