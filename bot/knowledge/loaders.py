@@ -390,8 +390,8 @@ def _load_html(path: Path) -> tuple[dict[str, Any], list[Line]]:
         else:
             lines.append((None, line.strip()))
     if footer:  # under the site's name ("… | 한빛시청"), else its first line
-        site = title_tag.get_text(" ", strip=True).split(" | ")[1:] if title_tag else []
-        lines += [(1, site[-1] if site else footer[0]), *((None, f) for f in footer)]
+        parts = _TITLE_PARTS.split(title_tag.get_text(" ", strip=True)) if title_tag else []
+        lines += [(1, parts[-1] if len(parts) > 1 else footer[0]), *((None, f) for f in footer)]
     return meta, lines
 
 
@@ -465,9 +465,13 @@ def _html_rows(table: Any) -> list[str]:
     return lines
 
 
+# a web page's title names the page, then its board and site: "공지사항 상세 | … | 한빛시청"
+_TITLE_PARTS = re.compile(r"\s+[|:–—-]\s+")
+
+
 def _clean_web_title(title: str) -> str:
     # "공지사항 상세 | 한빛시청" -> "공지사항 상세"
-    return re.split(r"\s+[|:–—-]\s+", title)[0].strip() or title
+    return _TITLE_PARTS.split(title)[0].strip() or title
 
 
 def _load_pdf(path: Path) -> tuple[dict[str, Any], list[Line]]:
@@ -491,18 +495,18 @@ def _load_pdf(path: Path) -> tuple[dict[str, Any], list[Line]]:
     return meta, _plain_lines("\n".join(lines), rows)
 
 
-# a gap between a table's columns as the layout mode shows them
-_COLUMN_GAP = re.compile(r"\S(?:\S| (?! ))*")
+# a cell of a line laid out as on the page: words with no gap of two spaces between them
+_CELL = re.compile(r"\S(?:\S| (?! ))*")
 TABLE_MIN_ROWS = 3
 COLUMN_SLACK = 6
 
 
 def _aligned_rows(lines: list[str]) -> list[tuple[str, bool]]:
     """Read lines laid out as on the page: a run of at least TABLE_MIN_ROWS lines whose cells
-    (text between gaps of two or more spaces) start at the same columns (give or take
-    COLUMN_SLACK) is a table, given as
-    'cell | cell' rows (True); every other line is its words, single-spaced (False)."""
-    cells = [[(m.start(), m.group()) for m in _COLUMN_GAP.finditer(line)] for line in lines]
+    (text between gaps of two or more spaces) start at the same columns, give or take
+    COLUMN_SLACK, is a table, given as 'cell | cell' rows (True); every other line is its
+    words, single-spaced (False)."""
+    cells = [[(m.start(), m.group()) for m in _CELL.finditer(line)] for line in lines]
 
     def aligned(a: list[tuple[int, str]], b: list[tuple[int, str]]) -> bool:
         # (the layout mode places a proportional font's text a few columns off its point)
