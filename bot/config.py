@@ -163,9 +163,11 @@ class Settings(BaseSettings):
     # questions asked at about the same time can be embedded together (retrieval/batching.py):
     # QUERY_LANES lanes embed side by side, each engine on one core; a batch waits at most
     # QUERY_BATCH_WAIT_MS for more questions after its first and holds at most QUERY_BATCH_MAX
-    # texts (1 = lanes, no batching). 0 lanes (the default): each question calls the embedder
-    # itself, which measured fastest on the shared 2-core host (docs/benchmarks.md)
-    query_lanes: int = Field(0, ge=0, le=16)
+    # texts (1 = lanes, no batching). 0 lanes: each question calls the embedder itself, all of
+    # them sharing one model on a team of threads. 2 (the default, one per core of the 2-core
+    # machine): at a steady 15 questions/s on a quiet host, reply p95 0.51-0.54 s against
+    # 0.69-2.4 s with 0 (docs/benchmarks.md, 2026-12-02)
+    query_lanes: int = Field(2, ge=0, le=16)
     query_batch_wait_ms: float = Field(2.0, ge=0.0, le=50.0)
     query_batch_max: int = Field(16, ge=1, le=256)
     # how much of each language's mean vector is taken out of questions and passages, so a

@@ -196,12 +196,12 @@ def test_questions_answered_together_and_a_city_costs_one_request(
 ) -> None:
     retriever = sample_services.retriever
     original = retriever.embedder
-    assert not isinstance(original, QueryBatcher)  # the default: QUERY_LANES=0
+    assert isinstance(original, QueryBatcher)  # the default: QUERY_LANES=2
     staff = Asker(Role.STAFF)
     # the glossary's renderings of 협약 are embedded once per process, with the first question
     # that uses them (GLOSSARY_PULL); asked once before counting, the question costs its own texts
     sample_services.answerer.answer("비엔호아와 체결한 협약은 무엇인가요?", staff)
-    counting = _Counting(original)  # type: ignore[arg-type]
+    counting = _Counting(original.inner)  # type: ignore[arg-type]
     retriever.embedder = QueryBatcher(counting, wait_s=0.05, lanes=1)
     try:
         # a question naming a partner city: as asked, and with the names spelt the other way,
