@@ -24,11 +24,12 @@ from bot.nlp import Analyzer
 from bot.office import Office
 from bot.ratelimit import Limiter, SharedRateLimiter
 from bot.retrieval.batching import QueryBatcher
-from bot.retrieval.centering import LanguageNeutralEmbedder, load_means
+from bot.retrieval.centering import LanguageNeutralEmbedder, load_means, model_probe
 from bot.retrieval.embedder import E5Embedder, Embedder, engine_on_one_core
 from bot.retrieval.follow import IndexFollower
 from bot.retrieval.glossary import Glossary, load_vocabulary
 from bot.retrieval.hybrid import HybridRetriever
+from bot.retrieval.renderings import shipped_renderings
 from bot.retrieval.sparse import BM25Index
 from bot.retrieval.vector import ChromaIndex, OtherEmbeddingSpace
 from bot.scheduling.directory import Directory
@@ -106,9 +107,14 @@ def build_services(
     # what stored vectors depend on besides the model: what is embedded (chunking's units) and
     # the language centring; a store made otherwise is re-embedded (ChromaIndex, Ingestor.repair)
     space = UNITS_VERSION
+    offline = not settings.embeddings_base_url
+    # the model's probe vector: which shipped means and renderings it made (an endpoint's is
+    # asked only for the centring, as before)
+    probe = model_probe(embedder) if offline or settings.embedding_centering > 0 else None
+    neutral: LanguageNeutralEmbedder | None = None
     if settings.embedding_centering > 0:
         neutral = LanguageNeutralEmbedder(
-            embedder, load_means(embedder, data), settings.embedding_centering
+            embedder, load_means(embedder, data, probe), settings.embedding_centering
         )
         embedder, space = neutral, f"{UNITS_VERSION}-{neutral.space}"
     identity = embedding_identity(settings)
@@ -180,6 +186,14 @@ def build_services(
         follower=IndexFollower(reading, keywords, vectors),
         rendering_pull=settings.glossary_pull,
     )
+    if settings.glossary_pull and offline and probe is not None:
+        # the shipped glossary's renderings as this model embeds them (none: another model),
+        # centred as a question is
+        phrases, shipped = shipped_renderings(probe)
+        if phrases:
+            retriever.know_renderings(
+                phrases, neutral.centre_queries(phrases, shipped) if neutral else shipped
+            )
     retriever.load_renderings()  # the glossary renderings' vectors any process embedded
     judge = EvidenceJudge(retriever, settings.min_relevance, settings.answer_max_sentences)
     extractive = ExtractiveAnswerer(

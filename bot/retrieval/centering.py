@@ -73,7 +73,7 @@ class LanguageMeans:
         passages = {
             lang: embedder.embed_passages(texts).mean(axis=0) for lang, texts in rows.items()
         }
-        return cls(queries, passages, embedder.embed_passages([PROBE])[0], _digest(reference))
+        return cls(queries, passages, model_probe(embedder), _digest(reference))
 
     def save(self, path: Path) -> None:
         """Write the means to an .npz file."""
@@ -94,16 +94,26 @@ class LanguageMeans:
 
     def fits(self, probe: np.ndarray, reference: Path = REFERENCE) -> bool:
         """Tell whether these means were made by the embedder that gave `probe`, from `reference`."""
-        return (
-            self.probe.shape == probe.shape
-            and float(np.dot(self.probe, probe)) > 0.999
-            and self.reference == _digest(reference)
-        )
+        return fits_probe(self.probe, probe) and self.reference == _digest(reference)
 
 
-def load_means(embedder: Embedder, cache_dir: Path | None) -> LanguageMeans:
-    """Return the reference means for this embedder: shipped, cached, or computed and cached."""
-    probe = embedder.embed_passages([PROBE])[0]
+def model_probe(embedder: Embedder) -> np.ndarray:
+    """Return the embedder's passage vector of PROBE: what tells one model from another."""
+    return embedder.embed_passages([PROBE])[0]
+
+
+def fits_probe(stored: np.ndarray, probe: np.ndarray) -> bool:
+    """Tell whether vectors stored with `stored` were made by the model that gives `probe`."""
+    return stored.shape == probe.shape and float(np.dot(stored, probe)) > 0.999
+
+
+def load_means(
+    embedder: Embedder, cache_dir: Path | None, probe: np.ndarray | None = None
+) -> LanguageMeans:
+    """Return the reference means for this embedder: shipped, cached, or computed and cached.
+
+    `probe`: the embedder's model_probe, when the caller has it already."""
+    probe = model_probe(embedder) if probe is None else probe
     cached = cache_dir / CACHE_NAME if cache_dir is not None else None
     for path in (SHIPPED, cached):
         if path is None or not path.exists():
@@ -154,7 +164,10 @@ class LanguageNeutralEmbedder:
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed questions in one batch and centre each on its own language's question mean."""
-        vectors = self.inner.embed_queries(texts)
+        return self.centre_queries(texts, self.inner.embed_queries(texts))
+
+    def centre_queries(self, texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
+        """Centre the inner model's question vectors of these texts, as embed_queries does."""
         if not len(texts):
             return vectors
         means = np.stack([self._queries[self._language(t)] for t in texts])

@@ -138,9 +138,14 @@ class HybridRetriever:
         # how far the question's vector for the passages in the other script moves toward its
         # office words' glossary renderings in that script (a share of the vector's length; 0: not)
         self.rendering_pull = rendering_pull
-        # the query vector of each glossary rendering known so far (a few hundred at most): read
-        # from the vector store at start (load_renderings), kept there once embedded
+        # the query vector of each glossary rendering known so far: the shipped glossary's from
+        # the package (know_renderings, renderings.py), the others read from the vector store at
+        # start (load_renderings), kept there once embedded
         self._renderings: dict[str, np.ndarray] = {}
+
+    def know_renderings(self, phrases: Sequence[str], vectors: np.ndarray) -> None:
+        """Take renderings' vectors as this process's embedder gives them (the shipped ones)."""
+        self._renderings.update(zip(phrases, vectors, strict=True))
 
     def load_renderings(self) -> int:
         """Read the renderings' vectors the vector store keeps for this embedding space (any

@@ -1,6 +1,6 @@
-"""The glossary renderings' query vectors are kept in the vector store, per embedding space: a
-process reads the ones any process embedded and embeds none of them again at answer time
-(real e5 embedder, real Chroma)."""
+"""The glossary renderings' query vectors: the shipped glossary's come with the package, the
+others are kept in the vector store, per embedding space, so that a process reads the ones any
+process embedded and embeds none of them again at answer time (real e5 embedder, real Chroma)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,11 @@ import numpy as np
 import pytest
 
 from bot.domain import Asker
+from bot.retrieval import renderings
+from bot.retrieval.centering import model_probe
+from bot.retrieval.embedder import E5Embedder
+from bot.retrieval.glossary import TERMS, read_terms
+from bot.retrieval.renderings import rendering_phrases, shipped_renderings
 from bot.retrieval.vector import ChromaIndex
 from bot.services import Services
 from tests.conftest import write
@@ -59,47 +64,72 @@ def _ingested(
     return services
 
 
-def test_a_second_process_over_the_store_embeds_no_rendering_again(
-    make_services: Callable[..., Services], data_dir: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_shipped_glossary_renderings_cost_no_embedding_and_change_nothing(
+    make_services: Callable[..., Services],
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     first = _ingested(make_services, data_dir)
     assert first.retriever.rendering_pull > 0  # the default pulls toward the renderings
     calls = _count_embeddings(first, monkeypatch)
-    before = first.retriever.retrieve(QUESTION, Asker.staff(), 3)
-    assert calls[0][0] == QUESTION and "일비" in calls[0][1:]  # the first process embeds them
-    renderings = calls[0][1:]
+    shipped = first.retriever.retrieve(QUESTION, Asker.staff(), 3)
+    assert calls == [[QUESTION]]  # 일비's renderings came with the package
+    assert first.retriever.vectors.stored_renderings() == {}  # and nothing was written for them
     first.close()
 
-    second = make_services(data_dir)  # a new process over the same data dir
-    calls = _count_embeddings(second, monkeypatch)
-    after = second.retriever.retrieve(QUESTION, Asker.staff(), 3)
-    assert calls == [[QUESTION]]  # the question only: the renderings were read at start
-    assert set(renderings) <= set(second.retriever._renderings)
-    # the same vectors, so the same hits in the same order with the same scores
-    assert [(h.chunk.id, h.score) for h in after.hits] == [
-        (h.chunk.id, h.score) for h in before.hits
+    # without the shipped file (or on another model), they are embedded on first use, as
+    # before, and the question's vectors, hits and scores are the same
+    monkeypatch.setattr(renderings, "SHIPPED_RENDERINGS", tmp_path / "missing.npz")
+    lazy = make_services(data_dir)
+    calls = _count_embeddings(lazy, monkeypatch)
+    embedded = lazy.retriever.retrieve(QUESTION, Asker.staff(), 3)
+    assert calls[0][0] == QUESTION and "일비" in calls[0][1:]
+    assert "일비" in lazy.retriever.vectors.stored_renderings()
+    assert [(h.chunk.id, h.score) for h in embedded.hits] == [
+        (h.chunk.id, h.score) for h in shipped.hits
     ]
-    for language, vector in before.query_vectors.items():
-        assert np.array_equal(after.query_vectors[language], vector)
+    for language, vector in shipped.query_vectors.items():
+        assert np.allclose(embedded.query_vectors[language], vector, atol=1e-6)
+
+
+def test_the_shipped_renderings_cover_the_glossary_and_fit_the_model(embedder: E5Embedder) -> None:
+    phrases, vectors = shipped_renderings(model_probe(embedder))
+    # scripts/build_renderings.py writes the file again after the glossary changes
+    assert set(rendering_phrases(read_terms(TERMS))) <= set(phrases)
+    sample = [0, len(phrases) // 2, len(phrases) - 1]
+    assert np.allclose(embedder.embed_queries([phrases[i] for i in sample]), vectors[sample])
+    # another model's probe: none of them
+    other = np.roll(model_probe(embedder), 1)
+    assert shipped_renderings(other)[0] == []
 
 
 def test_another_embedding_space_does_not_reuse_the_kept_renderings(
-    make_services: Callable[..., Services], data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    make_services: Callable[..., Services],
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    first = _ingested(make_services, data_dir)
-    first.retriever.retrieve(QUESTION, Asker.staff(), 3)
-    assert "일비" in first.retriever.vectors.stored_renderings()
+    office = write(tmp_path / "glossary.tsv", "ko\ten\n한빛패스 | 한빛 패스\tHanbit Pass\n")
+    first = _ingested(make_services, data_dir, glossary_file=office)
+    first.retriever.retrieve(OFFICE_QUESTION, Asker.staff(), 3)
+    assert "한빛패스" in first.retriever.vectors.stored_renderings()
     first.close()
 
     # another language centring is another space: the passages are embedded again, and so are
-    # the renderings (the first space's are dropped with its passages)
-    other = make_services(data_dir, embedding_centering=0.5)
-    assert "일비" not in other.retriever._renderings
+    # the renderings the store kept (the first space's are dropped with its passages); the
+    # shipped ones are centred as this space centres a question
+    other = make_services(data_dir, embedding_centering=0.5, glossary_file=office)
+    assert "한빛패스" not in other.retriever._renderings
+    assert "일비" in other.retriever._renderings
     calls = _count_embeddings(other, monkeypatch)
-    other.retriever.retrieve(QUESTION, Asker.staff(), 3)
-    assert calls[0][0] == QUESTION and "일비" in calls[0][1:]
+    other.retriever.retrieve(OFFICE_QUESTION, Asker.staff(), 3)
+    assert "한빛패스" in calls[0][1:]
     names = {c.name for c in other.retriever.vectors._client.list_collections()}
     assert [n for n in names if "-renderings-" in n] == [other.retriever.vectors._renderings_name]
+    # the shipped rendering's vector is the one this space's embedder gives
+    alone = other.retriever.embedder.embed_queries(["일비"])[0]
+    assert np.allclose(other.retriever._renderings["일비"], alone, atol=1e-6)
 
 
 def test_an_office_glossary_phrase_is_kept_and_read_back(
