@@ -1076,9 +1076,15 @@ class BotApiEmulator:
         )
         return params
 
-    def wait_until_polling(self, timeout: float = 20.0) -> None:
-        """Block until the bot has issued at least one getUpdates call."""
-        self.wait_for_call("getUpdates", timeout=timeout)
+    def wait_until_polling(self, timeout: float = 20.0, since: int = 0) -> None:
+        """Block until the bot has issued a getUpdates call (at index >= ``since`` of the calls:
+        a bot started after another one on this emulator is polling once it has called it)."""
+        self.wait_for_call("getUpdates", timeout=timeout, since=since)
+
+    def calls_mark(self) -> int:
+        """Return the index the next call will have (for ``since=``)."""
+        with self._lock:
+            return len(self.calls)
 
     # ---------------------------------------------------------------- HTTP entry points
 

@@ -61,11 +61,12 @@ def start_bot(emu: BotApiEmulator, data: Path, **extra_env: str) -> subprocess.P
     env.update(extra_env)
     exe = Path(sys.executable).with_name("exchange-bot")
     cmd = [str(exe), "run"] if exe.exists() else [sys.executable, "-m", "bot", "run"]
+    since = emu.calls_mark()  # an earlier bot's getUpdates on this emulator is not this one's
     proc = subprocess.Popen(
         cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
-        emu.wait_until_polling(timeout=90)
+        emu.wait_until_polling(timeout=90, since=since)
     except AssertionError:
         proc.kill()
         raise AssertionError(
