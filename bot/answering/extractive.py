@@ -363,7 +363,8 @@ class ExtractiveAnswerer:
         A sentence's claim is the share of the question's term weight it carries, how near its
         stored vector is to the question's (in any language, where the question's own words may
         be nowhere in it), whether it holds the kind of fact asked for (a number, a date, an
-        address: selection.asked_kind) and its passage's rank. A sentence that instructs an
+        address: selection.asked_kind) and its passage's rank. The best-claimed sentence comes
+        first, the others follow in their passages' order. A sentence that instructs an
         assistant is never quoted. When every quote is in another language than the question,
         a line in the asker's language says which.
         """
@@ -374,7 +375,12 @@ class ExtractiveAnswerer:
             return ""
         seen: set[str] = set()
         parts = []
-        for _, rank, _pos, sentence in sorted(chosen, key=lambda s: (s[1], s[2])):
+        # the sentence with the best claim first (the one most likely to hold what was asked: a
+        # partner reading a quote in another language should not have to find it third), then
+        # the others as their passages give them
+        best = max(chosen, key=lambda s: s[0])
+        rest = sorted((s for s in chosen if s is not best), key=lambda s: (s[1], s[2]))
+        for _, rank, _pos, sentence in [best, *rest]:
             if sentence in seen:  # overlap repeats sentences across neighbouring chunks
                 continue
             seen.add(sentence)

@@ -330,6 +330,12 @@ def test_a_fact_of_the_asked_kind_is_quoted_from_a_lower_passage_of_the_best_doc
     # nor, without a kind asked, is a lower passage at all
     quoted = quotes(services.retriever, retrieval, "Tell me about the joint drill")
     assert {q[1] for q in quoted} <= {0, 1, 2}
+    # and the answer leads with it
+    text = services.extractive.compose(retrieval, question)
+    assert text.startswith("30 October: the joint drill (about 420 residents took part) [5]"), text
+    # the sentence with the best claim first, the others in their passages' order
+    chosen = [(0.5, 1, 0, "B."), (0.9, 4, 0, "E."), (0.6, 0, 0, "A."), (0.55, 1, 2, "C.")]
+    assert services.extractive.compose(retrieval, question, chosen) == "E. [5] A. [1] B. [2] C. [2]"
 
 
 def test_across_languages_the_words_rendered_weigh_against_a_nearer_sentence(
