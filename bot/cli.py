@@ -335,6 +335,7 @@ def format_report(report: dict[str, Any]) -> str:
         "recall@k",
         "mrr",
         "answer_hit",
+        "first_hit",
         "decline_acc",
         "false_decline",
         "p50_ms",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -95,6 +96,9 @@ def run_eval(services: Any, questions: list[EvalQuestion], k: int = 5) -> dict[s
                 "grounded": answer.grounded,
                 "answer_hit": answer.grounded
                 and all(s.lower() in answer_text for s in q.answer_contains),
+                # and the first sentence quoted holds it (what a reader sees first)
+                "first_hit": answer.grounded
+                and all(s.lower() in first_quote(answer_text) for s in q.answer_contains),
                 "latency_ms": latency,
                 "top_source": sources[0] if sources else None,
             }
@@ -113,6 +117,13 @@ def run_eval(services: Any, questions: list[EvalQuestion], k: int = 5) -> dict[s
     }
 
 
+def first_quote(text: str) -> str:
+    """Return an answer's first quoted sentence: what comes before its first [n] mark, after the
+    line saying which language the quotes are in."""
+    head = re.split(r"\s\[\d+\]", text, maxsplit=1)[0]
+    return head.rsplit("\n", 1)[-1]
+
+
 def _metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
@@ -124,6 +135,7 @@ def _metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "recall@k": sum(1 for r in answerable if r["rank"]) / n if n else None,
         "mrr": sum(1 / r["rank"] for r in answerable if r["rank"]) / n if n else None,
         "answer_hit": sum(1 for r in answerable if r["answer_hit"]) / n if n else None,
+        "first_hit": sum(1 for r in answerable if r["first_hit"]) / n if n else None,
         "false_decline": sum(1 for r in answerable if not r["grounded"]) / n if n else None,
         "decline_acc": (
             sum(1 for r in unanswerable if not r["grounded"]) / len(unanswerable)

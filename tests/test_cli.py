@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.evaluation import first_quote
 from tests.conftest import bare_env, write
 
 DOC = (
@@ -103,7 +104,15 @@ def test_eval_reports_metrics_per_language(ingested: Path, tmp_path: Path) -> No
     report = json.loads(result.stdout)
     row = report["groups"]["en"]
     assert row["hit@1"] == 1.0 and row["recall@k"] == 1.0 and row["decline_acc"] == 1.0
+    assert row["answer_hit"] == 1.0 and row["first_hit"] == 1.0
     assert report["k"] == 3
+
+
+def test_an_answers_first_quote_is_read_past_its_language_line() -> None:
+    text = "Quoted from the documents, which are in Korean:\n첫 문장 [2] 둘째 문장 [1]"
+    assert first_quote(text) == "첫 문장"
+    assert first_quote("One. [1] Two. [3]") == "One."
+    assert first_quote("Nothing marked") == "Nothing marked"
 
 
 @pytest.mark.parametrize(
