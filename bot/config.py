@@ -165,8 +165,8 @@ class Settings(BaseSettings):
     # QUERY_BATCH_WAIT_MS for more questions after its first and holds at most QUERY_BATCH_MAX
     # texts (1 = lanes, no batching). 0 lanes: each question calls the embedder itself, all of
     # them sharing one model on a team of threads. 2 (the default, one per core of the 2-core
-    # machine): at a steady 15 questions/s on a quiet host, reply p95 0.51-0.54 s against
-    # 0.69-2.4 s with 0 (docs/benchmarks.md, 2026-12-02)
+    # machine): on a quiet host, 18 answers/s in a burst against 15 with 0, and reply p95 at a
+    # steady 15 questions/s 0.48-0.55 s against 0.96-1.03 s (docs/benchmarks.md, 2026-12-02)
     query_lanes: int = Field(2, ge=0, le=16)
     query_batch_wait_ms: float = Field(2.0, ge=0.0, le=50.0)
     query_batch_max: int = Field(16, ge=1, le=256)

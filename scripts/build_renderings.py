@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
 from bot.retrieval.centering import model_probe
 from bot.retrieval.embedder import E5Embedder
 from bot.retrieval.glossary import TERMS, read_terms
@@ -24,10 +22,8 @@ def main() -> None:
     started = time.perf_counter()
     model = E5Embedder()
     phrases = rendering_phrases(read_terms(TERMS))
-    vectors = np.concatenate(
-        [model.embed_queries(phrases[i : i + 32]) for i in range(0, len(phrases), 32)]
-    )
-    save_renderings(SHIPPED_RENDERINGS, phrases, vectors, model_probe(model))
+    # each row as the phrase embedded alone gives it (the engine attends within each text)
+    save_renderings(SHIPPED_RENDERINGS, phrases, model.embed_queries(phrases), model_probe(model))
     print(
         f"wrote {SHIPPED_RENDERINGS} ({len(phrases)} phrases) in "
         f"{time.perf_counter() - started:.1f} s"

@@ -198,8 +198,8 @@ def test_questions_answered_together_and_a_city_costs_one_request(
     original = retriever.embedder
     assert isinstance(original, QueryBatcher)  # the default: QUERY_LANES=2
     staff = Asker(Role.STAFF)
-    # the glossary's renderings of 협약 are embedded once per process, with the first question
-    # that uses them (GLOSSARY_PULL); asked once before counting, the question costs its own texts
+    # asked once before counting (an office's glossary words would be embedded with the first
+    # question that uses them; the shipped ones come with the package), it costs its own texts
     sample_services.answerer.answer("비엔호아와 체결한 협약은 무엇인가요?", staff)
     counting = _Counting(original.inner)  # type: ignore[arg-type]
     retriever.embedder = QueryBatcher(counting, wait_s=0.05, lanes=1)
