@@ -11,7 +11,7 @@ from typing import Protocol
 from bot.answering.selection import asked_kind, carries, instructions
 from bot.domain import Answer, Asker, Citation, Hit, readable_heading
 from bot.i18n import language_name
-from bot.nlp import detect_language, has_hangul
+from bot.nlp import detect_language, has_hangul, normalize
 from bot.office import Office
 from bot.retrieval.hybrid import YEAR, HybridRetriever, Retrieval, says_years
 from bot.retrieval.hybrid import coverage as term_coverage
@@ -287,7 +287,9 @@ class EvidenceJudge:
         if not terms:
             return False
         # Kiwi may split a name alone ("교통카드" -> 교통, 카드) that it keeps whole in a sentence
-        variants = set(glossary.expand([*terms, "".join(terms)]))
+        # or cuts an ending off it that it keeps in a sentence ("비엔호아" alone -> 비엔호, the
+        # 아 read as a vocative): the name as written is one of its spellings too
+        variants = set(glossary.expand([*terms, "".join(terms), normalize(name).lower()]))
         # a Korean name with a particle Kiwi did not split ("비엔호아랑"): try without it
         variants.update(
             t[:-cut] for t in terms for cut in (1, 2) if _HANGUL_END.search(t) and len(t) - cut >= 2

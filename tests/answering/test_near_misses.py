@@ -48,6 +48,11 @@ DOCS = {
         "---\ntitle: 2025 수출 상담회 결과\nvisibility: public\nlanguage: ko\n---\n# 상담\n\n"
         "중국 바이어 12개사가 수출 상담회에 참가하였다.\n"
     ),
+    "reserve.md": (
+        "---\ntitle: 예비비 운용\nvisibility: internal\nlanguage: ko\n---\n# 예비비\n\n"
+        "예비비 9,000만 원 중 4,000만 원은 하반기 비엔호아 공동협력기금 협상 결과에 대비하여 "
+        "사용을 유보한다.\n"
+    ),
 }
 
 
@@ -125,6 +130,22 @@ def test_a_name_the_glossary_translates_must_be_in_the_passages_across_languages
     # the German one is in the passage, as 독일
     answer = services.answerer.answer("Which German city is Hanbit's sister city?", Asker.staff())
     assert answer.grounded and "뒤셀도르프" in answer.text, answer.text
+
+
+def test_a_name_kiwi_cuts_when_alone_is_found_as_the_passage_writes_it(
+    services: Services,
+) -> None:
+    # alone, "비엔호아" is read as 비엔호 and a vocative 아; in a sentence it is one word
+    analyzer, judge = services.retriever.analyzer, services.extractive.judge
+    assert analyzer.terms("비엔호아", "ko") != ["비엔호아"]
+    passage = set(analyzer.terms(DOCS["reserve.md"].rsplit("\n\n", 1)[1], "ko"))
+    assert "비엔호아" in passage
+    assert not judge._unknown("비엔호아", "ko", passage)
+    assert judge._unknown("하노이", "ko", passage)  # a city the passage does not name
+    answer = services.answerer.answer(
+        "예비비 중 비엔호아 공동협력기금 협상에 대비해 유보한 금액은 얼마예요?", Asker.staff()
+    )
+    assert answer.grounded and "4,000만 원" in answer.text, answer.text
 
 
 @pytest.mark.parametrize(
