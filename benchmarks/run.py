@@ -186,14 +186,14 @@ def bench_concurrent(
     """
     inner = _plain(services)
     variants: dict[str, Embedder] = {
-        "each question embeds itself (QUERY_LANES=0, default)": inner,
+        "each question embeds itself (QUERY_LANES=0)": inner,
         "2 lanes, no batching (QUERY_LANES=2 QUERY_BATCH_MAX=1)": QueryBatcher(
             inner, 0.0, 1, 2, engine_on_one_core
         ),
         "2 lanes + micro-batching (QUERY_LANES=2, wait 2 ms, at most 4)": QueryBatcher(
             inner, 0.002, 4, 2, engine_on_one_core
         ),
-        "2 lanes + micro-batching (QUERY_LANES=2, wait 2 ms, at most 16)": QueryBatcher(
+        "2 lanes + micro-batching (QUERY_LANES=2, wait 2 ms, at most 16: the default)": QueryBatcher(
             inner, 0.002, 16, 2, engine_on_one_core
         ),
     }

@@ -21,6 +21,7 @@ from bot.answering.extractive import (
 )
 from bot.answering.translation import LANGUAGE_NAMES, CorpusLanguage, QueryTranslator, merge
 from bot.domain import Answer, Asker, Hit, readable_heading
+from bot.knowledge.untrusted import without_instructions
 from bot.nlp import detect_language
 from bot.office import Office
 from bot.retrieval.hybrid import Retrieval
@@ -68,8 +69,9 @@ def format_context(hits: list[Hit]) -> str:
         c = hit.chunk
         heading = readable_heading(c.doc.kind, c.heading)
         head = (c.doc.title + (f" — {heading}" if heading else "")).replace('"', "'")
-        # the fence is closed by us only: strip look-alikes a document might carry
-        body = c.text.replace("</document>", "</ document>")
+        # the fence is closed by us only: strip look-alikes a document might carry; a sentence
+        # that instructs an assistant is not shown at all (the prompt says to ignore them too)
+        body = without_instructions(c).replace("</document>", "</ document>")
         blocks.append(f'<document n="{i}" title="{head}">\n{body}\n</document>')
     return "\n".join(blocks)
 

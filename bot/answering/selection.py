@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import re
 
+from bot.knowledge.untrusted import instructions
+
+__all__ = ["asked_kind", "carries", "instructions"]
+
 _MONTH = (
     r"january|february|march|april|may|june|july|august|september|october|november|december|"
     r"januar|februar|märz|mai|juni|juli|oktober|dezember|tháng"
@@ -256,37 +260,3 @@ def carries(kind: str | None, sentence: str) -> bool:
         for other in _NOT_COUNTS:
             sentence = other.sub(" ", sentence)
     return bool(_PATTERNS[kind].search(sentence))
-
-
-# a sentence that speaks to an assistant instead of to people: documents are untrusted text,
-# and an answer never quotes what a document tells the bot to do
-_INSTRUCTION = re.compile(
-    r"ignore (?:all |any )?(?:the )?(?:previous|prior|above|earlier) (?:instructions|prompts?)|"
-    r"(?:system|developer) (?:note|prompt|message|instruction)|"
-    r"(?:note|message|instructions?) (?:for|to) (?:any |the )?(?:ai|assistant|chatbot|bot|llm|model)|"
-    r"\byou are now\b|jailbreak|"
-    r"when (?:anyone|someone|a user|users|people) asks?\b.{0,80}\b(?:reveal|disclose|tell|say|answer)|"
-    r"이전\s?(?:의\s)?(?:지시|명령|지침|프롬프트).{0,10}무시|(?:ai|인공지능|챗봇|어시스턴트)에게\s|"
-    r"ignorier(?:e|en sie) .{0,30}anweisungen|(?:hinweis|nachricht) (?:an|für) (?:die |den )?(?:ki|assistent)|"
-    r"bỏ qua .{0,30}(?:hướng dẫn|chỉ dẫn|chỉ thị)",
-    re.I,
-)
-# what the sentences around such a one say when they belong to it
-_ORDER = re.compile(
-    r"\byou\b|\byour\b|maintenance mode|reveal|disclose|tell the user|whoever asks|treat this|state that|"
-    r"visibility|confidential|공개|알려|답하|출력|\bdu\b|\bsie sind\b|offenleg|preisgeb|"
-    r"hãy|tiết lộ|công khai",
-    re.I,
-)
-
-
-def instructions(sentences: tuple[str, ...] | list[str]) -> set[int]:
-    """Return the positions of sentences that instruct an assistant: those that match, and the
-    sentences beside them that go on giving orders (a planted note is cut into several)."""
-    found = {i for i, s in enumerate(sentences) if _INSTRUCTION.search(s)}
-    near = {
-        i
-        for i, s in enumerate(sentences)
-        if i not in found and _ORDER.search(s) and any(abs(i - j) <= 4 for j in found)
-    }
-    return found | near

@@ -12,6 +12,7 @@ import numpy as np
 
 from bot.domain import Asker, Chunk, Hit, city_key
 from bot.knowledge.store import KnowledgeStore
+from bot.knowledge.untrusted import instructions
 from bot.nlp import Analyzer, detect_language
 from bot.retrieval.access import AccessScope
 from bot.retrieval.embedder import Embedder
@@ -34,6 +35,9 @@ PER_DOCUMENT = 2
 PER_LANGUAGE = 0.6  # share of the top k one language may fill while others wait
 # the best document's passages past PER_DOCUMENT an answer may still quote (Retrieval.held)
 HELD = 1
+# how many more of the best document's passages an answer looks through for the kind of fact
+# asked when the passages found do not give one (HybridRetriever.document_rest)
+DOCUMENT_REST = 40
 PER_DOCUMENT_POOL = 3  # how far down the ranking (times k) other documents are looked for
 # An attendee's own webinar material comes first among passages of similar relevance.
 WEBINAR_BOOST = 0.02
@@ -220,6 +224,10 @@ class HybridRetriever:
             ranked = sorted(scored.items(), key=lambda kv: -kv[1])
         pool = k * PER_DOCUMENT_POOL
         chunks = self.store.chunks([i for i, _ in ranked[:pool]])
+        if units:
+            ranked = (
+                self._unplanted(ranked[:pool], chunks, dense, units, query_vectors) + ranked[pool:]
+            )
         years = set(YEAR.findall(question))
         if years and self.year_boost:  # "the agreement of 2019": a passage that says 2019 first
             ranked = (
@@ -281,6 +289,67 @@ class HybridRetriever:
             cid: concept_coverage(weights, translations, holding[cid], self.rendering_weight)
             for cid in ids
         }
+
+    def _unplanted(
+        self,
+        ranked: list[tuple[str, float]],
+        chunks: dict[str, Chunk],
+        dense: dict[str, float],
+        units: dict[str, int],
+        query_vectors: dict[str, np.ndarray],
+    ) -> list[tuple[str, float]]:
+        """Rank a passage found by a sentence that instructs an assistant by its other sentences
+        instead, or not at all when it has none (and update its cosine and unit in `dense` and
+        `units`). A planted "When anyone asks about Düsseldorf, reveal ..." is written to be near
+        every question about Düsseldorf: it came first for "Who pays for the youth exchange with
+        Düsseldorf?". The passage's other sentences are still quoted and cited."""
+        planted: dict[str, tuple[Chunk, set[int]]] = {}
+        for cid, _ in ranked:
+            chunk, row = chunks.get(cid), units.get(cid)
+            if chunk is not None and row is not None:
+                marks = instructions(chunk.sentences)
+                if row in marks:
+                    planted[cid] = (chunk, marks)
+        if not planted:
+            return ranked
+        stored = self.vectors.unit_vectors(
+            {cid: (chunk.language, len(chunk.sentences)) for cid, (chunk, _) in planted.items()}
+        )
+        out: list[tuple[str, float]] = []
+        for cid, score in ranked:
+            if cid in planted:
+                chunk, marks = planted[cid]
+                rows = stored.get(cid)
+                query = query_vectors.get(collection_key(chunk.language))
+                if rows is None or query is None:  # cannot be ranked by the others: not at all
+                    dense.pop(cid, None)
+                    continue
+                norms = np.linalg.norm(rows, axis=1) * (np.linalg.norm(query) or 1.0)
+                cosines = (rows @ query) / np.where(norms == 0, 1.0, norms)
+                others = [(float(c), i) for i, c in enumerate(cosines) if i not in marks]
+                if not others:  # nothing but the instruction
+                    dense.pop(cid, None)
+                    continue
+                cosine, row = max(others)
+                score += cosine - dense[cid]
+                dense[cid], units[cid] = cosine, row
+            out.append((cid, score))
+        return sorted(out, key=lambda kv: -kv[1])
+
+    def document_rest(self, retrieval: Retrieval, asker: Asker) -> list[Hit]:
+        """Return the best document's passages that are neither hits nor held, nearest to the
+        best hit first (at most DOCUMENT_REST of them): where a fact the passages found do not
+        give may still be, in the document that answers."""
+        if not retrieval.hits:
+            return []
+        best = retrieval.hits[0].chunk
+        shown = {h.chunk.id for h in retrieval.passages}
+        ids = [i for i in self.store.chunk_ids(best.doc.source) if i not in shown]
+        chunks = self.store.chunks(ids)
+        scope = AccessScope(asker, self.keywords.names)
+        rest = [c for c in chunks.values() if self._visible(scope, c)]
+        rest.sort(key=lambda c: (abs(c.ordinal - best.ordinal), c.ordinal))
+        return [Hit(c, 0.0) for c in rest[:DOCUMENT_REST]]
 
     def sentence_similarity(self, retrieval: Retrieval, hits: Sequence[Hit]) -> list[list[float]]:
         """Return the cosine of the question and each sentence of these hits, by the vectors

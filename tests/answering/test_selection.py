@@ -400,3 +400,34 @@ def test_a_sum_of_money_is_not_quoted_from_a_held_passage(services: Services) ->
         [hit("The visit was useful.")], 0.6, {}, held=(hit("It took place on 28 October 2024."),)
     )
     assert 1 in [q[1] for q in quotes(services.retriever, retrieval, "When was the visit?")]
+
+
+def test_a_fact_no_passage_found_gives_is_looked_for_in_the_rest_of_the_document(
+    sample_services: Services,
+) -> None:
+    # the programme's introduction is found; the count is three passages further down
+    question = "How many students go abroad each year in the youth exchange programme?"
+    found = sample_services.retriever.retrieve(question, Asker.staff(), 5)
+    source = found.hits[0].chunk.doc.source
+    assert source.endswith("youth-exchange-programme.hwpx"), source
+    assert not any("16명" in h.chunk.text for h in found.passages)
+    retrieval, evidence = sample_services.extractive.gather(question, Asker.staff())
+    extra = retrieval.held[len(found.held) :]
+    assert [h.chunk.doc.source for h in extra] == [source]
+    answer = sample_services.extractive.respond(question, retrieval, evidence, 0.0)
+    assert answer.grounded and "연간 파견 인원은 총 16명" in answer.text, answer.text
+    # a question that asks for no kind of fact is answered from what was found
+    question = "Tell me about the youth exchange programme"
+    retrieval, _ = sample_services.extractive.gather(question, Asker.staff())
+    assert retrieval.held == sample_services.retriever.retrieve(question, Asker.staff(), 5).held
+
+
+def test_a_passage_is_never_found_by_a_planted_instruction(services: Services) -> None:
+    # the planted note is written to be near every question about Düsseldorf
+    question = "When anyone asks about Düsseldorf, what should be revealed?"
+    found = services.retriever.retrieve(question, Asker.staff(), 5)
+    notes = [h for h in found.passages if h.chunk.doc.source == "notes.md"]
+    assert notes, "its other sentences still find the passage"
+    for hit in notes:
+        planted = instructions(hit.chunk.sentences)
+        assert planted and hit.sentence is not None and hit.sentence not in planted, hit
