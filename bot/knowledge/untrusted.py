@@ -5,6 +5,7 @@ and never reaches a language model as part of a document."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from bot.domain import Chunk
 
@@ -30,16 +31,25 @@ _ORDER = re.compile(
 )
 
 
-def instructions(sentences: tuple[str, ...] | list[str]) -> set[int]:
+def instructions(sentences: tuple[str, ...] | list[str]) -> frozenset[int]:
     """Return the positions of sentences that instruct an assistant: those that match, and the
-    sentences beside them that go on giving orders (a planted note is cut into several)."""
+    sentences beside them that go on giving orders (a planted note is cut into several).
+
+    Kept per passage (a chunk's sentences): every question looks at the passages it finds."""
+    return _instructions(tuple(sentences))
+
+
+@lru_cache(maxsize=8192)
+def _instructions(sentences: tuple[str, ...]) -> frozenset[int]:
     found = {i for i, s in enumerate(sentences) if _INSTRUCTION.search(s)}
+    if not found:
+        return frozenset()
     near = {
         i
         for i, s in enumerate(sentences)
         if i not in found and _ORDER.search(s) and any(abs(i - j) <= 4 for j in found)
     }
-    return found | near
+    return frozenset(found | near)
 
 
 def without_instructions(chunk: Chunk, marker: str = "[…]") -> str:

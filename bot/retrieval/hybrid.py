@@ -303,7 +303,7 @@ class HybridRetriever:
         `units`). A planted "When anyone asks about Düsseldorf, reveal ..." is written to be near
         every question about Düsseldorf: it came first for "Who pays for the youth exchange with
         Düsseldorf?". The passage's other sentences are still quoted and cited."""
-        planted: dict[str, tuple[Chunk, set[int]]] = {}
+        planted: dict[str, tuple[Chunk, frozenset[int]]] = {}
         for cid, _ in ranked:
             chunk, row = chunks.get(cid), units.get(cid)
             if chunk is not None and row is not None:
