@@ -12,8 +12,9 @@ no store yet).
 
 `--processes 1 2` runs instead one and then two `exchange-bot run` processes in webhook mode on
 one PostgreSQL and one `chroma run` server (tests/e2e/replicas.py's Cluster: the benchmark is the
-load balancer, pushing each update to the next process in turn), the same load on each, so that
-what differs is only the number of processes. It needs Debian's postgresql (as the tests do).
+load balancer, pushing each update to the next process in turn, a burst over 40 connections at a
+time as Telegram does), the same load on each, so that what differs is only the number of
+processes. It needs Debian's postgresql (as the tests do).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +36,10 @@ sys.path.insert(0, str(ROOT))
 
 from tests.e2e.emulator import BotApiEmulator  # noqa: E402
 from tests.e2e.test_bot import TOKEN, start_bot, stop_bot  # noqa: E402
+
+# how many updates the load balancer pushes at a time in a burst: Telegram's default
+# max_connections for a webhook
+CONNECTIONS = 40
 
 # name: the settings that differ from the defaults
 VARIANTS: dict[str, dict[str, str]] = {
@@ -56,7 +62,9 @@ def run_load(
 ) -> dict[str, float]:
     """Send every user `rounds` questions (all at once, or `rate` per second); wait for answers.
 
-    `deliver`: push what the emulator queued to the processes (webhook mode), after each send.
+    `deliver`: push what the emulator queued to the processes (webhook mode): after each send
+    at a steady rate, and once all are sent for a burst (over as many connections at a time as
+    Telegram opens to a webhook, see run_processes).
     """
     since = emu.mark()  # what earlier loads sent is not counted
     sent_at: dict[tuple[int, int], float] = {}
@@ -67,10 +75,12 @@ def run_load(
             emu.send_text(uid, questions[k % len(questions)])
             k += 1
             sent_at[(uid, round_ + 1)] = time.time()
-            if deliver is not None:
-                deliver()
             if rate:
+                if deliver is not None:
+                    deliver()
                 time.sleep(1 / rate)
+    if deliver is not None and not rate:
+        deliver()
     total = len(sent_at)
     deadline = time.monotonic() + 600
     answered: list[dict[str, object]] = []
@@ -257,7 +267,12 @@ def run_processes(args: argparse.Namespace) -> int:
                         try:
                             for rate in args.rates:
                                 row = run_load(
-                                    emu, users, questions, args.questions, rate, cluster.deliver
+                                    emu,
+                                    users,
+                                    questions,
+                                    args.questions,
+                                    rate,
+                                    partial(cluster.deliver, connections=CONNECTIONS),
                                 )
                                 offered = f"{rate:g}/s" if rate else "burst"
                                 print(

@@ -281,13 +281,14 @@ class Cluster:
         return [r for r in self.replicas if r.proc.poll() is None]
 
     def deliver(
-        self, to: Replica | None = None, together: bool = False
+        self, to: Replica | None = None, together: bool = False, connections: int = 1
     ) -> list[tuple[int, Replica]]:
         """Push the emulator's queued updates, each to the next live process in turn (or all
         to `to`); each must be answered 200. Return (update id, process) of each.
 
         `together`: all pushed at the same moment, one thread each (two partners redeeming one
-        invite, two bookings of one slot), instead of one after another.
+        invite, two bookings of one slot), instead of one after another. `connections`: pushed
+        over that many at a time, as Telegram does (a webhook's max_connections, 40 by default).
         """
         plan = []
         for update in self.emu.take_updates():
@@ -300,8 +301,11 @@ class Cluster:
             assert status == 200, f"{target.name} answered {status} to update {update['update_id']}"
             return int(update["update_id"]), target
 
-        if not together or len(plan) < 2:
+        if len(plan) < 2 or not together and connections < 2:
             return [push(item) for item in plan]
+        if not together:
+            with ThreadPoolExecutor(min(connections, len(plan))) as pool:
+                return list(pool.map(push, plan))
         start = threading.Barrier(len(plan))
 
         def at_once(item: tuple[dict[str, Any], Replica]) -> tuple[int, Replica]:
