@@ -78,7 +78,8 @@ def run_load(
             if rate:
                 if deliver is not None:
                     deliver()
-                time.sleep(1 / rate)
+                # on the clock, not after it: a push's own time must not slow the rate offered
+                time.sleep(max(0.0, started + k / rate - time.perf_counter()))
     if deliver is not None and not rate:
         deliver()
     total = len(sent_at)
