@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from bot.domain import fold, fold_letters
-from bot.nlp import LANGUAGES, Analyzer, has_hangul
+from bot.nlp import LANGUAGES, Analyzer, has_hangul, normalize
 
 log = logging.getLogger(__name__)
 
@@ -146,9 +146,18 @@ class Glossary:
         self._groups: list[tuple[tuple[tuple[str, frozenset[str]], ...], _Written]] = []
         self._by_term: dict[str, list[int]] = {}  # a term -> the groups with a phrase holding it
 
-        def variants(name: str) -> list[frozenset[str]]:
+        partners = [list(p) for p in partners]
+
+        def variants(name: str, whole_too: bool = True) -> list[frozenset[str]]:
             # a name is stemmed as the text around it is: English, German or not at all
-            return [frozenset(analyzer.terms(name, lang)) for lang in ("en", "de", "vi")]
+            out = [frozenset(analyzer.terms(name, lang)) for lang in ("en", "de", "vi")]
+            if whole_too and has_hangul(name):
+                # Kiwi reads a Korean name alone otherwise than in a sentence: "비엔호아" alone is
+                # 비엔호 and a vocative 아, in "비엔호아 공동사업" one word, in "쓰루가오카시와" one
+                # word with 시; a question or a passage holds the name in a sentence
+                whole = normalize(name).lower().replace(" ", "")
+                out += [frozenset({whole}), frozenset({whole.removesuffix("시") + "시"})]
+            return out
 
         spellings: list[tuple[str, str, str]] = []
         for group in groups:
@@ -156,7 +165,10 @@ class Glossary:
             other = [n for n in group if not has_hangul(n)]  # the first is the Latin name
             if hangul and other:
                 spellings += [(name, hangul[0], other[0]) for name in group]
-            terms = frozenset(t for name in group for v in variants(name) for t in v)
+            # (not the home city's: nearly every passage names it, and its words would only add
+            # noise to what a passage shares with the question)
+            whole_too = list(group) in partners
+            terms = frozenset(t for name in group for v in variants(name, whole_too) for t in v)
             for term in terms:
                 self._expand[term] = self._expand.get(term, frozenset()) | terms
         for name, in_hangul, in_latin in sorted(spellings, key=lambda s: -len(s[0])):

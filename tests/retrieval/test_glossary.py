@@ -45,6 +45,21 @@ def test_partner_cities_are_recognised_in_any_language_and_the_home_city_is_not_
     assert glossary.cities(analyzer.terms("What is Hanbit's budget?")) == set()
 
 
+def test_a_korean_name_is_known_as_kiwi_reads_it_in_a_sentence(
+    tmp_path: Path, analyzer: Analyzer
+) -> None:
+    # alone, Kiwi reads 비엔호아 as 비엔호 and a vocative 아; in these sentences as one word, or
+    # one word with 시
+    glossary = Glossary.from_directory(write_directory(tmp_path / "p.yaml"), analyzer)
+    for question in ("2026년 비엔호아 공동 사업 예산은?", "비엔호아시와 협력한 사업은?"):
+        terms = analyzer.terms(question)
+        assert "비엔호" not in terms, terms
+        assert glossary.cities(terms) == {"bien hoa"}, terms
+        assert {"bien", "hoa"} <= set(glossary.expand(terms)), glossary.expand(terms)
+    # the home city's name adds no whole-word spellings (nearly every passage names it)
+    assert "한빛시" not in glossary.expand(["hanbit"])
+
+
 def test_a_missing_directory_gives_an_empty_glossary(tmp_path: Path, analyzer: Analyzer) -> None:
     glossary = Glossary.from_directory(tmp_path / "none.yaml", analyzer)
     assert glossary.expand(["x"]) == ["x"] and glossary.cities(["x"]) == set()
