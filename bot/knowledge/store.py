@@ -6,7 +6,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain import Chunk, DocMeta, SparseEntry, Visibility, city_key
@@ -122,11 +122,18 @@ class KnowledgeStore:
         with self.db.session() as s:
             return {r.source: (r.content_hash, r.root) for r in s.scalars(select(DocumentRow))}
 
-    def chunk_ids(self, source: str | None = None) -> list[str]:
-        """Return the chunk ids of one document, or of all of them."""
+    def chunk_ids(
+        self, source: str | None = None, around: tuple[int, int] | None = None
+    ) -> list[str]:
+        """Return the chunk ids of one document, or of all of them; `around` (ordinal, n): only
+        the n whose ordinals are nearest that one, nearest first."""
         query = select(ChunkRow.id)
         if source is not None:
             query = query.where(ChunkRow.source == source)
+        if around is not None:
+            ordinal, n = around
+            distance = func.abs(ChunkRow.ordinal - ordinal)
+            query = query.order_by(distance, ChunkRow.ordinal).limit(n)
         with self.db.session() as s:
             return list(s.scalars(query))
 
@@ -238,8 +245,6 @@ class KnowledgeStore:
     def document_languages(self) -> dict[str, int]:
         """Count the stored documents per language: as their metadata says, else as most of
         their chunks are (a web page ingested without metadata)."""
-        from sqlalchemy import func
-
         counts: dict[str, int] = {}
         with self.db.session() as s:
             declared = s.execute(
@@ -266,7 +271,7 @@ class KnowledgeStore:
 
     def count_units(self) -> int:
         """Return how many unit vectors the stored chunks have (one per sentence, at least one)."""
-        from sqlalchemy import case, func
+        from sqlalchemy import case
 
         length = func.json_array_length(ChunkRow.sentences)
         per_chunk = case((length > 1, length), else_=1)
@@ -275,7 +280,6 @@ class KnowledgeStore:
 
     def count_chunks(self) -> int:
         """Return how many chunks are stored."""
-        from sqlalchemy import func
 
         with self.db.session() as s:
             return int(s.scalar(select(func.count()).select_from(ChunkRow)) or 0)

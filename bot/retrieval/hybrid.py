@@ -344,12 +344,11 @@ class HybridRetriever:
             return []
         best = retrieval.hits[0].chunk
         shown = {h.chunk.id for h in retrieval.passages}
-        ids = [i for i in self.store.chunk_ids(best.doc.source) if i not in shown]
-        chunks = self.store.chunks(ids)
+        around = (best.ordinal, DOCUMENT_REST + len(shown))
+        ids = [i for i in self.store.chunk_ids(best.doc.source, around) if i not in shown]
+        chunks = self.store.chunks(ids[:DOCUMENT_REST])
         scope = AccessScope(asker, self.keywords.names)
-        rest = [c for c in chunks.values() if self._visible(scope, c)]
-        rest.sort(key=lambda c: (abs(c.ordinal - best.ordinal), c.ordinal))
-        return [Hit(c, 0.0) for c in rest[:DOCUMENT_REST]]
+        return [Hit(c, 0.0) for c in chunks.values() if self._visible(scope, c)]
 
     def sentence_similarity(self, retrieval: Retrieval, hits: Sequence[Hit]) -> list[list[float]]:
         """Return the cosine of the question and each sentence of these hits, by the vectors

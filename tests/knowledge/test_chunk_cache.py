@@ -117,3 +117,20 @@ def test_the_cache_keeps_the_most_recently_read_chunks_up_to_its_size(
     with statements(services.db.engine) as sent:
         assert set(view.chunks(tram)) == set(tram)
     assert len(sent) == 1
+
+
+def test_a_documents_chunk_ids_nearest_an_ordinal(tmp_path: Path, make_services) -> None:  # type: ignore[no-untyped-def]
+    services = make_services()
+    corpus = tmp_path / "kb"
+    write(
+        corpus / "long.md",
+        "---\ntitle: Long\nvisibility: public\nlanguage: en\n---\n"
+        + "".join(f"# Part {i}\n\nPart {i} says {i}.\n\n" for i in range(12)),
+    )
+    services.ingestor.ingest([corpus])
+    chunks = services.store.chunks(services.store.chunk_ids("long.md"))
+    by_ordinal = {c.ordinal: c.id for c in chunks.values()}
+    assert len(by_ordinal) >= 6, by_ordinal
+    middle = sorted(by_ordinal)[len(by_ordinal) // 2]
+    near = services.store.chunk_ids("long.md", around=(middle, 3))
+    assert near == [by_ordinal[middle], by_ordinal[middle - 1], by_ordinal[middle + 1]]
