@@ -55,6 +55,10 @@ BLIND = {
     # eval-blind6, 103 questions: 1st look 2026-12-02 05:02 UTC on dc91692: hit@1 0.716, answer
     # hit 0.750, across 0.667, decline accuracy 0.667 (10 of 15), false declines 0.034 (3 of 88)
     "eval-blind6.jsonl": (0.69, 0.73, 0.63, 0.06, 0.53),
+    # eval-blind7, 190 questions (168 answerable, 155 across languages; 22 near misses): 1st look
+    # 2026-12-02 18:10 UTC on 881d3f8 (0.679, 0.702, 0.684, 0.273, 0.107); latest 19:35 UTC on
+    # badb4c9: 0.690, 0.714, 0.690, 0.273 (6 of 22), 0.107 (18 of 168)
+    "eval-blind7.jsonl": (0.67, 0.70, 0.67, 0.12, 0.22),
 }
 
 
