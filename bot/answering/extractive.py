@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.answering.selection import asked_kind, carries, instructions
+from bot.answering.selection import asked_kind, carries
 from bot.domain import Answer, Asker, Citation, Hit, readable_heading
 from bot.i18n import language_name
+from bot.knowledge.untrusted import instructions
 from bot.nlp import detect_language, has_hangul, normalize
 from bot.office import Office
 from bot.retrieval.hybrid import YEAR, HybridRetriever, Retrieval, says_years

@@ -1,4 +1,5 @@
-"""What an offline answer quotes: the kind of fact a question asks for, and what is never quoted.
+"""What an offline answer quotes: the kind of fact a question asks for (what is never quoted,
+a planted instruction, is found by bot/knowledge/untrusted.py).
 
 Across languages a question's words are nowhere in the passage, so the sentence to quote is
 chosen by meaning (the sentence vectors stored at ingest) and by whether it carries the kind of
@@ -10,10 +11,6 @@ bot answers in; a question of none of these kinds is answered by meaning and wor
 from __future__ import annotations
 
 import re
-
-from bot.knowledge.untrusted import instructions
-
-__all__ = ["asked_kind", "carries", "instructions"]
 
 _MONTH = (
     r"january|february|march|april|may|june|july|august|september|october|november|december|"

@@ -280,7 +280,6 @@ class KnowledgeStore:
 
     def count_chunks(self) -> int:
         """Return how many chunks are stored."""
-
         with self.db.session() as s:
             return int(s.scalar(select(func.count()).select_from(ChunkRow)) or 0)
 

@@ -324,9 +324,9 @@ class HybridRetriever:
                 if rows is None or query is None:  # cannot be ranked by the others: not at all
                     dense.pop(cid, None)
                     continue
-                norms = np.linalg.norm(rows, axis=1) * (np.linalg.norm(query) or 1.0)
-                cosines = (rows @ query) / np.where(norms == 0, 1.0, norms)
-                others = [(float(c), i) for i, c in enumerate(cosines) if i not in marks]
+                others = [
+                    (float(c), i) for i, c in enumerate(_cosines(rows, query)) if i not in marks
+                ]
                 if not others:  # nothing but the instruction
                     dense.pop(cid, None)
                     continue
@@ -337,9 +337,9 @@ class HybridRetriever:
         return sorted(out, key=lambda kv: -kv[1])
 
     def document_rest(self, retrieval: Retrieval, asker: Asker) -> list[Hit]:
-        """Return the best document's passages that are neither hits nor held, nearest to the
-        best hit first (at most DOCUMENT_REST of them): where a fact the passages found do not
-        give may still be, in the document that answers."""
+        """Return the best document's passages that are neither hits nor held, the DOCUMENT_REST
+        nearest the best hit in the document: where a fact the passages found do not give may
+        still be, in the document that answers."""
         if not retrieval.hits:
             return []
         best = retrieval.hits[0].chunk
@@ -366,8 +366,7 @@ class HybridRetriever:
                 out.append([])
                 continue
             query = retrieval.query_vectors[collection_key(hit.chunk.language)]
-            norms = np.linalg.norm(rows, axis=1) * (np.linalg.norm(query) or 1.0)
-            out.append([float(x) for x in (rows @ query) / np.where(norms == 0, 1.0, norms)])
+            out.append([float(x) for x in _cosines(rows, query)])
         return out
 
     @staticmethod
@@ -468,6 +467,13 @@ def _rendered(translations: Sequence[Translation], language: str) -> list[str]:
         if written and written[0] not in phrases:
             phrases.append(written[0])
     return phrases
+
+
+def _cosines(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Return the cosine of the query and each row (0 for a zero row)."""
+    norms = np.linalg.norm(rows, axis=1) * (np.linalg.norm(query) or 1.0)
+    result: np.ndarray = (rows @ query) / np.where(norms == 0, 1.0, norms)
+    return result
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from bot.answering.extractive import quotes
-from bot.answering.selection import asked_kind, carries, instructions
+from bot.answering.selection import asked_kind, carries
 from bot.domain import Asker, Chunk, DocMeta, Hit, Visibility
+from bot.knowledge.untrusted import instructions
 from bot.retrieval.hybrid import Retrieval
 from bot.services import Services
 from tests.conftest import services_over

@@ -301,7 +301,7 @@ class Cluster:
             assert status == 200, f"{target.name} answered {status} to update {update['update_id']}"
             return int(update["update_id"]), target
 
-        if len(plan) < 2 or not together and connections < 2:
+        if len(plan) < 2 or (not together and connections < 2):
             return [push(item) for item in plan]
         if not together:
             with ThreadPoolExecutor(min(connections, len(plan))) as pool:
