@@ -370,7 +370,8 @@ def _directory(settings: Settings) -> Directory | None:
         # the default, knowledge/partners.yaml, is relative: an installed bot run from another
         # folder has none, which is no error, but the office should know where it was looked for
         log.warning(
-            "no partner directory at %s: meetings are disabled (set PARTNERS_FILE)",
+            "no partner directory at %s: meetings are disabled and partner cities' names are not"
+            " matched across languages (set PARTNERS_FILE)",
             settings.partners_file.absolute(),
         )
         return None
