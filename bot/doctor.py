@@ -252,13 +252,15 @@ def check_chroma(settings: Settings) -> Check:
 
 
 def check_partners(settings: Settings) -> Check:
-    """Load the partner directory; a missing one only disables meetings."""
+    """Load the partner directory; a missing one disables meetings and the partners' names
+    across languages (the glossary takes them from it), which is a warning, not a failure."""
     path = settings.partners_file.absolute()
     if not path.exists():
         return Check(
             "partners",
             Status.WARN,
-            f"no partner directory at {path}: meetings disabled",
+            f"no partner directory at {path}: meetings disabled, partner cities' names not"
+            " matched across languages",
             "PARTNERS_FILE",
         )
     try:

@@ -94,7 +94,7 @@ def test_a_fresh_data_dir_only_warns(tmp_path: Path) -> None:
     assert lines["knowledge base"].startswith("warn knowledge base: empty")
     assert lines["partners"] == (
         f"warn partners: no partner directory at {tmp_path / 'knowledge' / 'partners.yaml'}: "
-        "meetings disabled (set PARTNERS_FILE)"
+        "meetings disabled, partner cities' names not matched across languages (set PARTNERS_FILE)"
     )
     assert not (tmp_path / "data").exists()  # the doctor looks, it does not create
 
