@@ -59,6 +59,10 @@ BLIND = {
     # 2026-12-02 18:10 UTC on 881d3f8 (0.679, 0.702, 0.684, 0.273, 0.107); latest 19:35 UTC on
     # badb4c9: 0.690, 0.714, 0.690, 0.273 (6 of 22), 0.107 (18 of 168)
     "eval-blind7.jsonl": (0.67, 0.70, 0.67, 0.12, 0.22),
+    # eval-blind8, 84 questions (72 answerable, 65 across languages; 12 near misses): 1st look
+    # 2026-12-03 07:43 UTC on 57bed4a: hit@1 0.625, answer hit 0.597, across 0.554, decline
+    # accuracy 0.167 (2 of 12), false declines 0.125 (9 of 72)
+    "eval-blind8.jsonl": (0.59, 0.56, 0.52, 0.16, 0.08),
 }
 
 
