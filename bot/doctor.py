@@ -252,8 +252,9 @@ def check_chroma(settings: Settings) -> Check:
 
 
 def check_partners(settings: Settings) -> Check:
-    """Load the partner directory; a missing one disables meetings and the partners' names
-    across languages (the glossary takes them from it), which is a warning, not a failure."""
+    """Load the partner directory; a missing one is a warning, not a failure: meetings are then
+    disabled and the glossary, which takes the partners' names from it, does not match them
+    across languages."""
     path = settings.partners_file.absolute()
     if not path.exists():
         return Check(
