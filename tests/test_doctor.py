@@ -99,6 +99,16 @@ def test_a_fresh_data_dir_only_warns(tmp_path: Path) -> None:
     assert not (tmp_path / "data").exists()  # the doctor looks, it does not create
 
 
+def test_documents_without_a_partner_directory_fail(sample: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "partners.yaml"
+    code, lines = doctor(sample, PARTNERS_FILE=str(missing))
+    assert code == 1
+    assert lines["partners"] == (
+        f"FAIL partners: no partner directory at {missing}, with 1 document ingested: meetings"
+        " disabled, partner cities' names not matched across languages (set PARTNERS_FILE)"
+    )
+
+
 def test_a_setting_that_does_not_load_is_named(sample: Path) -> None:
     code, lines = doctor(sample, CHROMA_PORT="abc")
     assert code == 1

@@ -144,6 +144,8 @@ def test_the_installed_bot_answers_with_the_model(installed: Installed) -> None:
     assert ("POST", "/v1/chat/completions") in llm.requests
     # no knowledge/partners.yaml beside an installed bot: meetings are off, said once, no crash
     assert "meetings are disabled" in ask.stderr and "PARTNERS_FILE" in ask.stderr
-    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
-    assert "warn partners: no partner directory at " in doctor.stdout
+    # ... and, documents being ingested, the doctor fails on it (answers are worse without it)
+    assert doctor.returncode == 1, doctor.stdout + doctor.stderr
+    assert "FAIL partners: no partner directory at " in doctor.stdout
+    assert "with 1 document ingested" in doctor.stdout
     assert f"ok  llm: {llm.url} answers" in doctor.stdout
