@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.answering.selection import asked_kind, carries
-from bot.domain import Answer, Asker, Citation, Hit, readable_heading
+from bot.answering.selection import asked_kind, carries, fact_share
+from bot.domain import Answer, Asker, Chunk, Citation, Hit, readable_heading
 from bot.i18n import language_name
 from bot.knowledge.untrusted import instructions
 from bot.nlp import detect_language, has_hangul, normalize
@@ -101,6 +101,24 @@ MEANING_SPAN = 0.08
 MEANING_SPAN_ACROSS = 0.15
 # what holding the kind of fact asked for (a number for "how many", a date for "when") adds
 ASKED_KIND = 0.3
+# what is left of the claim of a sentence holding nothing of the kind asked when another sentence
+# holds all of it (a title line in the asker's language before "2019년 5월 14일 … 서명하다")
+NO_FACT = 0.7
+# what is left of the words and meaning of a document's subtitle line: in the asker's language
+# ("Sister City Agreement between the City of Hanbit … and the City of Düsseldorf" over a Korean
+# agreement) it is the nearest sentence to any question about the document, and says no fact
+SUBTITLE = 0.6
+_SENTENCE_END = re.compile(r"(?:[.!?。]|[다요음함임됨])[\"'”’)\]]*$")
+
+
+def _subtitle(chunk: Chunk) -> bool:
+    """Tell whether a passage is a document's subtitle line: its first passage, one line that is
+    no sentence ("between the City of Riverton … and the City of Hanbit", "Ausgabe 2026")."""
+    return (
+        chunk.ordinal == 0
+        and len(chunk.sentences) == 1
+        and not _SENTENCE_END.search(chunk.sentences[0].rstrip())
+    )
 
 
 def _german_nouns(question: str) -> set[str]:
@@ -457,8 +475,9 @@ def quotes(
     A sentence's claim is the share of the question's term weight it carries, how near its
     stored vector is to the question's (in any language, where the question's own words may be
     nowhere in it), whether it holds the kind of fact asked for (a number, a date, an address:
-    selection.asked_kind) and its passage's rank. A sentence that instructs an assistant is
-    never quoted.
+    selection.asked_kind) and its passage's rank. When some sentence holds all of that fact (a
+    day for "when"), one holding none of it loses part of its claim. A sentence that instructs an
+    assistant is never quoted.
     """
     kind = asked_kind(question)
     ranks = _quotable(retrieval, kind)
@@ -466,7 +485,15 @@ def quotes(
     hits = [passages[rank] for rank in ranks]
     top = min(3, len(retrieval.hits))  # past these, only sentences of the kind asked
     similarity = retriever.sentence_similarity(retrieval, hits) if question else []
-    near = max((x for sims in similarity for x in sims), default=0.0)
+    near = max(
+        (
+            x
+            for h, sims in zip(hits, similarity, strict=False)
+            if not _subtitle(h.chunk)  # (the subtitle would set the scale for every sentence)
+            for x in sims
+        ),
+        default=0.0,
+    )
     # a question about "the 2025 MOU" is answered from the passages that give 2025, when any do
     years = set(YEAR.findall(question))
     dated = {
@@ -476,6 +503,7 @@ def quotes(
     }
     asked_in = detect_language(question) if question else ""
     scored: list[tuple[float, int, int, str]] = []
+    shares: list[float] = []  # how much of the fact asked each scored sentence holds
     for at, (rank, hit) in enumerate(zip(ranks, hits, strict=True)):
         if dated and rank not in dated:
             continue
@@ -484,7 +512,8 @@ def quotes(
         sims = similarity[at] if at < len(similarity) else []
         planted = instructions(chunk.sentences)
         for pos, sentence in enumerate(chunk.sentences):
-            if pos in planted or (rank >= top and not carries(kind, sentence)):
+            share = fact_share(kind, sentence)
+            if pos in planted or (rank >= top and not share):
                 continue
             terms = set(chunk.sentence_terms[pos]) if pos < len(chunk.sentence_terms) else set()
             overlap = retrieval.coverage(terms)  # its words, or their renderings
@@ -496,12 +525,26 @@ def quotes(
                 meaning = MEANING * min(1.0, max(0.0, 1.0 - (near - sims[pos]) / span))
             else:  # no stored vectors: the sentence the passage was found by
                 meaning = MATCHED_SENTENCE if pos == hit.sentence else 0.0
-            fact = ASKED_KIND if carries(kind, sentence) else 0.0
+            fact = ASKED_KIND * share
+            damp = SUBTITLE if _subtitle(chunk) else 1.0
             scored.append(
-                (overlap * brevity + meaning + fact + prior - 0.01 * pos, rank, pos, sentence)
+                (
+                    (overlap * brevity + meaning) * damp + fact + prior - 0.01 * pos,
+                    rank,
+                    pos,
+                    sentence,
+                )
             )
+            shares.append(share)
     if not scored:
         return []
+    # (not for a sum of money: the judge wants a sum among the quotes, and one of another thing
+    # would then pass for it, see _quotable)
+    if kind not in (None, "amount") and 1.0 in shares:
+        scored = [
+            (claim * (NO_FACT if not share else 1.0), rank, pos, sentence)
+            for (claim, rank, pos, sentence), share in zip(scored, shares, strict=True)
+        ]
     scored.sort(key=lambda s: -s[0])
     best = scored[0][0]
     return [s for s in scored[:max_sentences] if s[0] >= best * 0.5]

@@ -232,15 +232,37 @@ _KINDS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
 )
 
 
+# "when" asks for the day something happened; only "what year / 몇 년" is answered by a year
+# alone: a bare year in passing ("2015년 의향서 체결 이후") does not say when the agreement was signed
+_ASKS_YEAR = re.compile(
+    r"what year|which year|몇\s?년(?!\s?[월차])|연도|welche[mn]? jahr|in welchem jahr|năm nào|"
+    r"năm bao nhiêu",
+    re.I,
+)
+_MONTH_NAME = _MONTH.removesuffix("|tháng")
+# a day: "5월 14일", "2026. 5. 18.", "31.12.2027", "2019-05-14", "14. Mai", "May 14", "ngày 15",
+# "15/6/2026" (a day no greater than 31, a month no greater than 12: "50/50" is a share)
+_DAY = re.compile(
+    rf"\d{{1,2}}\s?월\s?\d{{1,2}}\s?일|(?<!\d)\d{{1,2}}\.\s?\d{{1,2}}\.|"
+    rf"(?:19|20)\d\d[.-]\s?\d{{1,2}}[.-]\s?\d{{1,2}}(?!\d)|"
+    rf"(?<!\d)\d{{1,2}}\.?\s(?:{_MONTH_NAME})\b|\b(?:{_MONTH_NAME})\s\d{{1,2}}(?!\d)|"
+    rf"\bngày\s\d{{1,2}}|(?<!\d)(?:[1-9]|[12]\d|3[01])/(?:[1-9]|1[0-2])(?:/(?:19|20)?\d\d)?(?![\d%])",
+    re.I,
+)
+
+
 def asked_kind(question: str) -> str | None:
-    """Return the kind of fact a question asks for, or None when it asks for none of them."""
+    """Return the kind of fact a question asks for, or None when it asks for none of them.
+
+    A date asked with "when" is a "day" (a sentence giving only a year carries it in part, see
+    fact_share); one asked with "what year" is a "date", which a year answers."""
     for kind, asks, _carries in _KINDS:
         if asks.search(question):
-            return kind
+            return "day" if kind == "date" and not _ASKS_YEAR.search(question) else kind
     return None
 
 
-_PATTERNS = {name: carried for name, _asks, carried in _KINDS}
+_PATTERNS = {name: carried for name, _asks, carried in _KINDS} | {"day": _DAY}
 # what a count is not: the digits of an address, a telephone number or a date ("how many took
 # part" is not answered by "문의: 044-300-1234" or "2026. 5. 18.")
 _ENUMERATOR = re.compile(r"^\s*(?:[-•·*]\s*)?\(?\d{1,2}[.)](?!\d)|제\s?\d+\s?[조항호]")
@@ -257,3 +279,17 @@ def carries(kind: str | None, sentence: str) -> bool:
         for other in _NOT_COUNTS:
             sentence = other.sub(" ", sentence)
     return bool(_PATTERNS[kind].search(sentence))
+
+
+# what a sentence that gives only the year is worth to a question asking for the day
+YEAR_FOR_DAY = 0.5
+
+
+def fact_share(kind: str | None, sentence: str) -> float:
+    """Return how much of the fact asked for a sentence holds: 1 when it carries the kind, a
+    share when a day is asked and it gives a year or a month only, else 0."""
+    if carries(kind, sentence):
+        return 1.0
+    if kind == "day" and carries("date", sentence):
+        return YEAR_FOR_DAY
+    return 0.0

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bot.answering.extractive import quotes
-from bot.answering.selection import asked_kind, carries
+from bot.answering.selection import YEAR_FOR_DAY, asked_kind, carries, fact_share
 from bot.domain import Asker, Chunk, DocMeta, Hit, Visibility
 from bot.knowledge.untrusted import instructions
 from bot.retrieval.hybrid import Retrieval
@@ -66,8 +66,13 @@ def services(tmp_path_factory: pytest.TempPathFactory, embedder: Any, analyzer: 
         ("Wie viele Einwohner nahmen teil?", "headcount"),
         ("How many buses run the pilot?", "count"),
         ("버스 몇 대로 해요?", "count"),
-        ("Wann wurde sie unterzeichnet?", "date"),
-        ("Hội thảo diễn ra khi nào?", "date"),
+        # "when" asks for the day; "what year" is answered by a year
+        ("Wann wurde sie unterzeichnet?", "day"),
+        ("Hội thảo diễn ra khi nào?", "day"),
+        ("언제 체결했어요?", "day"),
+        ("What year was the agreement signed?", "date"),
+        ("몇 년에 체결했어요?", "date"),
+        ("In welchem Jahr wurde sie unterzeichnet?", "date"),
         ("What's the contact e-mail?", "email"),
         # a call for applications asks for no telephone: the notice's number is its reference
         ("What's the notice no. for the host family call?", "reference"),
@@ -106,6 +111,23 @@ def test_the_kind_of_fact_a_question_asks_for(question: str, kind: str | None) -
 def test_a_sentence_carries_a_kind_of_fact() -> None:
     assert carries("date", "Sie gilt bis zum 31. Dezember 2027.")
     assert carries("date", "신청 기간: 2026. 5. 18.(월)까지")
+    # a day, in each language's way of writing it; a year or a share is none
+    for day in (
+        "2019년 5월 14일 서명",
+        "seit dem 14. Mai 2019",
+        "bis 31.12.2027",
+        "May 14, 2019",
+        "2019-05-14",
+        "ngày 15 tháng 6",
+        "15/6/2026",
+        "신청: 3. 20.(금)까지",
+    ):
+        assert carries("day", day), day
+    for other in ("2015년 의향서 체결 이후", "in May 2019", "tháng 6 năm 2026", "50/50 분담"):
+        assert not carries("day", other), other
+    assert fact_share("day", "2015년 의향서 체결 이후") == YEAR_FOR_DAY
+    assert fact_share("day", "2019년 5월 14일 서명") == 1.0
+    assert fact_share("date", "2015년 의향서") == 1.0 and fact_share("day", "의향서") == 0.0
     assert carries("email", "Write to ha.pham@bienhoa.example.org.")
     assert carries("share", "무수율은 8.7%로 낮아졌다.")
     assert not carries("share", "무수율은 크게 낮아졌다.")
@@ -432,3 +454,46 @@ def test_a_passage_is_never_found_by_a_planted_instruction(services: Services) -
     for hit in notes:
         planted = instructions(hit.chunk.sentences)
         assert planted and hit.sentence is not None and hit.sentence not in planted, hit
+
+
+def test_when_asks_for_the_day_and_a_year_in_passing_does_not_give_it(
+    services: Services, sample_services: Services
+) -> None:
+    def hit(text: str) -> Hit:
+        meta = DocMeta(source="mou.md", title="MOU", visibility=Visibility.PUBLIC)
+        return Hit(Chunk("mou.md", meta, 1, "", text, (text,), "en"), 1.0)
+
+    question = "When was the water supply MOU with Bien Hoa signed?"
+    retrieval = Retrieval(
+        [
+            # the question's words, and a year in passing
+            hit("Since 2017 Bien Hoa and Hanbit have worked on a water supply MOU."),
+            hit("The MOU was signed at Bien Hoa city hall on 22 September 2025."),
+        ],
+        0.5,
+        {},
+    )
+    best = max(quotes(services.retriever, retrieval, question), key=lambda q: q[0])
+    assert best[3] == "The MOU was signed at Bien Hoa city hall on 22 September 2025."
+    # "what year" is answered by the year: the first sentence keeps its lead
+    best = max(quotes(services.retriever, retrieval, "What year did the MOU work start?"))
+    assert best[3].startswith("Since 2017")
+    # across languages, on the sample: the agreement's signing line, not only its preamble's
+    # "2015년 … 의향서 체결" and the English subtitle line, which hold no day
+    answer = sample_services.answerer.answer(
+        "When was the sister-city agreement with Düsseldorf signed?", Asker.staff()
+    )
+    assert answer.grounded and "2019년 5월 14일" in answer.text, answer.text
+
+
+def test_a_documents_subtitle_line_does_not_lead_the_answer(sample_services: Services) -> None:
+    # "Sister City Agreement between the City of Hanbit … and the City of Düsseldorf" is the
+    # English sentence nearest any English question about the Korean agreement; the contact
+    # clause is what was asked
+    answer = sample_services.answerer.answer(
+        "Who is our contact person in Düsseldorf for the sister-city agreement?", Asker.staff()
+    )
+    assert answer.grounded, answer.text
+    assert answer.text.startswith(
+        "- 뒤셀도르프시: Amt für Internationale Angelegenheiten, Dr. Katrin Vogel"
+    )
