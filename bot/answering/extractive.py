@@ -101,9 +101,6 @@ MEANING_SPAN = 0.08
 MEANING_SPAN_ACROSS = 0.15
 # what holding the kind of fact asked for (a number for "how many", a date for "when") adds
 ASKED_KIND = 0.3
-# what is left of the claim of a sentence holding nothing of the kind asked when another sentence
-# holds all of it (a title line in the asker's language before "2019년 5월 14일 … 서명하다")
-NO_FACT = 0.7
 # what is left of the words and meaning of a document's subtitle line: in the asker's language
 # ("Sister City Agreement between the City of Hanbit … and the City of Düsseldorf" over a Korean
 # agreement) it is the nearest sentence to any question about the document, and says no fact
@@ -475,9 +472,8 @@ def quotes(
     A sentence's claim is the share of the question's term weight it carries, how near its
     stored vector is to the question's (in any language, where the question's own words may be
     nowhere in it), whether it holds the kind of fact asked for (a number, a date, an address:
-    selection.asked_kind) and its passage's rank. When some sentence holds all of that fact (a
-    day for "when"), one holding none of it loses part of its claim. A sentence that instructs an
-    assistant is never quoted.
+    selection.asked_kind) and its passage's rank. A sentence that instructs an assistant is never
+    quoted.
     """
     kind = asked_kind(question)
     ranks = _quotable(retrieval, kind)
@@ -503,7 +499,6 @@ def quotes(
     }
     asked_in = detect_language(question) if question else ""
     scored: list[tuple[float, int, int, str]] = []
-    shares: list[float] = []  # how much of the fact asked each scored sentence holds
     for at, (rank, hit) in enumerate(zip(ranks, hits, strict=True)):
         if dated and rank not in dated:
             continue
@@ -535,16 +530,8 @@ def quotes(
                     sentence,
                 )
             )
-            shares.append(share)
     if not scored:
         return []
-    # (not for a sum of money: the judge wants a sum among the quotes, and one of another thing
-    # would then pass for it, see _quotable)
-    if kind not in (None, "amount") and 1.0 in shares:
-        scored = [
-            (claim * (NO_FACT if not share else 1.0), rank, pos, sentence)
-            for (claim, rank, pos, sentence), share in zip(scored, shares, strict=True)
-        ]
     scored.sort(key=lambda s: -s[0])
     best = scored[0][0]
     return [s for s in scored[:max_sentences] if s[0] >= best * 0.5]
