@@ -472,8 +472,8 @@ def quotes(
     A sentence's claim is the share of the question's term weight it carries, how near its
     stored vector is to the question's (in any language, where the question's own words may be
     nowhere in it), whether it holds the kind of fact asked for (a number, a date, an address:
-    selection.asked_kind) and its passage's rank. A sentence that instructs an assistant is never
-    quoted.
+    selection.asked_kind) and its passage's rank; a document's subtitle line keeps only part of
+    its words and meaning. A sentence that instructs an assistant is never quoted.
     """
     kind = asked_kind(question)
     ranks = _quotable(retrieval, kind)
