@@ -481,13 +481,10 @@ def quotes(
     hits = [passages[rank] for rank in ranks]
     top = min(3, len(retrieval.hits))  # past these, only sentences of the kind asked
     similarity = retriever.sentence_similarity(retrieval, hits) if question else []
+    subtitles = [_subtitle(hit.chunk) for hit in hits]
+    # (a subtitle line would set the scale of nearness for every other sentence)
     near = max(
-        (
-            x
-            for h, sims in zip(hits, similarity, strict=False)
-            if not _subtitle(h.chunk)  # (the subtitle would set the scale for every sentence)
-            for x in sims
-        ),
+        (x for sims, sub in zip(similarity, subtitles, strict=False) if not sub for x in sims),
         default=0.0,
     )
     # a question about "the 2025 MOU" is answered from the passages that give 2025, when any do
@@ -506,6 +503,7 @@ def quotes(
         chunk = hit.chunk
         sims = similarity[at] if at < len(similarity) else []
         planted = instructions(chunk.sentences)
+        damp = SUBTITLE if subtitles[at] else 1.0
         for pos, sentence in enumerate(chunk.sentences):
             share = fact_share(kind, sentence)
             if pos in planted or (rank >= top and not share):
@@ -521,7 +519,6 @@ def quotes(
             else:  # no stored vectors: the sentence the passage was found by
                 meaning = MATCHED_SENTENCE if pos == hit.sentence else 0.0
             fact = ASKED_KIND * share
-            damp = SUBTITLE if _subtitle(chunk) else 1.0
             scored.append(
                 (
                     (overlap * brevity + meaning) * damp + fact + prior - 0.01 * pos,

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import re
 
-_MONTH = (
+# the months by name, in English and German; Vietnamese numbers them ("tháng 5", which without
+# its day also reads "5 months")
+_MONTH_NAME = (
     r"january|february|march|april|may|june|july|august|september|october|november|december|"
-    r"januar|februar|märz|mai|juni|juli|oktober|dezember|tháng"
+    r"januar|februar|märz|mai|juni|juli|oktober|dezember"
 )
+_MONTH = rf"{_MONTH_NAME}|tháng"
 # a small number written out: "two-week", "vierwöchig", "두 달", "hai tuần"
 _NUMBER_WORD = (
     r"one|two|three|four|five|six|seven|eight|nine|ten|twelve|"
@@ -239,7 +242,6 @@ _ASKS_YEAR = re.compile(
     r"năm bao nhiêu",
     re.I,
 )
-_MONTH_NAME = _MONTH.removesuffix("|tháng")
 # a day: "5월 14일", "2026. 5. 18.", "31.12.2027", "2019-05-14", "14. Mai", "May 14", "ngày 15",
 # "15/6/2026" (a day no greater than 31, a month no greater than 12: "50/50" is a share)
 _DAY = re.compile(
