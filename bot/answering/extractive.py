@@ -306,11 +306,12 @@ class EvidenceJudge:
         # Kiwi may split a name alone ("교통카드" -> 교통, 카드) that it keeps whole in a sentence
         # or cuts an ending off it that it keeps in a sentence ("비엔호아" alone -> 비엔호, the
         # 아 read as a vocative): the name as written is one of its spellings too
-        variants = set(glossary.expand([*terms, "".join(terms), normalize(name).lower()]))
-        # a Korean name with a particle Kiwi did not split ("비엔호아랑"): try without it
-        variants.update(
+        # and a Korean name with a particle Kiwi did not split ("비엔호아랑") is tried without it,
+        # in all its spellings (비엔호아시, Bien Hoa)
+        unsplit = [
             t[:-cut] for t in terms for cut in (1, 2) if _HANGUL_END.search(t) and len(t) - cut >= 2
-        )
+        ]
+        variants = set(glossary.expand([*terms, "".join(terms), normalize(name).lower(), *unsplit]))
         if within is not None:
             renderings = (r for t in glossary.translations(terms, language) for r in t.renderings)
             return variants.isdisjoint(within) and not any(r <= within for r in renderings)

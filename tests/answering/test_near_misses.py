@@ -142,6 +142,10 @@ def test_a_name_kiwi_cuts_when_alone_is_found_as_the_passage_writes_it(
     assert "비엔호아" in passage
     assert not judge._unknown("비엔호아", "ko", passage)
     assert judge._unknown("하노이", "ko", passage)  # a city the passage does not name
+    # with a particle Kiwi leaves on ("비엔호아랑 맺은 협정"), in the directory's other spellings
+    assert not judge._unknown("비엔호아랑", "ko", {"비엔호아시", "협정"})
+    assert not judge._unknown("비엔호아랑", "ko", {"bien", "hoa", "agreement"})
+    assert judge._unknown("하노이랑", "ko", {"비엔호아시", "협정"})
     answer = services.answerer.answer(
         "예비비 중 비엔호아 공동협력기금 협상에 대비해 유보한 금액은 얼마예요?", Asker.staff()
     )
