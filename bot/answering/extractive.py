@@ -105,6 +105,8 @@ ASKED_KIND = 0.3
 # ("Sister City Agreement between the City of Hanbit … and the City of Düsseldorf" over a Korean
 # agreement) it is the nearest sentence to any question about the document, and says no fact
 SUBTITLE = 0.6
+# the languages whose stemmer the keyword index may have cut a Latin-script word with
+LATIN_STEMMED = ("en", "de")
 _SENTENCE_END = re.compile(r"(?:[.!?。]|[다요음함임됨])[\"'”’)\]]*$")
 
 
@@ -235,7 +237,10 @@ class EvidenceJudge:
             for name in self._names(question)
             if (best.language == "ko" or not has_hangul(name))
             # German capitalises every noun: one that looks like a common noun is no name
-            and not (language == "de" and (_GERMAN_NOUN.search(name) or name in nouns))
+            and not (
+                language == "de"
+                and (_GERMAN_NOUN.search(name) or name in nouns or self._common(name, language))
+            )
             # nor is a language or a nationality ("Korean time", "the German side")
             and name.lower() not in _NATIONALITIES
         ]
@@ -303,6 +308,12 @@ class EvidenceJudge:
         terms = analyzer.terms(name, language)
         if not terms:
             return False
+        if not has_hangul(name):  # a name in Latin letters is stemmed as each document's language
+            terms = list(
+                dict.fromkeys(
+                    [*terms, *(t for x in LATIN_STEMMED for t in analyzer.terms(name, x))]
+                )
+            )
         # Kiwi may split a name alone ("교통카드" -> 교통, 카드) that it keeps whole in a sentence
         # or cuts an ending off it that it keeps in a sentence ("비엔호아" alone -> 비엔호, the
         # 아 read as a vocative): the name as written is one of its spellings too
@@ -316,6 +327,17 @@ class EvidenceJudge:
             renderings = (r for t in glossary.translations(terms, language) for r in t.renderings)
             return variants.isdisjoint(within) and not any(r <= within for r in renderings)
         return all(keywords.df(v) == 0 for v in variants)
+
+    def _common(self, name: str, language: str) -> bool:
+        """Tell whether the glossary knows the word as a common noun: its group is written in
+        lower case in English ("Zeit": time, "Netz": network), as a place is not ("China")."""
+        terms = self.retriever.analyzer.terms(name, language)
+        translations = self.retriever.glossary.translations(terms, language) if terms else []
+        return any(
+            english and all(p[:1].islower() for p in english)
+            for tr in translations
+            for english in [tr.phrases.get("en", ())]
+        )
 
     def _rendered(self, name: str, language: str) -> bool:
         """Tell whether the office glossary renders the name in other languages."""

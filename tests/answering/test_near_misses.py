@@ -165,6 +165,28 @@ def test_which_german_words_are_taken_for_common_nouns(question: str, nouns: set
     assert _german_nouns(question) == nouns
 
 
+def test_a_german_noun_the_glossary_writes_in_lower_case_in_english_is_no_name(
+    services: Services,
+) -> None:
+    judge = services.extractive.judge
+    assert judge._common("Zeit", "de") and judge._common("Gastfamilien", "de")
+    assert not judge._common("China", "de") and not judge._common("Leipzig", "de")
+    # "Zeit" is in no document here, and still no city: the question is answered
+    near = judged(
+        services, "Zu welcher Zeit fand das Wasserforum 2025 statt, und in welcher Halle?"
+    )
+    assert "Zeit" not in near.unknown_names, near
+
+
+def test_an_english_word_in_another_language_is_looked_up_as_english_documents_stem_it(
+    services: Services,
+) -> None:
+    # German stems "Convention Center" otherwise than the English document was stemmed
+    judge = services.extractive.judge
+    assert not judge._unknown("Convention", "de") and not judge._unknown("Convention", "vi")
+    assert judge._unknown("Leipzig", "de")
+
+
 def test_the_near_miss_set_is_balanced_and_multilingual() -> None:
     from bot.evaluation import load_questions
 
