@@ -41,8 +41,9 @@ BLIND = {
     # that day's ingest fixes): 0.815, 0.802, 0.714, 0.500, 0.037
     "eval-blind.jsonl": (0.77, 0.77, 0.67, 0.075, 0.41),
     # eval-blind2, 137 questions: 1st look 2026-12-01 20:12 UTC (0.837, 0.724, 0.597, 0.643,
-    # 0.089); latest 2026-12-02 05:02 UTC: 0.854, 0.772, 0.657, 0.643, 0.081
-    "eval-blind2.jsonl": (0.82, 0.75, 0.63, 0.105, 0.57),
+    # 0.089); 2026-12-02 05:02 UTC: 0.854, 0.772, 0.657, 0.643, 0.081; latest 2026-12-03 on
+    # 42c888d (names across languages): 0.854, 0.805, 0.687, 0.643, 0.041
+    "eval-blind2.jsonl": (0.82, 0.78, 0.66, 0.07, 0.57),
     # eval-blind3, 123 questions: 1st look 2026-12-01 22:57 UTC (0.769, 0.667, 0.565, 0.600,
     # 0.037); latest 2026-12-02 05:02 UTC: 0.769, 0.713, 0.609, 0.533, 0.046
     "eval-blind3.jsonl": (0.75, 0.69, 0.58, 0.065, 0.46),
@@ -57,12 +58,14 @@ BLIND = {
     "eval-blind6.jsonl": (0.69, 0.73, 0.63, 0.06, 0.53),
     # eval-blind7, 190 questions (168 answerable, 155 across languages; 22 near misses): 1st look
     # 2026-12-02 18:10 UTC on 881d3f8 (0.679, 0.702, 0.684, 0.273, 0.107); latest 19:35 UTC on
-    # badb4c9: 0.690, 0.714, 0.690, 0.273 (6 of 22), 0.107 (18 of 168)
-    "eval-blind7.jsonl": (0.67, 0.70, 0.67, 0.12, 0.22),
+    # badb4c9: 0.690, 0.714, 0.690, 0.273 (6 of 22), 0.107 (18 of 168); latest 2026-12-03 on
+    # 42c888d: 0.690, 0.732, 0.710, 0.273, 0.077 (13 of 168)
+    "eval-blind7.jsonl": (0.67, 0.71, 0.69, 0.095, 0.22),
     # eval-blind8, 84 questions (72 answerable, 65 across languages; 12 near misses): 1st look
     # 2026-12-03 07:43 UTC on 57bed4a: hit@1 0.625, answer hit 0.597, across 0.554, decline
-    # accuracy 0.167 (2 of 12), false declines 0.125 (9 of 72)
-    "eval-blind8.jsonl": (0.59, 0.56, 0.52, 0.16, 0.08),
+    # accuracy 0.167 (2 of 12), false declines 0.125 (9 of 72); latest 2026-12-03 on 42c888d:
+    # 0.625, 0.653, 0.615, 0.167, 0.056 (4 of 72)
+    "eval-blind8.jsonl": (0.59, 0.62, 0.58, 0.09, 0.08),
 }
 
 
