@@ -539,10 +539,14 @@ def _blocks(text: str) -> list[tuple[str, bool]]:
     return [(p, whole) for p, whole in out if p.strip()]
 
 
+# the languages whose words are stemmed (Snowball's names); others keep their words whole
+STEMMERS = {"en": "english", "de": "german"}
+
+
 def _latin_terms(text: str, language: str) -> list[str]:
     """Return stemmed words: Snowball for English and German ('reviewed' meets 'review')."""
     words = [w for w in _LATIN_WORD.findall(text) if w not in _STOP and len(w) >= 2]
-    name = "german" if language == "de" else "english" if language == "en" else ""
+    name = STEMMERS.get(language, "")
     return [_stem(name, w) for w in words] if name else words
 
 

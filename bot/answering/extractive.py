@@ -13,8 +13,9 @@ from bot.answering.selection import asked_kind, carries, fact_share
 from bot.domain import Answer, Asker, Chunk, Citation, Hit, readable_heading
 from bot.i18n import language_name
 from bot.knowledge.untrusted import instructions
-from bot.nlp import detect_language, has_hangul, normalize
+from bot.nlp import STEMMERS, detect_language, has_hangul, normalize
 from bot.office import Office
+from bot.retrieval.glossary import Translation
 from bot.retrieval.hybrid import YEAR, HybridRetriever, Retrieval, says_years
 from bot.retrieval.hybrid import coverage as term_coverage
 
@@ -105,8 +106,6 @@ ASKED_KIND = 0.3
 # ("Sister City Agreement between the City of Hanbit … and the City of Düsseldorf" over a Korean
 # agreement) it is the nearest sentence to any question about the document, and says no fact
 SUBTITLE = 0.6
-# the languages whose stemmer the keyword index may have cut a Latin-script word with
-LATIN_STEMMED = ("en", "de")
 _SENTENCE_END = re.compile(r"(?:[.!?。]|[다요음함임됨])[\"'”’)\]]*$")
 
 
@@ -308,12 +307,9 @@ class EvidenceJudge:
         terms = analyzer.terms(name, language)
         if not terms:
             return False
-        if not has_hangul(name):  # a name in Latin letters is stemmed as each document's language
-            terms = list(
-                dict.fromkeys(
-                    [*terms, *(t for x in LATIN_STEMMED for t in analyzer.terms(name, x))]
-                )
-            )
+        # in Latin letters, a name is stemmed as each document's language was ("Commission" in
+        # a German question: commiss in the English document)
+        stems = [] if has_hangul(name) else [t for x in STEMMERS for t in analyzer.terms(name, x)]
         # Kiwi may split a name alone ("교통카드" -> 교통, 카드) that it keeps whole in a sentence
         # or cuts an ending off it that it keeps in a sentence ("비엔호아" alone -> 비엔호, the
         # 아 read as a vocative): the name as written is one of its spellings too
@@ -322,27 +318,33 @@ class EvidenceJudge:
         unsplit = [
             t[:-cut] for t in terms for cut in (1, 2) if _HANGUL_END.search(t) and len(t) - cut >= 2
         ]
-        variants = set(glossary.expand([*terms, "".join(terms), normalize(name).lower(), *unsplit]))
+        variants = set(
+            glossary.expand([*terms, *stems, "".join(terms), normalize(name).lower(), *unsplit])
+        )
         if within is not None:
-            renderings = (r for t in glossary.translations(terms, language) for r in t.renderings)
+            renderings = (
+                r for t in glossary.translations([*terms, *stems], language) for r in t.renderings
+            )
             return variants.isdisjoint(within) and not any(r <= within for r in renderings)
         return all(keywords.df(v) == 0 for v in variants)
 
+    def _translations(self, name: str, language: str) -> list[Translation]:
+        """Return the office glossary's renderings of the name in other languages."""
+        terms = self.retriever.analyzer.terms(name, language)
+        return self.retriever.glossary.translations(terms, language) if terms else []
+
     def _common(self, name: str, language: str) -> bool:
         """Tell whether the glossary knows the word as a common noun: its group is written in
-        lower case in English ("Zeit": time, "Netz": network), as a place is not ("China")."""
-        terms = self.retriever.analyzer.terms(name, language)
-        translations = self.retriever.glossary.translations(terms, language) if terms else []
+        lower case in English ("Zeit": time, "Gastfamilien": host families), as a place is not
+        ("China")."""
         return any(
-            english and all(p[:1].islower() for p in english)
-            for tr in translations
-            for english in [tr.phrases.get("en", ())]
+            (english := tr.phrases.get("en", ())) and all(p[:1].islower() for p in english)
+            for tr in self._translations(name, language)
         )
 
     def _rendered(self, name: str, language: str) -> bool:
         """Tell whether the office glossary renders the name in other languages."""
-        terms = self.retriever.analyzer.terms(name, language)
-        return bool(terms) and bool(self.retriever.glossary.translations(terms, language))
+        return bool(self._translations(name, language))
 
 
 class ExtractiveAnswerer:
