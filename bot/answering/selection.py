@@ -104,9 +104,26 @@ _KINDS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
         ),
     ),
     (
+        # an age ("how old", "나이 제한", "wie alt"): its answer is "18 Jahre alt", "25세", "between
+        # 25 and 45 years old", not any number
+        "age",
+        re.compile(
+            r"how old|\bage\b|나이|연령|몇\s?살|wie alt|(?:mindest|höchst)?alter\b|altersgrenze|"
+            r"bao nhiêu tuổi|mấy tuổi|độ tuổi|\btuổi\b",
+            re.I,
+        ),
+        re.compile(
+            r"\d+\s?(?:세|살)|만\s?\d+|\d+\s?(?:years?|jahre?n?)\s(?:old|alt)|\d+-year-old|"
+            r"\b(?:aged?|alter(?: von)?|under|over|unter|über)\s(?:\w+\s)?\d+\b|\d+\s?tuổi|"
+            r"(?:từ|dưới|trên)\s\d+\b",
+            re.I,
+        ),
+    ),
+    (
         "date",
         re.compile(
-            r"\bwhen\b|what date|which date|what year|which year|since when|언제|며칠|몇\s?년|"
+            r"\bwhen\b|what date|which date|what year|which year|since when|언제|며칠|"
+            r"몇\s?년(?!\s?(?:마다|간|동안|짜리|씩))|"
             r"연도|날짜|몇\s?월|\bwann\b|seit wann|welche[mn]? (?:datum|jahr|tag)|khi nào|"
             r"ngày nào|ngày mấy|năm nào|bao giờ|lúc nào|hồi nào",
             re.I,
@@ -121,7 +138,12 @@ _KINDS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
         "duration",
         re.compile(
             r"how long|기간|얼마(?:나|동안)\s?(?:걸|머무|체류|하)|몇\s?(?:시간|주|개월|달)|wie lange|"
-            r"dauer|bao lâu",
+            r"dauer|bao lâu|"
+            # a span asked by counting its unit ("for how many years", "몇 년마다", "bao nhiêu
+            # năm"): its answer is "four years", "3년", not a count of things
+            r"how many (?:years|months|weeks|days|hours|nights)\b|몇\s?년\s?(?:마다|간|동안|짜리|씩)|"
+            r"wie viele (?:jahre|monate|wochen|tage|stunden|nächte)\b|"
+            r"(?:bao nhiêu|mấy) (?:năm|tháng|tuần|ngày|giờ|đêm)\b",
             re.I,
         ),
         re.compile(

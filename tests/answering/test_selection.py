@@ -10,6 +10,7 @@ import pytest
 from bot.answering.extractive import quotes
 from bot.answering.selection import YEAR_FOR_DAY, asked_kind, carries, fact_share
 from bot.domain import Asker, Chunk, DocMeta, Hit, Visibility
+from bot.evaluation import first_quote
 from bot.knowledge.untrusted import instructions
 from bot.retrieval.hybrid import Retrieval
 from bot.services import Services
@@ -81,6 +82,16 @@ def services(tmp_path_factory: pytest.TempPathFactory, embedder: Any, analyzer: 
         ("What time Korean time is the March call?", "time"),
         ("회의는 몇 시에 시작해요?", "time"),
         ("몇 시간 걸려요?", "duration"),
+        # a span asked by counting its unit is a span, not a count nor a year
+        ("For how many years is the MOU valid?", "duration"),
+        ("협정은 몇 년마다 자동으로 갱신되나요?", "duration"),
+        ("Thời hạn hiệu lực là bao nhiêu năm?", "duration"),
+        ("Für wie viele Jahre gilt sie?", "duration"),
+        # an age is asked in each language's way
+        ("How old must apprentices be?", "age"),
+        ("지원 나이 제한이 어떻게 돼요?", "age"),
+        ("Wie alt müssen die Teilnehmenden sein?", "age"),
+        ("Học viên phải bao nhiêu tuổi?", "age"),
         ("Cuộc họp bắt đầu lúc mấy giờ?", "time"),
         ("Um wie viel Uhr beginnt das Treffen?", "time"),
         ("비율이 얼마나 돼요?", "share"),
@@ -144,6 +155,15 @@ def test_a_sentence_carries_a_kind_of_fact() -> None:
     assert carries("duration", "Das vierwöchige Praktikum beginnt im Mai.")
     assert carries("duration", "a two-week stay") and carries("duration", "두 달 동안 머문다")
     assert not carries("duration", "한일 교류의 역사") and not carries("duration", "내가 한 일")
+    # an age has its unit ("years old", 세, tuổi) or its word ("aged"); a year or a sum is none
+    for age in (
+        "be between 25 and 45 years old",
+        "mindestens 18 Jahre alt",
+        "만 25세 이상",
+        "aged 18",
+    ):
+        assert carries("age", age), age
+    assert not carries("age", "The allowance is USD 700 for 2026.")
 
 
 # (kind, sentence, whether it carries that kind)
@@ -359,6 +379,23 @@ def test_a_fact_of_the_asked_kind_is_quoted_from_a_lower_passage_of_the_best_doc
     # the sentence with the best claim first, the others in their passages' order
     chosen = [(0.5, 1, 0, "B."), (0.9, 4, 0, "E."), (0.6, 0, 0, "A."), (0.55, 1, 2, "C.")]
     assert services.extractive.compose(retrieval, question, chosen) == "E. [5] A. [1] B. [2] C. [2]"
+
+
+@pytest.mark.parametrize(
+    ("question", "fact"),
+    [
+        # an age: not the project's line that has no number of years in it
+        ("How old must apprentices be to join the Azubi-Brücke exchange with Düsseldorf?", "18"),
+        # a span counted in years: the renewal's term (3년), not the date it was renewed
+        ("쓰루가오카 협정은 이의가 없으면 몇 년마다 자동으로 갱신되나요?", "3년"),
+    ],
+)
+def test_an_answer_leads_with_the_age_or_the_span_asked(
+    sample_services: Services, question: str, fact: str
+) -> None:
+    answer = sample_services.answerer.answer(question, Asker.staff())
+    assert answer.grounded
+    assert fact in first_quote(answer.text), answer.text
 
 
 def test_across_languages_the_words_rendered_weigh_against_a_nearer_sentence(
