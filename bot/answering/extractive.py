@@ -11,6 +11,7 @@ from typing import Protocol
 
 from bot.answering.selection import asked_kind, carries, fact_share
 from bot.domain import Answer, Asker, Chunk, Citation, Hit, readable_heading
+from bot.german import is_common_noun
 from bot.i18n import language_name
 from bot.knowledge.untrusted import instructions
 from bot.nlp import STEMMERS, detect_language, has_hangul, normalize
@@ -238,7 +239,12 @@ class EvidenceJudge:
             # German capitalises every noun: one that looks like a common noun is no name
             and not (
                 language == "de"
-                and (_GERMAN_NOUN.search(name) or name in nouns or self._common(name, language))
+                and (
+                    _GERMAN_NOUN.search(name)
+                    or name in nouns
+                    or is_common_noun(name)
+                    or self._common(name, language)
+                )
             )
             # nor is a language or a nationality ("Korean time", "the German side")
             and name.lower() not in _NATIONALITIES

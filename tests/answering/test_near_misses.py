@@ -178,6 +178,15 @@ def test_a_german_noun_the_glossary_writes_in_lower_case_in_english_is_no_name(
     assert "Zeit" not in near.unknown_names, near
 
 
+def test_a_german_noun_of_the_word_list_is_no_name(services: Services) -> None:
+    # "Gäste" is in no document (they are English), follows no determiner and fits no suffix
+    # rule: only the German word list tells it from a city
+    near = judged(services, "Hatten Gäste beim Wasserforum 2025 Dolmetscher?")
+    assert "Gäste" not in near.unknown_names, near
+    near = judged(services, "Hatten Gäste aus Leipzig beim Wasserforum 2025 Dolmetscher?")
+    assert not near.grounded and near.unknown_names == ("Leipzig",), near
+
+
 def test_an_english_word_in_another_language_is_looked_up_as_english_documents_stem_it(
     services: Services,
 ) -> None:
