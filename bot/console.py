@@ -142,6 +142,11 @@ class Console:
         if line.isdecimal() and 1 <= int(line) <= len(offered):
             pressed = offered[int(line) - 1]
             self.show(self.app.button(self.actor, pressed.data))
+        elif line.isdecimal() and offered and reply_to is None:
+            # a number beside the buttons shown is a mistyped press, not a question: say so and
+            # keep the buttons
+            self.buttons = offered
+            self.print(f"There is no button {line}: type a number from 1 to {len(offered)}.\n")
         elif line.startswith("/"):
             head, _, args = line.partition(" ")
             self.show(self.app.command(self.actor, head[1:], args.strip()))

@@ -162,6 +162,7 @@ def test_the_console_chat_runs_the_same_commands_and_meeting_sentences_as_telegr
         "/help",
         "meeting with Riverton next Wednesday 10am their time for 45 minutes",
         "/meet",
+        "9",  # no such button: said so, the five cities still offered
         "3",  # Riverton
         "/whoami",
         "/nonsense",
@@ -185,6 +186,7 @@ def test_the_console_chat_runs_the_same_commands_and_meeting_sentences_as_telegr
     assert "could not find" not in out.split("How long")[0], "/help was taken for a question"
     # the sentence is a meeting: a confirmation or the nearest valid times, as numbered buttons
     assert "Book this meeting?" in out or "The nearest times that work" in out
+    assert "There is no button 9: type a number from 1 to 5." in out
     assert "How long will the meeting be?" in out, "typing 3 pressed Riverton"
     assert "Your role: staff" in out
     assert "I do not know that command" in out
