@@ -28,7 +28,8 @@ _JOINS = ("", "s", "es", "n", "en", "e", "er")
 
 @cache
 def _words() -> tuple[frozenset[str], frozenset[str]]:
-    nouns, places = set(), set()
+    nouns: set[str] = set()
+    places: set[str] = set()
     with gzip.open(SHIPPED, "rt", encoding="utf-8") as f:
         for line in f:
             if line.startswith("#"):
