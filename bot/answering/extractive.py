@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.answering.selection import asked_kind, carries, fact_share
 from bot.domain import Answer, Asker, Chunk, Citation, Hit, readable_heading
@@ -192,6 +193,20 @@ class Evidence:
     missing_kind: str = ""
     # the sentences the answer quotes (`quotes`), when the judge already had to look at them
     quoted: tuple[tuple[float, int, int, str], ...] | None = None
+
+
+# how much of a sentence's share of the question's words may come from its document's title: a
+# sentence inherits its document's subject ("같은 기간(3년)씩 자동으로 갱신된다" is the Tsurugaoka
+# agreement's, though it does not name Tsurugaoka), as its stored vector does (embedded behind the
+# title); half, so that the sentence's own words still choose among a document's sentences
+TITLE_SHARE = 0.5
+
+
+@functools.lru_cache(maxsize=1024)
+def _title_terms(analyzer: Any, title: str, language: str) -> frozenset[str]:
+    """The keyword terms of a document's title (the same few titles come back question after
+    question)."""
+    return frozenset(analyzer.terms(title, language or None))
 
 
 class EvidenceJudge:
@@ -500,10 +515,11 @@ def quotes(
     """Return the sentences an answer quotes: (claim, rank of the hit, position, sentence), best
     claim first.
 
-    A sentence's claim is the share of the question's term weight it carries, how near its
-    stored vector is to the question's (in any language, where the question's own words may be
-    nowhere in it), whether it holds the kind of fact asked for (a number, a date, an address:
-    selection.asked_kind) and its passage's rank; a document's subtitle line keeps only part of
+    A sentence's claim is the share of the question's term weight it carries (half of it may come
+    from its document's title: TITLE_SHARE), how near its stored vector is to the question's (in
+    any language, where the question's own words may be nowhere in it), whether it holds the kind
+    of fact asked for (a number, a date, an address: selection.asked_kind) and its passage's
+    rank; a document's subtitle line keeps only part of
     its words and meaning. A sentence that instructs an assistant is never quoted.
     """
     kind = asked_kind(question)
@@ -541,6 +557,8 @@ def quotes(
                 continue
             terms = set(chunk.sentence_terms[pos]) if pos < len(chunk.sentence_terms) else set()
             overlap = retrieval.coverage(terms)  # its words, or their renderings
+            titled = terms | _title_terms(retriever.analyzer, chunk.doc.title, chunk.language)
+            overlap = (1 - TITLE_SHARE) * overlap + TITLE_SHARE * retrieval.coverage(titled)
             across = bool(asked_in) and chunk.language not in ("", asked_in)
             span = MEANING_SPAN_ACROSS if across else MEANING_SPAN
             # a heading-only line ("제3조(비용)") says little on its own

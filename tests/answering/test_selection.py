@@ -388,9 +388,13 @@ def test_a_fact_of_the_asked_kind_is_quoted_from_a_lower_passage_of_the_best_doc
         ("How old must apprentices be to join the Azubi-Brücke exchange with Düsseldorf?", "18"),
         # a span counted in years: the renewal's term (3년), not the date it was renewed
         ("쓰루가오카 협정은 이의가 없으면 몇 년마다 자동으로 갱신되나요?", "3년"),
+        # a sentence that does not name the city, of the document whose title does: the
+        # agreement's signatory, the draft MOU's place of arbitration
+        ("리버턴이랑 자매결연 맺을 때 리버턴 시장이 누구였어요?", "Gregory Dunmore"),
+        ("리버턴 무역사무소 MOU 초안에는 분쟁 나면 중재를 어디서 하게 돼 있었어요?", "Portland"),
     ],
 )
-def test_an_answer_leads_with_the_age_or_the_span_asked(
+def test_an_answer_leads_with_the_fact_asked(
     sample_services: Services, question: str, fact: str
 ) -> None:
     answer = sample_services.answerer.answer(question, Asker.staff())
