@@ -39,6 +39,11 @@ def _words() -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(nouns), frozenset(places)
 
 
+def warm_up() -> None:
+    """Read the word list now (0.2 s, 36 MB), not on the first German question."""
+    _words()
+
+
 def is_common_noun(word: str) -> bool:
     """Tell whether a German word is a common noun (in any of its forms), not a place's name.
 

@@ -8,6 +8,8 @@ import unicodedata
 from functools import cached_property, lru_cache
 from typing import Any
 
+from bot import german
+
 LANGUAGES = ("ko", "en", "de", "vi")
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
@@ -295,9 +297,10 @@ class Analyzer:
         return kiwi
 
     def warm_up(self) -> None:
-        """Load the Korean model now rather than on the first request."""
+        """Load the Korean model and the German word list now rather than on the first request."""
         with self._lock:
             _ = self._kiwi
+        german.warm_up()
 
     def split_sentences(self, text: str) -> list[str]:
         """Split text into sentences: Kiwi for Korean runs, punctuation rules elsewhere.
