@@ -5,12 +5,14 @@ Einwohner hat Leipzig?" names a city the documents may not know. The word list s
 module (german_nouns.tsv.gz, built by scripts/build_german_nouns.py from the German Wiktionary via
 the german-nouns package, CC BY-SA 4.0) holds the inflected forms of about 100,000 nouns and of the
 place names Wiktionary knows; a compound it does not list ("Protokollhandbuch", "Gastfamilien") is
-a noun when it ends in a listed noun after a listed word.
+a noun when it ends in a listed noun after a listed word, and so is a word shaped as only nouns are
+("Hospitation", "Verwaltungsleistungen").
 """
 
 from __future__ import annotations
 
 import gzip
+import re
 from functools import cache
 from pathlib import Path
 
@@ -24,6 +26,13 @@ SOURCE = (
 MIN_HEAD = 4
 MIN_FIRST = 3
 _JOINS = ("", "s", "es", "n", "en", "e", "er")
+# the shape of a noun the list may not hold (Auszubildenden, Verwaltungsleistungen, Mitbringsel):
+# a long word with a noun's ending, or any word with a suffix only nouns have; a city or a person
+# is seldom spelt so (München, Bremen, Paris, Riverton keep counting as names)
+_NOUN_SHAPE = re.compile(
+    r"(?:ung|ungen|heit|keit|schaft|tion|tät|nis|ismus)$|"
+    r"^\w{8,}(?:en|er|el|e|ling|tum|chen|lein|ik|ie|gesetz|amt|zeit|geld|kosten|plan|jahr)$"
+)
 
 
 @cache
@@ -47,10 +56,13 @@ def warm_up() -> None:
 def is_common_noun(word: str) -> bool:
     """Tell whether a German word is a common noun (in any of its forms), not a place's name.
 
-    A word the list does not know is one when its last part is a listed noun and what comes
-    before is a listed word ("Protokoll|handbuch", "Gast|familien", "Partner|stadt"); a place
-    the list knows stays a place ("Rosenheim").
+    A word shaped as only nouns are is one (_NOUN_SHAPE). Else a word the list does not know is
+    one when its last part is a listed noun and what comes before is a listed word
+    ("Protokoll|handbuch", "Gast|familien", "Partner|stadt"); a place the list knows stays a
+    place ("Rosenheim").
     """
+    if _NOUN_SHAPE.search(word):
+        return True
     if not word or any(c.isspace() for c in word):
         return False  # "Bien Hoa" is a name of two words, whatever "Bien" alone is
     nouns, places = _words()

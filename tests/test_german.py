@@ -20,6 +20,7 @@ from bot.german import SHIPPED, SOURCE, is_common_noun
         "Protokollhandbuch",  # Protokoll + Handbuch
         "Partnerstadt",
         "Azubi-Brücke",  # a hyphenated compound: its last part
+        "Hospitation",  # not in the list, shaped as only nouns are (-tion)
     ],
 )
 def test_a_german_common_noun_in_any_form_is_one(word: str) -> None:

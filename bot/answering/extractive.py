@@ -8,14 +8,14 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from bot.answering.selection import asked_kind, carries, fact_share
 from bot.domain import Answer, Asker, Chunk, Citation, Hit, readable_heading
 from bot.german import is_common_noun
 from bot.i18n import language_name
 from bot.knowledge.untrusted import instructions
-from bot.nlp import STEMMERS, detect_language, has_hangul, normalize
+from bot.nlp import STEMMERS, Analyzer, detect_language, has_hangul, normalize
 from bot.office import Office
 from bot.retrieval.glossary import Translation
 from bot.retrieval.hybrid import YEAR, HybridRetriever, Retrieval, says_years
@@ -43,13 +43,6 @@ _NATIONALITIES = frozenset(
     }
 )
 _HANGUL_END = re.compile(r"[\uac00-\ud7a3]$")
-# German common nouns (Auszubildenden, Verwaltungsleistungen, Mitbringsel): long words with a
-# noun's ending, or any word with a suffix only nouns have; a city or a person is seldom spelt so
-# (München, Bremen, Paris, Riverton keep counting as names)
-_GERMAN_NOUN = re.compile(
-    r"(?:ung|ungen|heit|keit|schaft|tion|tät|nis|ismus)$|"
-    r"^\w{8,}(?:en|er|el|e|ling|tum|chen|lein|ik|ie|gesetz|amt|zeit|geld|kosten|plan|jahr)$"
-)
 # a German word after one of these (with at most one adjective between) is a common noun:
 # "die Gaststadt", "im Haushalt", "den ersten Preis", "wie viele Plätze"; a city or a person is
 # seldom spelt so ("nach Leipzig", "zwischen Hanbit und München" keep counting as names)
@@ -203,7 +196,7 @@ TITLE_SHARE = 0.5
 
 
 @functools.lru_cache(maxsize=1024)
-def _title_terms(analyzer: Any, title: str, language: str) -> frozenset[str]:
+def _title_terms(analyzer: Analyzer, title: str, language: str) -> frozenset[str]:
     """The keyword terms of a document's title (the same few titles come back question after
     question)."""
     return frozenset(analyzer.terms(title, language or None))
@@ -254,12 +247,7 @@ class EvidenceJudge:
             # German capitalises every noun: one that looks like a common noun is no name
             and not (
                 language == "de"
-                and (
-                    _GERMAN_NOUN.search(name)
-                    or name in nouns
-                    or is_common_noun(name)
-                    or self._common(name, language)
-                )
+                and (name in nouns or is_common_noun(name) or self._common(name, language))
             )
             # nor is a language or a nationality ("Korean time", "the German side")
             and name.lower() not in _NATIONALITIES
